@@ -1,0 +1,491 @@
+#!/usr/bin/env bash
+#
+# A local Kubernetes control plane on 127.0.0.1, built from Go modules (no
+# containers, no downloads but the Go module proxy): etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and kwok driving fake nodes and pods
+# (see hack/kwok/README.md for how a pod's fate is chosen).
+#
+# Usage:
+#   hack/local-up.sh start    start everything; prints `export KUBECONFIG=...` on
+#                             stdout (progress goes to stderr), so:
+#                               eval "$(hack/local-up.sh start)"
+#                             When already running, says so and prints it again.
+#   hack/local-up.sh stop     stop what start started, remove LOCAL_UP_DIR
+#   hack/local-up.sh status   which components run (exit 0 only if all of them)
+#
+# Environment (defaults in brackets):
+#   LOCAL_UP_DIR             state: pki, etcd data, logs, pids, kubeconfig
+#                            [<repo>/_output/local]
+#   LOCAL_UP_ETCD_PORT       etcd client port [12379]
+#   LOCAL_UP_ETCD_PEER_PORT  etcd peer port [12380]
+#   LOCAL_UP_APISERVER_PORT  kube-apiserver secure port [16443]
+#   LOCAL_UP_SERVICE_CIDR    service cluster IP range [10.0.0.0/24]
+#   LOCAL_UP_POD_CIDR        pod IPs handed out by kwok [10.244.0.1/16]
+#   LOCAL_UP_CRDS            CRD file or directory to apply before the
+#                            controller-manager starts [none]
+#   LOCAL_UP_NODES           number of fake nodes kwok-node-0..N-1 [2]
+#   LOCAL_UP_NODE_CPU        each node's cpu capacity/allocatable [4]
+#   LOCAL_UP_NODE_MEMORY     each node's memory [8Gi]
+#   LOCAL_UP_NODE_PODS       each node's pod capacity [110]
+#   LOCAL_UP_KWOK_CONFIG     kwok Stages [hack/kwok/stages.yaml]
+#   LOCAL_UP_TIMEOUT         seconds to wait for each step [60]
+#
+# Two instances can run side by side with different LOCAL_UP_DIR and ports.
+# Logs: $LOCAL_UP_DIR/logs/<component>.log.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=hack/lib/tools.sh
+source "${ROOT}/hack/lib/tools.sh"
+
+LOCAL_UP_DIR="${LOCAL_UP_DIR:-${ROOT}/_output/local}"
+LOCAL_UP_ETCD_PORT="${LOCAL_UP_ETCD_PORT:-12379}"
+LOCAL_UP_ETCD_PEER_PORT="${LOCAL_UP_ETCD_PEER_PORT:-12380}"
+LOCAL_UP_APISERVER_PORT="${LOCAL_UP_APISERVER_PORT:-16443}"
+LOCAL_UP_SERVICE_CIDR="${LOCAL_UP_SERVICE_CIDR:-10.0.0.0/24}"
+LOCAL_UP_POD_CIDR="${LOCAL_UP_POD_CIDR:-10.244.0.1/16}"
+LOCAL_UP_CRDS="${LOCAL_UP_CRDS:-}"
+LOCAL_UP_NODES="${LOCAL_UP_NODES:-2}"
+LOCAL_UP_NODE_CPU="${LOCAL_UP_NODE_CPU:-4}"
+LOCAL_UP_NODE_MEMORY="${LOCAL_UP_NODE_MEMORY:-8Gi}"
+LOCAL_UP_NODE_PODS="${LOCAL_UP_NODE_PODS:-110}"
+LOCAL_UP_KWOK_CONFIG="${LOCAL_UP_KWOK_CONFIG:-${ROOT}/hack/kwok/stages.yaml}"
+LOCAL_UP_TIMEOUT="${LOCAL_UP_TIMEOUT:-60}"
+
+# Absolute paths: they end up in the components' command lines (which is also
+# how stop recognizes its own processes) and in the kubeconfig.
+mkdir -p "$(dirname "${LOCAL_UP_DIR}")"
+LOCAL_UP_DIR="$(cd "$(dirname "${LOCAL_UP_DIR}")" && pwd)/$(basename "${LOCAL_UP_DIR}")"
+
+PKI="${LOCAL_UP_DIR}/pki"
+LOGS="${LOCAL_UP_DIR}/logs"
+PIDS="${LOCAL_UP_DIR}/pids"
+KUBECONFIG_FILE="${LOCAL_UP_DIR}/kubeconfig"
+# Marks a directory as ours: stop and a restart only ever delete a directory
+# holding it.
+MARKER="${LOCAL_UP_DIR}/.local-up"
+
+# Start order; stop goes the other way.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { echo "local-up: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+kubectl() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
+
+now() { echo "${EPOCHREALTIME:-${SECONDS}}"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+binary_of() {
+  case "$1" in
+    etcd) echo "${ETCD}" ;;
+    kube-apiserver) echo "${KUBE_APISERVER}" ;;
+    kube-controller-manager) echo "${KUBE_CONTROLLER_MANAGER}" ;;
+    kube-scheduler) echo "${KUBE_SCHEDULER}" ;;
+    kwok) echo "${KWOK}" ;;
+  esac
+}
+
+# pid_of <component>: prints the pid if <component> of THIS instance runs: the
+# pid file exists, the process lives, and its command line is our binary with
+# our LOCAL_UP_DIR in it (a stale pid file never makes us touch a stranger).
+pid_of() {
+  local pidfile="${PIDS}/$1.pid" pid args
+  [[ -f "${pidfile}" ]] || return 1
+  pid="$(<"${pidfile}")"
+  [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
+  args="$(ps -p "${pid}" -o args= 2>/dev/null)" || return 1
+  [[ "${args}" == "$(binary_of "$1") "* && "${args}" == *"${LOCAL_UP_DIR}"* ]] || return 1
+  echo "${pid}"
+}
+
+# port_free <port>: nothing accepts connections on 127.0.0.1:<port>.
+port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------
+# certificates
+
+# sign <name> <subject> <extensions>: a P-256 key and a certificate signed by
+# the local CA.
+sign() {
+  local name="$1" subject="$2" ext="$3"
+  openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -keyout "${PKI}/${name}.key" -out "${PKI}/${name}.csr" -subj "${subject}" 2>/dev/null
+  printf '%s\n' "${ext}" >"${PKI}/${name}.ext"
+  openssl x509 -req -in "${PKI}/${name}.csr" -CA "${PKI}/ca.crt" -CAkey "${PKI}/ca.key" \
+    -CAcreateserial -days 365 -sha256 -extfile "${PKI}/${name}.ext" \
+    -out "${PKI}/${name}.crt" 2>/dev/null
+}
+
+generate_pki() {
+  mkdir -p "${PKI}"
+  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -keyout "${PKI}/ca.key" -out "${PKI}/ca.crt" -days 3650 -sha256 \
+    -subj "/CN=local-up-ca" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+
+  sign apiserver "/CN=kube-apiserver" "$(printf '%s\n' \
+    "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth" \
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local")"
+
+  # One cluster-admin identity (O=system:masters) shared by kubectl and all
+  # components: the point is a working cluster, not least privilege.
+  sign admin "/O=system:masters/CN=local-up-admin" "$(printf '%s\n' \
+    "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=clientAuth")"
+
+  # Service-account token signing key pair.
+  openssl ecparam -name prime256v1 -genkey -noout -out "${PKI}/sa.key" 2>/dev/null
+  openssl ec -in "${PKI}/sa.key" -pubout -out "${PKI}/sa.pub" 2>/dev/null
+  chmod 600 "${PKI}"/*.key
+}
+
+b64() { base64 <"$1" | tr -d '\n'; }
+
+write_kubeconfig() {
+  # Certificates are embedded so the file can be copied elsewhere.
+  cat >"${KUBECONFIG_FILE}" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local-up
+  cluster:
+    server: https://127.0.0.1:${LOCAL_UP_APISERVER_PORT}
+    certificate-authority-data: $(b64 "${PKI}/ca.crt")
+users:
+- name: local-up-admin
+  user:
+    client-certificate-data: $(b64 "${PKI}/admin.crt")
+    client-key-data: $(b64 "${PKI}/admin.key")
+contexts:
+- name: local-up
+  context:
+    cluster: local-up
+    user: local-up-admin
+current-context: local-up
+EOF
+  chmod 600 "${KUBECONFIG_FILE}"
+}
+
+# ---------------------------------------------------------------------------
+# processes
+
+# The component being started or waited for; its log is shown if start fails.
+CURRENT=""
+
+# launch <component> <args...>: starts the component's binary in the
+# background, detached from this shell (its own session when setsid exists, so
+# a terminal's Ctrl-C or hang-up does not reach it), with no inherited
+# stdin/stdout/stderr (a caller reading our output would otherwise wait for
+# the components to exit).
+launch() {
+  local name="$1" bin
+  shift
+  CURRENT="${name}"
+  bin="$(binary_of "${name}")"
+  if command -v setsid >/dev/null; then
+    setsid "${bin}" "$@" </dev/null >>"${LOGS}/${name}.log" 2>&1 &
+  else
+    nohup "${bin}" "$@" </dev/null >>"${LOGS}/${name}.log" 2>&1 &
+  fi
+  echo "$!" >"${PIDS}/${name}.pid"
+}
+
+# wait_for <description> <command...>: retries the command until it succeeds,
+# failing early if the current component died or after LOCAL_UP_TIMEOUT.
+wait_for() {
+  local what="$1" deadline=$((SECONDS + LOCAL_UP_TIMEOUT))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if [[ -n "${CURRENT}" ]] && ! pid_of "${CURRENT}" >/dev/null; then
+      die "${CURRENT} exited while waiting for ${what}"
+    fi
+    if ((SECONDS >= deadline)); then
+      die "timed out after ${LOCAL_UP_TIMEOUT}s waiting for ${what}"
+    fi
+    sleep 0.1
+  done
+}
+
+# etcd answers GET /health (plain HTTP; bash's /dev/tcp, so no curl needed).
+etcd_healthy() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/${LOCAL_UP_ETCD_PORT}"
+    printf 'GET /health HTTP/1.0\r\n\r\n' >&3
+    cat <&3
+  ) | grep -q '"health":"true"'
+}
+
+crds_established() {
+  kubectl wait --for=condition=Established --timeout=1s "$@"
+}
+
+# All nodes Ready and free of the not-ready/unreachable taints the node
+# lifecycle controller may put on a node that is not Ready yet.
+nodes_ready() {
+  local out
+  out="$(kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{" "}{.spec.taints}{"\n"}{end}')"
+  [[ "$(grep -c ' True $' <<<"${out}")" -eq "${LOCAL_UP_NODES}" ]]
+}
+
+node_manifests() {
+  local i
+  for ((i = 0; i < LOCAL_UP_NODES; i++)); do
+    # Nodes accept status on create: kwok's node-initialize stage keeps the
+    # capacity/allocatable set here.
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-${i}
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: kwok-node-${i}
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    type: kwok
+status:
+  capacity: &resources
+    cpu: "${LOCAL_UP_NODE_CPU}"
+    memory: "${LOCAL_UP_NODE_MEMORY}"
+    pods: "${LOCAL_UP_NODE_PODS}"
+  allocatable: *resources
+EOF
+  done
+}
+
+# stop_components: SIGTERM to every running component, SIGKILL to whatever
+# still runs 5 s later, and wait until all are gone.
+stop_components() {
+  local name pid pids=() deadline i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    name="${COMPONENTS[i]}"
+    if pid="$(pid_of "${name}")"; then
+      kill -TERM "${pid}" 2>/dev/null || true
+      pids+=("${pid}")
+    fi
+  done
+  deadline=$((SECONDS + 5))
+  for pid in "${pids[@]}"; do
+    while kill -0 "${pid}" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then
+        kill -KILL "${pid}" 2>/dev/null || true
+      fi
+      sleep 0.1
+    done
+  done
+  rm -f "${PIDS}"/*.pid 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------
+# commands
+
+START_OK=false
+on_start_exit() {
+  ${START_OK} && return
+  if [[ -n "${CURRENT}" && -f "${LOGS}/${CURRENT}.log" ]]; then
+    log "last lines of ${LOGS}/${CURRENT}.log:"
+    tail -n 30 "${LOGS}/${CURRENT}.log" >&2 || true
+  fi
+  log "stopping what was started; logs stay in ${LOGS}"
+  stop_components
+}
+
+cmd_start() {
+  local t0 t name port running=0 applied recursive=() crd_names=()
+  t0="$(now)"
+
+  for name in "${COMPONENTS[@]}"; do
+    if pid_of "${name}" >/dev/null; then running=$((running + 1)); fi
+  done
+  if ((running == ${#COMPONENTS[@]})); then
+    log "already running in ${LOCAL_UP_DIR}"
+    echo "export KUBECONFIG=${KUBECONFIG_FILE}"
+    return 0
+  elif ((running > 0)); then
+    cmd_status >&2 || true
+    die "partly running in ${LOCAL_UP_DIR}; run '$0 stop' first"
+  fi
+
+  # Leftovers of a crashed or failed run: only ever delete our own directory.
+  if [[ -d "${LOCAL_UP_DIR}" && -n "$(ls -A "${LOCAL_UP_DIR}")" ]]; then
+    [[ -f "${MARKER}" ]] || die "${LOCAL_UP_DIR} exists and was not made by $0; not touching it"
+    rm -rf "${LOCAL_UP_DIR}"
+  fi
+
+  for port in "${LOCAL_UP_ETCD_PORT}" "${LOCAL_UP_ETCD_PEER_PORT}" "${LOCAL_UP_APISERVER_PORT}"; do
+    port_free "${port}" || die "port ${port} on 127.0.0.1 is in use (set LOCAL_UP_*_PORT)"
+  done
+  [[ -f "${LOCAL_UP_KWOK_CONFIG}" ]] || die "no kwok config at ${LOCAL_UP_KWOK_CONFIG}"
+  if [[ -n "${LOCAL_UP_CRDS}" && ! -e "${LOCAL_UP_CRDS}" ]]; then
+    die "LOCAL_UP_CRDS=${LOCAL_UP_CRDS} does not exist"
+  fi
+
+  # Build (or find cached) binaries; its progress lines go to stderr.
+  "${ROOT}/hack/build-tools.sh" >&2
+
+  mkdir -p "${LOGS}" "${PIDS}"
+  touch "${MARKER}"
+  trap on_start_exit EXIT
+  generate_pki
+  write_kubeconfig
+
+  t="$(now)"
+  # --unsafe-no-fsync: the data is thrown away on stop; fsync only costs time.
+  launch etcd \
+    --name=local-up \
+    --data-dir="${LOCAL_UP_DIR}/etcd" \
+    --listen-client-urls="http://127.0.0.1:${LOCAL_UP_ETCD_PORT}" \
+    --advertise-client-urls="http://127.0.0.1:${LOCAL_UP_ETCD_PORT}" \
+    --listen-peer-urls="http://127.0.0.1:${LOCAL_UP_ETCD_PEER_PORT}" \
+    --initial-advertise-peer-urls="http://127.0.0.1:${LOCAL_UP_ETCD_PEER_PORT}" \
+    --initial-cluster="local-up=http://127.0.0.1:${LOCAL_UP_ETCD_PEER_PORT}" \
+    --unsafe-no-fsync \
+    --log-level=warn
+  wait_for "etcd to be healthy" etcd_healthy
+  log "etcd healthy ($(since "${t}"))"
+
+  t="$(now)"
+  # No --advertise-address: 127.0.0.1 is fatal there in 1.37 unless
+  # --endpoint-reconciler-type=none.
+  launch kube-apiserver \
+    --etcd-servers="http://127.0.0.1:${LOCAL_UP_ETCD_PORT}" \
+    --bind-address=127.0.0.1 \
+    --secure-port="${LOCAL_UP_APISERVER_PORT}" \
+    --tls-cert-file="${PKI}/apiserver.crt" \
+    --tls-private-key-file="${PKI}/apiserver.key" \
+    --client-ca-file="${PKI}/ca.crt" \
+    --authorization-mode=Node,RBAC \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="${PKI}/sa.pub" \
+    --service-account-signing-key-file="${PKI}/sa.key" \
+    --service-cluster-ip-range="${LOCAL_UP_SERVICE_CIDR}" \
+    --allow-privileged=true \
+    --profiling=false
+  wait_for "kube-apiserver /readyz" kubectl get --raw /readyz
+  log "kube-apiserver ready ($(since "${t}"))"
+
+  # CRDs before the controller-manager: its garbage collector then knows the
+  # new types at once (it rediscovers resources only every 30 s).
+  if [[ -n "${LOCAL_UP_CRDS}" ]]; then
+    t="$(now)"
+    [[ -d "${LOCAL_UP_CRDS}" ]] && recursive=(--recursive)
+    applied="$(kubectl apply --server-side --force-conflicts \
+      "${recursive[@]}" -f "${LOCAL_UP_CRDS}" -o name)"
+    mapfile -t crd_names < <(grep '^customresourcedefinition' <<<"${applied}" || true)
+    if ((${#crd_names[@]} > 0)); then
+      wait_for "CRDs to be Established" crds_established "${crd_names[@]}"
+    fi
+    log "${#crd_names[@]} CRD(s) from ${LOCAL_UP_CRDS} established ($(since "${t}"))"
+  fi
+
+  t="$(now)"
+  # Runs the garbage collector, namespace deletion and the service-account
+  # controllers. Client limits raised from 20/30 so garbage collection and
+  # endpoint slices keep up with tests that create many objects.
+  launch kube-controller-manager \
+    --kubeconfig="${KUBECONFIG_FILE}" \
+    --authentication-kubeconfig="${KUBECONFIG_FILE}" \
+    --authorization-kubeconfig="${KUBECONFIG_FILE}" \
+    --secure-port=0 \
+    --leader-elect=false \
+    --controllers='*' \
+    --service-account-private-key-file="${PKI}/sa.key" \
+    --root-ca-file="${PKI}/ca.crt" \
+    --cluster-signing-cert-file="${PKI}/ca.crt" \
+    --cluster-signing-key-file="${PKI}/ca.key" \
+    --kube-api-qps=500 \
+    --kube-api-burst=1000 \
+    --profiling=false
+
+  # kwok never schedules; the scheduler binds pods. Its default client limit
+  # (QPS 50) would cap binding at 50 pods/s.
+  launch kube-scheduler \
+    --kubeconfig="${KUBECONFIG_FILE}" \
+    --authentication-kubeconfig="${KUBECONFIG_FILE}" \
+    --authorization-kubeconfig="${KUBECONFIG_FILE}" \
+    --secure-port=0 \
+    --leader-elect=false \
+    --kube-api-qps=5000 \
+    --kube-api-burst=10000 \
+    --profiling=false
+
+  # Options as flags: a KwokConfiguration document in --config would replace
+  # kwok's defaults. --server-address= : no kubelet-like server (no port).
+  # KWOK_WORKDIR: kwok also loads ~/.kwok/kwok.yaml when it exists; point its
+  # work dir somewhere empty so a developer's own kwok setup cannot leak in.
+  KWOK_WORKDIR="${LOCAL_UP_DIR}/kwok" launch kwok \
+    --kubeconfig="${KUBECONFIG_FILE}" \
+    --config="${LOCAL_UP_KWOK_CONFIG}" \
+    --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --cidr="${LOCAL_UP_POD_CIDR}" \
+    --node-ip=10.240.0.1 \
+    --node-lease-duration-seconds=40 \
+    --server-address=
+
+  CURRENT=""
+  node_manifests | kubectl create -f - >/dev/null
+  CURRENT=kwok
+  wait_for "${LOCAL_UP_NODES} node(s) to be Ready" nodes_ready
+  CURRENT=kube-controller-manager
+  wait_for "the default ServiceAccount" kubectl get serviceaccount default --namespace default
+  CURRENT=""
+  # A component that died after its start would otherwise go unnoticed.
+  for name in "${COMPONENTS[@]}"; do
+    CURRENT="${name}"
+    pid_of "${name}" >/dev/null || die "${name} is not running"
+  done
+  log "controllers and ${LOCAL_UP_NODES} node(s) ready ($(since "${t}"))"
+
+  START_OK=true
+  log "up in $(since "${t0}"): ${LOCAL_UP_DIR}"
+  echo "export KUBECONFIG=${KUBECONFIG_FILE}"
+}
+
+cmd_stop() {
+  local t0
+  t0="$(now)"
+  if [[ ! -d "${LOCAL_UP_DIR}" ]]; then
+    log "not running (no ${LOCAL_UP_DIR})"
+    return 0
+  fi
+  [[ -f "${MARKER}" ]] || die "${LOCAL_UP_DIR} was not made by $0; not touching it"
+  stop_components
+  rm -rf "${LOCAL_UP_DIR}"
+  log "stopped in $(since "${t0}")"
+}
+
+cmd_status() {
+  local name pid all=true
+  for name in "${COMPONENTS[@]}"; do
+    if pid="$(pid_of "${name}")"; then
+      printf '%-24s running (pid %s)\n' "${name}" "${pid}"
+    else
+      printf '%-24s not running\n' "${name}"
+      all=false
+    fi
+  done
+  ${all} && echo "KUBECONFIG=${KUBECONFIG_FILE}"
+  ${all}
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  *)
+    sed -n '2,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    exit 2
+    ;;
+esac

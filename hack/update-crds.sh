@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Regenerates the CRD manifests in crds/ from the kubebuilder markers on the
+# types in pkg/apis, with the controller-gen pinned in go.mod.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "${ROOT}"
+rm -f crds/*.yaml
+go tool controller-gen crd paths=./pkg/apis/... output:crd:dir=crds

@@ -1,0 +1,183 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +genclient:nonNamespaced
+// +genclient:noStatus
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=aimg,categories=kuscia
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.image.name`
+// +kubebuilder:printcolumn:name="Tag",type=string,JSONPath=`.spec.image.tag`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// AppImage is an application a party can run: its container image, the
+// config files rendered for each pod and the pod templates per role.
+type AppImage struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec AppImageSpec `json:"spec"`
+}
+
+// AppImageSpec is the content of an AppImage.
+type AppImageSpec struct {
+	// Image is the container image every container of the app runs.
+	Image AppImageInfo `json:"image"`
+
+	// ConfigTemplates maps a file name to a Go text/template. The controller
+	// renders each one per pod and mounts the result where a container's
+	// configVolumeMounts ask for that file.
+	// +optional
+	ConfigTemplates map[string]string `json:"configTemplates,omitempty"`
+
+	// DeployTemplates are the pod templates, chosen per party by role.
+	// +kubebuilder:validation:MinItems=1
+	// +listType=atomic
+	DeployTemplates []DeployTemplate `json:"deployTemplates"`
+}
+
+// AppImageInfo names a container image.
+type AppImageInfo struct {
+	// Name is the image repository, e.g. secretflow/secretflow-lite-anolis8.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Tag defaults to "latest".
+	// +optional
+	Tag string `json:"tag,omitempty"`
+	// ID is the image digest, informational.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// Sign is the image signature, informational.
+	// +optional
+	Sign string `json:"sign,omitempty"`
+}
+
+// DeployTemplate is the pod template for the parties of some roles.
+type DeployTemplate struct {
+	// Name of the template, informational.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Role is a comma-separated list of the roles this template serves;
+	// empty serves any party whose role no other template names.
+	// +optional
+	Role string `json:"role,omitempty"`
+	// Replicas is the number of pods per party. Default 1.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Spec is the pod template.
+	Spec PodSpec `json:"spec"`
+}
+
+// PodSpec is the subset of a Kubernetes pod spec an app may set.
+type PodSpec struct {
+	// RestartPolicy of the pods. Default Never.
+	// +kubebuilder:validation:Enum=Always;OnFailure;Never
+	// +optional
+	RestartPolicy corev1.RestartPolicy `json:"restartPolicy,omitempty"`
+	// Containers of the pod.
+	// +listType=atomic
+	// +optional
+	Containers []Container `json:"containers,omitempty"`
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +listType=atomic
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+}
+
+// Container is one container of an app's pod. Its image comes from the
+// AppImage.
+type Container struct {
+	// Name of the container, a DNS label.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// +listType=atomic
+	// +optional
+	Command []string `json:"command,omitempty"`
+	// +listType=atomic
+	// +optional
+	Args []string `json:"args,omitempty"`
+	// +optional
+	WorkingDir string `json:"workingDir,omitempty"`
+	// ConfigVolumeMounts mount rendered config files (keys of the AppImage's
+	// configTemplates, or task-config.conf) into the container.
+	// +listType=atomic
+	// +optional
+	ConfigVolumeMounts []ConfigVolumeMount `json:"configVolumeMounts,omitempty"`
+	// Ports the container serves; Cluster and Domain ports get a service.
+	// +listType=atomic
+	// +optional
+	Ports []ContainerPort `json:"ports,omitempty"`
+	// +listType=atomic
+	// +optional
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+	// +listType=atomic
+	// +optional
+	Env []corev1.EnvVar `json:"env,omitempty"`
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// +optional
+	LivenessProbe *corev1.Probe `json:"livenessProbe,omitempty"`
+	// +optional
+	ReadinessProbe *corev1.Probe `json:"readinessProbe,omitempty"`
+	// +optional
+	StartupProbe *corev1.Probe `json:"startupProbe,omitempty"`
+	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
+	// +optional
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// +optional
+	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
+}
+
+// ConfigVolumeMount mounts one rendered config file.
+type ConfigVolumeMount struct {
+	// MountPath is the file's path in the container.
+	// +kubebuilder:validation:MinLength=1
+	MountPath string `json:"mountPath"`
+	// SubPath is the file's name: a configTemplates key or task-config.conf.
+	// +kubebuilder:validation:MinLength=1
+	SubPath string `json:"subPath"`
+}
+
+// ContainerPort is a named port of a container.
+type ContainerPort struct {
+	// Name of the port, part of its service's name and of the env var
+	// KUSCIA_PORT_<NAME>_NUMBER.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+	// Protocol spoken on the port. Default TCP.
+	// +kubebuilder:validation:Enum=HTTP;GRPC;TCP
+	// +optional
+	Protocol PortProtocol `json:"protocol,omitempty"`
+	// Scope says who may reach the port: Cluster (other parties), Domain
+	// (the own party) or Local (the pod). Default Local.
+	// +kubebuilder:validation:Enum=Cluster;Domain;Local
+	// +optional
+	Scope PortScope `json:"scope,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+
+// AppImageList is a list of AppImages.
+type AppImageList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []AppImage `json:"items"`
+}

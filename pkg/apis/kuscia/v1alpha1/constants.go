@@ -1,0 +1,119 @@
+package v1alpha1
+
+// KusciaTaskPhase is where a task (or one party of it) is in its life.
+// Phases only move forward: "" → Pending → Running → Succeeded | Failed, and
+// the two terminal phases never change.
+type KusciaTaskPhase string
+
+const (
+	// TaskPending: the task is accepted; its resources are being created and
+	// its parties are reserving nodes.
+	TaskPending KusciaTaskPhase = "Pending"
+	// TaskRunning: enough parties reserved their pods and the task runs.
+	TaskRunning KusciaTaskPhase = "Running"
+	// TaskSucceeded: at least minReservedMembers parties succeeded. Terminal.
+	TaskSucceeded KusciaTaskPhase = "Succeeded"
+	// TaskFailed: the task can no longer succeed. Terminal.
+	TaskFailed KusciaTaskPhase = "Failed"
+)
+
+// IsTerminal reports whether the phase never changes again.
+func (p KusciaTaskPhase) IsTerminal() bool {
+	return p == TaskSucceeded || p == TaskFailed
+}
+
+// KusciaTaskConditionType names a condition in status.conditions.
+type KusciaTaskConditionType string
+
+const (
+	// ConditionResourceCreated: every party's config maps, services and pods
+	// of the current round exist.
+	ConditionResourceCreated KusciaTaskConditionType = "ResourceCreated"
+	// ConditionReserved: enough parties have their pods bound to nodes.
+	ConditionReserved KusciaTaskConditionType = "Reserved"
+	// ConditionRunning: the task reached the Running phase.
+	ConditionRunning KusciaTaskConditionType = "Running"
+	// ConditionSuccess: True once Succeeded, False once Failed.
+	ConditionSuccess KusciaTaskConditionType = "Success"
+)
+
+// KusciaTaskReason is a CamelCase word for why a task or condition is in its
+// state. Reasons of failed tasks tell the user what to fix.
+type KusciaTaskReason string
+
+const (
+	// ReasonResourcesCreated: the current round's resources were created.
+	ReasonResourcesCreated KusciaTaskReason = "ResourcesCreated"
+	// ReasonReserving: the round waits for parties to reserve.
+	ReasonReserving KusciaTaskReason = "Reserving"
+	// ReasonReserved: enough parties reserved.
+	ReasonReserved KusciaTaskReason = "Reserved"
+	// ReasonRoundReleased: a round did not reserve in time and was released;
+	// the next round starts after retryIntervalSeconds.
+	ReasonRoundReleased KusciaTaskReason = "RoundReleased"
+	// ReasonReservationExpired: not reserved within lifecycleSeconds.
+	ReasonReservationExpired KusciaTaskReason = "ReservationExpired"
+	// ReasonRunning: the task runs.
+	ReasonRunning KusciaTaskReason = "Running"
+	// ReasonSucceeded: enough parties succeeded.
+	ReasonSucceeded KusciaTaskReason = "Succeeded"
+	// ReasonPartiesFailed: too many parties failed for the task to succeed.
+	ReasonPartiesFailed KusciaTaskReason = "PartiesFailed"
+
+	// ReasonInvalidSpec: the spec breaks a rule the CRD schema also checks
+	// (initiator not a party, duplicate domain, bad scheduleConfig, ...),
+	// seen on clusters that do not run CEL validation.
+	ReasonInvalidSpec KusciaTaskReason = "InvalidSpec"
+	// ReasonAppImageNotFound: a party names an AppImage that does not exist.
+	ReasonAppImageNotFound KusciaTaskReason = "AppImageNotFound"
+	// ReasonDeployTemplateNotFound: the AppImage has no template for a
+	// party's role.
+	ReasonDeployTemplateNotFound KusciaTaskReason = "DeployTemplateNotFound"
+	// ReasonInvalidTemplate: the merged pod template cannot make a pod
+	// (no containers, minReservedPods above replicas, ...).
+	ReasonInvalidTemplate KusciaTaskReason = "InvalidTemplate"
+	// ReasonDomainNotFound: a party's namespace does not exist or is not
+	// labelled as a Kuscia domain.
+	ReasonDomainNotFound KusciaTaskReason = "DomainNotFound"
+	// ReasonConfigRenderFailed: an AppImage config template failed to render.
+	ReasonConfigRenderFailed KusciaTaskReason = "ConfigRenderFailed"
+	// ReasonResourceConflict: an object the task needs already exists and
+	// belongs to someone else.
+	ReasonResourceConflict KusciaTaskReason = "ResourceConflict"
+)
+
+// PortProtocol is the protocol spoken on a container port.
+type PortProtocol string
+
+const (
+	ProtocolHTTP PortProtocol = "HTTP"
+	ProtocolGRPC PortProtocol = "GRPC"
+	ProtocolTCP  PortProtocol = "TCP"
+)
+
+// PortScope says who may reach a container port.
+type PortScope string
+
+const (
+	// ScopeCluster: other parties reach the port; it gets a service.
+	ScopeCluster PortScope = "Cluster"
+	// ScopeDomain: the own party reaches the port; it gets a service.
+	ScopeDomain PortScope = "Domain"
+	// ScopeLocal: only the pod itself; no service.
+	ScopeLocal PortScope = "Local"
+)
+
+// Labels set on every object the controller creates, and the label that
+// marks a namespace as a Kuscia domain.
+const (
+	LabelTask    = "kuscia.secretflow/task"
+	LabelTaskUID = "kuscia.secretflow/task-uid"
+	LabelParty   = "kuscia.secretflow/party"
+	LabelRole    = "kuscia.secretflow/role"
+	// LabelPod is set on a pod and the services pointing at it; the services
+	// select their pod by it.
+	LabelPod = "kuscia.secretflow/pod"
+	// LabelDomain marks a namespace as a Kuscia domain; only such namespaces
+	// may run a party.
+	LabelDomain = "kuscia.secretflow/domain"
+)
