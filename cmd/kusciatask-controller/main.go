@@ -1,0 +1,150 @@
+// Command kusciatask-controller runs the KusciaTask controller against a
+// Kubernetes cluster: it turns each KusciaTask into its parties' pods,
+// services and config maps, gang-reserves them and reports their state in
+// the task's status.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/controller"
+	"kusciatask.io/controller/pkg/generated/clientset/versioned"
+	kusciascheme "kusciatask.io/controller/pkg/generated/clientset/versioned/scheme"
+	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
+)
+
+const usage = `kusciatask-controller runs the SecretFlow Kuscia KusciaTask controller.
+
+It watches KusciaTasks (kuscia.secretflow/v1alpha1, cluster-scoped) and
+AppImages, creates each party's ConfigMaps, headless Services and Pods in the
+party's namespace (a namespace labelled kuscia.secretflow/domain), reserves
+them as a gang and reports parties, pods and services in .status.
+
+Usage:
+  kusciatask-controller [flags]
+
+Flags:
+`
+
+func main() {
+	opts := parseFlags(flag.CommandLine, os.Args[1:])
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	logger := klog.FromContext(ctx)
+	if err := run(ctx, opts); err != nil {
+		logger.Error(err, "Controller stopped")
+		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
+	}
+	klog.Flush()
+}
+
+func run(ctx context.Context, opts options) error {
+	logger := klog.FromContext(ctx)
+	cfg, err := clientcmd.BuildConfigFromFlags(opts.master, opts.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("build client config: %w", err)
+	}
+	cfg.QPS, cfg.Burst = float32(opts.qps), opts.burst
+	cfg.UserAgent = rest.DefaultKubernetesUserAgent() + " " + controller.ControllerName
+	kubeClient, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("build kubernetes client: %w", err)
+	}
+	kusciaClient, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("build kuscia client: %w", err)
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	registerWorkqueueMetrics(registry)
+
+	ready := &readiness{}
+	run := func(ctx context.Context) error {
+		return runController(ctx, opts, kubeClient, kusciaClient, registry, ready)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- serveHTTP(ctx, opts, registry, ready) }()
+	var runErr error
+	if opts.leaderElect {
+		runErr = runWithLeaderElection(ctx, opts, kubeClient, run)
+	} else {
+		runErr = run(ctx)
+	}
+	logger.Info("Shut down")
+	if runErr != nil {
+		return runErr
+	}
+	select {
+	case err := <-serveErr:
+		return err
+	case <-time.After(5 * time.Second):
+		return nil
+	}
+}
+
+func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, registry *prometheus.Registry, ready *readiness) error {
+	utilMust(kusciascheme.AddToScheme(scheme.Scheme))
+	// Children are only watched when they carry the task-UID label: the
+	// controller never needs the rest of the cluster's pods in memory.
+	children := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, opts.resync,
+		kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kusciav1alpha1.LabelTaskUID }))
+	cluster := kubeinformers.NewSharedInformerFactory(kubeClient, opts.resync)
+	kuscia := kusciainformers.NewSharedInformerFactory(kusciaClient, opts.resync)
+
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartStructuredLogging(3)
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: controller.ControllerName})
+
+	c, err := controller.NewController(ctx, kubeClient, kusciaClient, controller.Informers{
+		Tasks:      kuscia.Kuscia().V1alpha1().KusciaTasks(),
+		AppImages:  kuscia.Kuscia().V1alpha1().AppImages(),
+		Namespaces: cluster.Core().V1().Namespaces(),
+		Pods:       children.Core().V1().Pods(),
+		Services:   children.Core().V1().Services(),
+		ConfigMaps: children.Core().V1().ConfigMaps(),
+	}, controller.Options{Recorder: recorder, Metrics: controller.NewMetrics(registry)})
+	if err != nil {
+		return fmt.Errorf("build controller: %w", err)
+	}
+	controller.RegisterTaskPhaseCollector(registry, kuscia.Kuscia().V1alpha1().KusciaTasks().Lister())
+	ready.set(c.HasSynced)
+
+	children.Start(ctx.Done())
+	cluster.Start(ctx.Done())
+	kuscia.Start(ctx.Done())
+	defer func() {
+		children.Shutdown()
+		cluster.Shutdown()
+		kuscia.Shutdown()
+	}()
+	return c.Run(ctx, opts.workers)
+}
+
+func utilMust(err error) {
+	if err != nil {
+		panic(err)
+	}
+}

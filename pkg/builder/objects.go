@@ -1,0 +1,184 @@
+package builder
+
+import (
+	"maps"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+)
+
+// AnnotationRound is set on every pod to the reservation round it was
+// created for, so pods of an older round are told apart.
+const AnnotationRound = "kuscia.secretflow/reservation-round"
+
+// AnnotationPortScope is set on every service to the scope of its port.
+const AnnotationPortScope = "kuscia.secretflow/port-scope"
+
+// configVolume is the name of the pod volume holding the rendered config.
+const configVolume = "kuscia-config"
+
+// PartyObjects are the objects of one party, in creation order.
+type PartyObjects struct {
+	ConfigMaps []*corev1.ConfigMap
+	Services   []*corev1.Service
+	Pods       []*corev1.Pod
+}
+
+// BuildParty builds every object of the party at plan.Parties[partyIdx]; pods
+// carry the reservation round.
+func BuildParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, round int32) (*PartyObjects, error) {
+	party := plan.Parties[partyIdx]
+	objs := &PartyObjects{}
+	for _, pod := range party.Pods {
+		files, err := renderConfig(task, plan, partyIdx, pod.Index)
+		if err != nil {
+			return nil, err
+		}
+		objs.ConfigMaps = append(objs.ConfigMaps, buildConfigMap(task, party, pod, files))
+		for _, svc := range pod.Services {
+			objs.Services = append(objs.Services, buildService(task, party, pod, svc))
+		}
+		objs.Pods = append(objs.Pods, buildPod(task, party, pod, round))
+	}
+	return objs, nil
+}
+
+// Labels are the labels of every object of a party; pod-specific objects add
+// LabelPod.
+func Labels(task *kusciav1alpha1.KusciaTask, party *PartyPlan) map[string]string {
+	return map[string]string{
+		kusciav1alpha1.LabelTask:    TaskLabelValue(task.Name),
+		kusciav1alpha1.LabelTaskUID: string(task.UID),
+		kusciav1alpha1.LabelParty:   party.DomainID,
+		kusciav1alpha1.LabelRole:    party.Role,
+	}
+}
+
+func objectMeta(task *kusciav1alpha1.KusciaTask, party *PartyPlan, pod PodPlan, name string) metav1.ObjectMeta {
+	labels := Labels(task, party)
+	labels[kusciav1alpha1.LabelPod] = pod.Name
+	return metav1.ObjectMeta{
+		Name:            name,
+		Namespace:       pod.Namespace,
+		Labels:          labels,
+		OwnerReferences: []metav1.OwnerReference{*OwnerReference(task)},
+	}
+}
+
+// OwnerReference makes the task the controlling owner of a child, so the
+// garbage collector deletes the child with the task.
+func OwnerReference(task *kusciav1alpha1.KusciaTask) *metav1.OwnerReference {
+	return metav1.NewControllerRef(task, kusciav1alpha1.SchemeGroupVersion.WithKind("KusciaTask"))
+}
+
+func buildConfigMap(task *kusciav1alpha1.KusciaTask, party *PartyPlan, pod PodPlan, files map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: objectMeta(task, party, pod, pod.ConfigMapName),
+		Data:       files,
+	}
+}
+
+func buildService(task *kusciav1alpha1.KusciaTask, party *PartyPlan, pod PodPlan, svc ServicePlan) *corev1.Service {
+	meta := objectMeta(task, party, pod, svc.Name)
+	meta.Annotations = map[string]string{AnnotationPortScope: string(svc.Port.Scope)}
+	return &corev1.Service{
+		ObjectMeta: meta,
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector: map[string]string{
+				kusciav1alpha1.LabelTaskUID: string(task.UID),
+				kusciav1alpha1.LabelPod:     pod.Name,
+			},
+			Ports: []corev1.ServicePort{{
+				Name:       svc.Port.Name,
+				Port:       svc.Port.Port,
+				TargetPort: intstr.FromString(svc.Port.Name),
+				Protocol:   corev1.ProtocolTCP,
+			}},
+			// Peers must find each other before their readiness probes pass.
+			PublishNotReadyAddresses: true,
+		},
+	}
+}
+
+func buildPod(task *kusciav1alpha1.KusciaTask, party *PartyPlan, pod PodPlan, round int32) *corev1.Pod {
+	meta := objectMeta(task, party, pod, pod.Name)
+	meta.Annotations = map[string]string{AnnotationRound: strconv.Itoa(int(round))}
+	spec := &party.Spec
+	p := &corev1.Pod{
+		ObjectMeta: meta,
+		Spec: corev1.PodSpec{
+			RestartPolicy:                spec.RestartPolicy,
+			Affinity:                     spec.Affinity.DeepCopy(),
+			NodeSelector:                 maps.Clone(spec.NodeSelector),
+			AutomountServiceAccountToken: ptr.To(false),
+			Hostname:                     pod.Name,
+			Volumes: []corev1.Volume{{
+				Name: configVolume,
+				VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: pod.ConfigMapName},
+				}},
+			}},
+		},
+	}
+	for _, t := range spec.Tolerations {
+		p.Spec.Tolerations = append(p.Spec.Tolerations, *t.DeepCopy())
+	}
+	for _, c := range spec.Containers {
+		p.Spec.Containers = append(p.Spec.Containers, buildContainer(task, party, c))
+	}
+	return p
+}
+
+func buildContainer(task *kusciav1alpha1.KusciaTask, party *PartyPlan, c kusciav1alpha1.Container) corev1.Container {
+	c = *c.DeepCopy()
+	out := corev1.Container{
+		Name:                     c.Name,
+		Image:                    party.Image,
+		Command:                  c.Command,
+		Args:                     c.Args,
+		WorkingDir:               c.WorkingDir,
+		EnvFrom:                  c.EnvFrom,
+		Env:                      append(c.Env, kusciaEnv(task, party)...),
+		Resources:                c.Resources,
+		LivenessProbe:            c.LivenessProbe,
+		ReadinessProbe:           c.ReadinessProbe,
+		StartupProbe:             c.StartupProbe,
+		ImagePullPolicy:          c.ImagePullPolicy,
+		SecurityContext:          c.SecurityContext,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	for _, port := range c.Ports {
+		out.Ports = append(out.Ports, corev1.ContainerPort{
+			Name: port.Name, ContainerPort: port.Port, Protocol: corev1.ProtocolTCP,
+		})
+	}
+	for _, m := range c.ConfigVolumeMounts {
+		out.VolumeMounts = append(out.VolumeMounts, corev1.VolumeMount{
+			Name: configVolume, MountPath: m.MountPath, SubPath: m.SubPath, ReadOnly: true,
+		})
+	}
+	return out
+}
+
+// kusciaEnv is the environment every container gets: the task, its domain and
+// one KUSCIA_PORT_<NAME>_NUMBER per port of the pod.
+func kusciaEnv(task *kusciav1alpha1.KusciaTask, party *PartyPlan) []corev1.EnvVar {
+	env := []corev1.EnvVar{
+		{Name: "TASK_ID", Value: task.Name},
+		{Name: "KUSCIA_DOMAIN_ID", Value: party.DomainID},
+	}
+	for _, port := range allPorts(&party.Spec) {
+		env = append(env, corev1.EnvVar{
+			Name:  "KUSCIA_PORT_" + strings.ToUpper(strings.ReplaceAll(port.Name, "-", "_")) + "_NUMBER",
+			Value: strconv.Itoa(int(port.Port)),
+		})
+	}
+	return env
+}

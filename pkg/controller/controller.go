@@ -1,0 +1,243 @@
+// Package controller wires the KusciaTask controller: informers feed a
+// rate-limited workqueue of task names, workers run the phase handlers of
+// each task, and the pure builder, reservation and status packages decide
+// what to create, delete and report.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/generated/clientset/versioned"
+	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions/kuscia/v1alpha1"
+	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
+)
+
+// ControllerName is the field manager of the controller's writes and the
+// source of its events.
+const ControllerName = "kusciatask-controller"
+
+// Controller reconciles KusciaTasks.
+type Controller struct {
+	// kubeClient creates and deletes the parties' pods, services and config
+	// maps; kusciaClient writes task status.
+	kubeClient   kubernetes.Interface
+	kusciaClient versioned.Interface
+
+	// Listers read the informer caches; objects from them are shared and
+	// never mutated.
+	taskLister      kuscialisters.KusciaTaskLister
+	appImageLister  kuscialisters.AppImageLister
+	namespaceLister corelisters.NamespaceLister
+	// Children are found through the task-UID indexes of these informers,
+	// so a lookup never scans other tasks' objects or other namespaces.
+	podIndexer       cache.Indexer
+	serviceIndexer   cache.Indexer
+	configMapIndexer cache.Indexer
+	taskIndexer      cache.Indexer
+	// synced reports whether every informer has filled its cache.
+	synced []cache.InformerSynced
+
+	// queue holds the names of tasks to sync; AddAfter carries the timers of
+	// reservation rounds.
+	queue workqueue.TypedRateLimitingInterface[cache.ObjectName]
+	// recorder records the Events of task transitions.
+	recorder record.EventRecorder
+	// clock is injected so tests control time.
+	clock clock.PassiveClock
+	// handlers holds one handler per phase (see phases.go).
+	handlers map[kusciav1alpha1.KusciaTaskPhase]phaseHandler
+	// metrics observes syncs; nil-safe.
+	metrics *Metrics
+}
+
+// Informers are the informers the controller reads from. The pod, service
+// and config map informers may be filtered to objects carrying the
+// kuscia.secretflow/task-uid label.
+type Informers struct {
+	Tasks      kusciainformers.KusciaTaskInformer
+	AppImages  kusciainformers.AppImageInformer
+	Namespaces coreinformers.NamespaceInformer
+	Pods       coreinformers.PodInformer
+	Services   coreinformers.ServiceInformer
+	ConfigMaps coreinformers.ConfigMapInformer
+}
+
+// Options tune a controller; zero values take defaults.
+type Options struct {
+	// Clock defaults to the real clock.
+	Clock clock.PassiveClock
+	// Recorder defaults to nothing being recorded.
+	Recorder record.EventRecorder
+	// RateLimiter defaults to client-go's controller rate limiter.
+	RateLimiter workqueue.TypedRateLimiter[cache.ObjectName]
+	// Metrics defaults to no metrics.
+	Metrics *Metrics
+}
+
+// NewController builds a controller and registers its event handlers and
+// indexes on the informers. Start the informers, then call Run.
+func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, inf Informers, opts Options) (*Controller, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = &record.FakeRecorder{}
+	}
+	if opts.RateLimiter == nil {
+		opts.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()
+	}
+	c := &Controller{
+		kubeClient:       kubeClient,
+		kusciaClient:     kusciaClient,
+		taskLister:       inf.Tasks.Lister(),
+		appImageLister:   inf.AppImages.Lister(),
+		namespaceLister:  inf.Namespaces.Lister(),
+		podIndexer:       inf.Pods.Informer().GetIndexer(),
+		serviceIndexer:   inf.Services.Informer().GetIndexer(),
+		configMapIndexer: inf.ConfigMaps.Informer().GetIndexer(),
+		taskIndexer:      inf.Tasks.Informer().GetIndexer(),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
+			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: ControllerName}),
+		recorder: opts.Recorder,
+		clock:    opts.Clock,
+		metrics:  opts.Metrics,
+	}
+	c.handlers = c.phaseHandlers()
+	if err := c.registerInformers(ctx, inf); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Controller) registerInformers(ctx context.Context, inf Informers) error {
+	logger := klog.FromContext(ctx)
+	childHandler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.enqueueOwner(logger, obj) },
+		UpdateFunc: func(old, obj any) { c.enqueueOwnerIfChanged(logger, old, obj) },
+		DeleteFunc: func(obj any) { c.enqueueOwner(logger, obj) },
+	}
+	taskHandler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueTask,
+		UpdateFunc: func(old, obj any) { c.enqueueTaskIfChanged(old, obj) },
+		DeleteFunc: c.enqueueTask,
+	}
+	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
+		return cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { c.enqueueReferrers(index, obj) },
+			UpdateFunc: func(_, obj any) { c.enqueueReferrers(index, obj) },
+		}
+	}
+	type registration struct {
+		informer cache.SharedIndexInformer
+		indexers cache.Indexers
+		handler  cache.ResourceEventHandler
+	}
+	regs := []registration{
+		{inf.Tasks.Informer(), cache.Indexers{indexByAppImage: taskAppImages, indexByDomain: taskDomains}, taskHandler},
+		{inf.AppImages.Informer(), nil, refHandler(indexByAppImage)},
+		{inf.Namespaces.Informer(), nil, refHandler(indexByDomain)},
+		{inf.Pods.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
+		{inf.Services.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
+		{inf.ConfigMaps.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
+	}
+	for _, r := range regs {
+		if r.indexers != nil {
+			if err := r.informer.AddIndexers(r.indexers); err != nil {
+				return fmt.Errorf("add indexers: %w", err)
+			}
+		}
+		reg, err := r.informer.AddEventHandler(r.handler)
+		if err != nil {
+			return fmt.Errorf("add event handler: %w", err)
+		}
+		c.synced = append(c.synced, reg.HasSynced)
+	}
+	return nil
+}
+
+// Run waits for the caches, starts workers and blocks until ctx is done,
+// then drains the queue and waits for the workers to finish their item.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer utilruntime.HandleCrash()
+	logger := klog.FromContext(ctx)
+	logger.Info("Starting controller", "workers", workers)
+	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
+		c.queue.ShutDown()
+		return fmt.Errorf("caches did not sync before shutdown")
+	}
+	done := make(chan struct{})
+	for range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			wait.UntilWithContext(ctx, c.runWorker, time.Second)
+		}()
+	}
+	logger.Info("Started workers")
+	<-ctx.Done()
+	logger.Info("Shutting down workers")
+	c.queue.ShutDownWithDrain()
+	for range workers {
+		<-done
+	}
+	return nil
+}
+
+func (c *Controller) runWorker(ctx context.Context) {
+	for c.processNextWorkItem(ctx) {
+	}
+}
+
+// processNextWorkItem is the only place that does queue bookkeeping.
+func (c *Controller) processNextWorkItem(ctx context.Context) bool {
+	key, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(key)
+	logger := klog.LoggerWithValues(klog.FromContext(ctx), "kusciatask", key.Name)
+	ctx = klog.NewContext(ctx, logger)
+	start := c.clock.Now()
+	result, err := c.syncHandler(ctx, key)
+	c.metrics.observeSync(c.clock.Since(start), err)
+	if err != nil {
+		c.queue.AddRateLimited(key)
+		logger.Error(err, "Sync failed; requeued", "retries", c.queue.NumRequeues(key))
+		return true
+	}
+	c.queue.Forget(key)
+	if result.requeueAfter > 0 {
+		c.queue.AddAfter(key, result.requeueAfter)
+	}
+	return true
+}
+
+// syncResult tells the queue when to look at a task again without an event.
+type syncResult struct {
+	requeueAfter time.Duration
+}
+
+
+// HasSynced reports whether every informer cache has been filled; it backs
+// the readiness probe.
+func (c *Controller) HasSynced() bool {
+	for _, synced := range c.synced {
+		if !synced() {
+			return false
+		}
+	}
+	return true
+}

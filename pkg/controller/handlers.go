@@ -1,0 +1,138 @@
+package controller
+
+import (
+	"errors"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+)
+
+// Index names.
+const (
+	// indexByTaskUID indexes children by the task UID label they carry.
+	indexByTaskUID = "byTaskUID"
+	// indexByAppImage indexes tasks by the AppImages their parties use.
+	indexByAppImage = "byAppImage"
+	// indexByDomain indexes tasks by their parties' domains (namespaces).
+	indexByDomain = "byDomain"
+)
+
+var errNotObject = errors.New("not a Kubernetes object")
+
+func taskUIDOf(obj any) ([]string, error) {
+	m, err := metaOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	if uid, ok := m.GetLabels()[kusciav1alpha1.LabelTaskUID]; ok {
+		return []string{uid}, nil
+	}
+	return nil, nil
+}
+
+func taskAppImages(obj any) ([]string, error) {
+	task, ok := obj.(*kusciav1alpha1.KusciaTask)
+	if !ok {
+		return nil, nil
+	}
+	var refs []string
+	for _, p := range task.Spec.Parties {
+		refs = append(refs, p.AppImageRef)
+	}
+	return refs, nil
+}
+
+func taskDomains(obj any) ([]string, error) {
+	task, ok := obj.(*kusciav1alpha1.KusciaTask)
+	if !ok {
+		return nil, nil
+	}
+	var domains []string
+	for _, p := range task.Spec.Parties {
+		domains = append(domains, p.DomainID)
+	}
+	return domains, nil
+}
+
+func metaOf(obj any) (metav1.Object, error) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	return meta(obj)
+}
+
+func meta(obj any) (metav1.Object, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return nil, errNotObject
+	}
+	return m, nil
+}
+
+func (c *Controller) enqueueTask(obj any) {
+	m, err := metaOf(obj)
+	if err != nil {
+		return
+	}
+	c.queue.Add(cache.ObjectName{Name: m.GetName()})
+}
+
+// enqueueTaskIfChanged skips resyncs: updates whose resourceVersion did not
+// change carry nothing new.
+func (c *Controller) enqueueTaskIfChanged(old, obj any) {
+	if sameVersion(old, obj) {
+		return
+	}
+	c.enqueueTask(obj)
+}
+
+// enqueueOwner maps a child (pod, service, config map; tombstones unwrapped)
+// to the task that controls it.
+func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
+	m, err := metaOf(obj)
+	if err != nil {
+		logger.V(4).Info("Ignoring object of unexpected type", "type", obj)
+		return
+	}
+	ref := metav1.GetControllerOf(m)
+	if ref == nil || ref.Kind != "KusciaTask" || ref.APIVersion != kusciav1alpha1.SchemeGroupVersion.String() {
+		return
+	}
+	logger.V(5).Info("Child changed", "object", klog.KObj(m), "kusciatask", ref.Name)
+	c.queue.Add(cache.ObjectName{Name: ref.Name})
+}
+
+func (c *Controller) enqueueOwnerIfChanged(logger logr.Logger, old, obj any) {
+	if sameVersion(old, obj) {
+		return
+	}
+	c.enqueueOwner(logger, obj)
+}
+
+// enqueueReferrers enqueues the unfinished tasks that refer to an AppImage or
+// namespace, found through the named task index.
+func (c *Controller) enqueueReferrers(index string, obj any) {
+	m, err := metaOf(obj)
+	if err != nil {
+		return
+	}
+	tasks, err := c.taskIndexer.ByIndex(index, m.GetName())
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		if task, ok := t.(*kusciav1alpha1.KusciaTask); ok && !task.Status.Phase.IsTerminal() {
+			c.queue.Add(cache.ObjectName{Name: task.Name})
+		}
+	}
+}
+
+func sameVersion(old, obj any) bool {
+	o, err1 := meta(old)
+	n, err2 := meta(obj)
+	return err1 == nil && err2 == nil && o.GetResourceVersion() == n.GetResourceVersion()
+}

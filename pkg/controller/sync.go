@@ -1,0 +1,125 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/status"
+)
+
+// taskContext is what one sync knows about one task.
+type taskContext struct {
+	task     *kusciav1alpha1.KusciaTask
+	plan     *builder.TaskPlan
+	children children
+	now      time.Time
+}
+
+// syncHandler reconciles one task: resolve it, run its phase handler, write
+// the status computed from the outcome. Input errors fail the task and are
+// not retried; other errors are returned for a rate-limited retry.
+func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syncResult, error) {
+	logger := klog.FromContext(ctx)
+	task, err := c.taskLister.Get(key.Name)
+	if apierrors.IsNotFound(err) {
+		logger.V(4).Info("Task is gone")
+		return syncResult{}, nil
+	}
+	if err != nil {
+		return syncResult{}, fmt.Errorf("get task %s: %w", key.Name, err)
+	}
+	if task.Status.Phase.IsTerminal() {
+		return syncResult{}, c.finish(ctx, task, c.childrenOf(task))
+	}
+
+	tc := &taskContext{task: task, children: c.childrenOf(task), now: c.clock.Now()}
+	var out phaseResult
+	tc.plan, err = builder.PlanTask(task, c.inputsFor(task))
+	if err == nil {
+		out, err = c.handlers[phaseOf(task)](ctx, tc)
+	}
+	if ie, ok := builder.AsInputError(err); ok {
+		logger.Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
+		out, err = phaseResult{outcome: status.Outcome{Failure: ie}}, nil
+	}
+	if err != nil {
+		return syncResult{}, err
+	}
+
+	s := status.Compute(status.Input{
+		Task:     task,
+		Plan:     tc.plan,
+		Pods:     tc.children.pods,
+		Services: tc.children.services,
+		Now:      tc.now,
+		Outcome:  out.outcome,
+	})
+	if err := c.writeStatus(ctx, task, s); err != nil {
+		return syncResult{}, err
+	}
+	return syncResult{requeueAfter: requeueDelay(out.requeueAt, tc.now)}, nil
+}
+
+// requeueDelay turns a deadline into a queue delay; deadlines within the
+// second round up to a second so a timer never spins.
+func requeueDelay(at, now time.Time) time.Duration {
+	if at.IsZero() {
+		return 0
+	}
+	return max(at.Sub(now), time.Second)
+}
+
+func phaseOf(task *kusciav1alpha1.KusciaTask) kusciav1alpha1.KusciaTaskPhase {
+	if task.Status.Phase == "" {
+		return kusciav1alpha1.TaskPending
+	}
+	return task.Status.Phase
+}
+
+// inputsFor collects the AppImages and namespaces the task refers to.
+func (c *Controller) inputsFor(task *kusciav1alpha1.KusciaTask) builder.Inputs {
+	in := builder.Inputs{
+		AppImages:  map[string]*kusciav1alpha1.AppImage{},
+		Namespaces: map[string]*corev1.Namespace{},
+	}
+	for _, p := range task.Spec.Parties {
+		if img, err := c.appImageLister.Get(p.AppImageRef); err == nil {
+			in.AppImages[p.AppImageRef] = img
+		}
+		if ns, err := c.namespaceLister.Get(p.DomainID); err == nil {
+			in.Namespaces[p.DomainID] = ns
+		}
+	}
+	return in
+}
+
+// writeStatus writes s through the status subresource when it differs from
+// the stored status, then records the Events of the transition.
+func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.KusciaTask, s kusciav1alpha1.KusciaTaskStatus) error {
+	if !status.Changed(&task.Status, &s) {
+		return nil
+	}
+	updated := task.DeepCopy()
+	updated.Status = s
+	_, err := c.kusciaClient.KusciaV1alpha1().KusciaTasks().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: ControllerName})
+	if err != nil {
+		return fmt.Errorf("update status of task %s: %w", task.Name, err)
+	}
+	logger := klog.FromContext(ctx)
+	if task.Status.Phase != s.Phase {
+		logger.Info("Task changed phase", "from", task.Status.Phase, "to", s.Phase, "reason", s.Reason)
+	}
+	for _, e := range status.Events(&task.Status, &s, len(task.Spec.Parties)) {
+		c.recorder.Event(task, e.Type, e.Reason, e.Message)
+	}
+	return nil
+}

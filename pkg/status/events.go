@@ -1,0 +1,80 @@
+package status
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+)
+
+// Event reasons recorded on a task besides the failure reasons of its status.
+const (
+	EventPending          = "Pending"
+	EventResourcesCreated = "ResourcesCreated"
+	EventRoundStarted     = "RoundStarted"
+	EventRoundReleased    = "RoundReleased"
+	EventRunning          = "Running"
+	EventSucceeded        = "Succeeded"
+)
+
+// Event messages.
+const (
+	msgPending          = "task accepted; creating its resources"
+	msgResourcesCreated = "created the config maps, services and pods of %d parties"
+	msgRoundStarted     = "reservation round %d started"
+	msgRunning          = "task reserved and running: %s"
+)
+
+// Event is one event to record on the task.
+type Event struct {
+	Type    string
+	Reason  string
+	Message string
+}
+
+// Events lists the events of the transition from old to s, in order.
+func Events(old, s *kusciav1alpha1.KusciaTaskStatus, parties int) []Event {
+	var out []Event
+	normal := func(reason, msg string) { out = append(out, Event{corev1.EventTypeNormal, reason, msg}) }
+	if old.Phase == "" && s.Phase != "" {
+		normal(EventPending, msgPending)
+	}
+	if conditionTrue(s, kusciav1alpha1.ConditionResourceCreated) && !conditionTrue(old, kusciav1alpha1.ConditionResourceCreated) {
+		normal(EventResourcesCreated, fmt.Sprintf(msgResourcesCreated, parties))
+	}
+	if oldR, newR := roundOf(old), roundOf(s); newR > oldR && newR > 1 {
+		normal(EventRoundStarted, fmt.Sprintf(msgRoundStarted, newR))
+	}
+	if s.Reservation != nil && s.Reservation.ReleasedTime != nil && (old.Reservation == nil || old.Reservation.ReleasedTime == nil) {
+		out = append(out, Event{corev1.EventTypeWarning, EventRoundReleased, s.Reservation.LastFailure})
+	}
+	if old.Phase == s.Phase {
+		return out
+	}
+	switch s.Phase {
+	case kusciav1alpha1.TaskRunning:
+		reserved := ""
+		if c := Condition(s, kusciav1alpha1.ConditionReserved); c != nil {
+			reserved = c.Message
+		}
+		normal(EventRunning, fmt.Sprintf(msgRunning, reserved))
+	case kusciav1alpha1.TaskSucceeded:
+		normal(EventSucceeded, s.Message)
+	case kusciav1alpha1.TaskFailed:
+		out = append(out, Event{corev1.EventTypeWarning, string(s.Reason), s.Message})
+	}
+	return out
+}
+
+func conditionTrue(s *kusciav1alpha1.KusciaTaskStatus, t kusciav1alpha1.KusciaTaskConditionType) bool {
+	c := Condition(s, t)
+	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+func roundOf(s *kusciav1alpha1.KusciaTaskStatus) int32 {
+	if s.Reservation == nil {
+		return 0
+	}
+	return s.Reservation.Round
+}
