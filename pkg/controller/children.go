@@ -48,26 +48,28 @@ func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.K
 }
 
 // ensureResources creates whatever of the round's config maps, services and
-// pods does not exist yet, and reports whether all of them exist now.
+// pods does not exist yet, adds what it created to tc.children (so this
+// sync's status already shows them) and reports whether all of them exist.
 func (c *Controller) ensureResources(ctx context.Context, tc *taskContext, round int32) (bool, error) {
 	have := tc.children.names()
+	ch := &tc.children
 	for i := range tc.plan.Parties {
 		objs, err := builder.BuildParty(tc.task, tc.plan, i, round)
 		if err != nil {
 			return false, err
 		}
 		for _, cm := range objs.ConfigMaps {
-			if err := ensure(ctx, c, tc.task, have, cm, c.kubeClient.CoreV1().ConfigMaps(cm.Namespace)); err != nil {
+			if ch.configMaps, err = ensure(ctx, tc.task, have, cm, c.kubeClient.CoreV1().ConfigMaps(cm.Namespace), ch.configMaps); err != nil {
 				return false, err
 			}
 		}
 		for _, svc := range objs.Services {
-			if err := ensure(ctx, c, tc.task, have, svc, c.kubeClient.CoreV1().Services(svc.Namespace)); err != nil {
+			if ch.services, err = ensure(ctx, tc.task, have, svc, c.kubeClient.CoreV1().Services(svc.Namespace), ch.services); err != nil {
 				return false, err
 			}
 		}
 		for _, pod := range objs.Pods {
-			if err := ensure(ctx, c, tc.task, have, pod, c.kubeClient.CoreV1().Pods(pod.Namespace)); err != nil {
+			if ch.pods, err = ensure(ctx, tc.task, have, pod, c.kubeClient.CoreV1().Pods(pod.Namespace), ch.pods); err != nil {
 				return false, err
 			}
 		}
@@ -101,29 +103,30 @@ type createGetter[T metav1.Object] interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
 }
 
-// ensure creates obj unless the cache has it. An object of the same name that
+// ensure creates obj unless the cache has it, and returns known with the
+// object it created or adopted appended. An object of the same name that
 // already exists is adopted only when the task controls it; anyone else's
 // object in the way fails the task.
-func ensure[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1alpha1.KusciaTask, have sets.Set[string], obj T, client createGetter[T]) error {
+func ensure[T metav1.Object](ctx context.Context, task *kusciav1alpha1.KusciaTask, have sets.Set[string], obj T, client createGetter[T], known []T) ([]T, error) {
 	if have.Has(childKey(obj)) {
-		return nil
+		return known, nil
 	}
-	_, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
+	created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
 	if err == nil {
 		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "type", fmt.Sprintf("%T", obj))
-		return nil
+		return append(known, created), nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create %s: %w", childKey(obj), err)
+		return known, fmt.Errorf("create %s: %w", childKey(obj), err)
 	}
 	existing, getErr := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if getErr != nil {
-		return fmt.Errorf("get existing %s: %w", childKey(obj), getErr)
+		return known, fmt.Errorf("get existing %s: %w", childKey(obj), getErr)
 	}
 	if metav1.IsControlledBy(existing, task) {
-		return nil
+		return append(known, existing), nil
 	}
-	return &builder.InputError{
+	return known, &builder.InputError{
 		Reason: kusciav1alpha1.ReasonResourceConflict,
 		Message: fmt.Sprintf("%s %s/%s already exists and does not belong to this task; delete or rename it",
 			kindOf(obj), obj.GetNamespace(), obj.GetName()),

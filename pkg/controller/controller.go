@@ -230,7 +230,6 @@ type syncResult struct {
 	requeueAfter time.Duration
 }
 
-
 // HasSynced reports whether every informer cache has been filled; it backs
 // the readiness probe.
 func (c *Controller) HasSynced() bool {

@@ -63,7 +63,10 @@ func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (phaseR
 	var err error
 	switch d.Action {
 	case reservation.ActionCreate:
-		created, err = c.ensureResources(ctx, tc, d.State.Round)
+		if created, err = c.ensureResources(ctx, tc, d.State.Round); err == nil {
+			// Report the new round as the next sync will see it.
+			d = reservation.Evaluate(plan.Schedule, &d.State, start, reservationParties(plan, tc.children.pods), tc.now)
+		}
 	case reservation.ActionWait:
 		if d.State.ReleasedTime == nil {
 			created, err = c.ensureResources(ctx, tc, d.State.Round)

@@ -101,7 +101,8 @@ func pending(s *kusciav1alpha1.KusciaTaskStatus, in Input, now metav1.Time) {
 		msg := fmt.Sprintf("parties %v reserved", d.ReservedParties)
 		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, msg, now)
 		setCondition(s, kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, "", now)
-		s.Phase, s.Reason, s.Message = kusciav1alpha1.TaskRunning, kusciav1alpha1.ReasonRunning, ""
+		s.Phase = kusciav1alpha1.TaskRunning
+		running(s, in.Plan, podsByKey(in.Pods), now)
 	case reservation.ActionExpire:
 		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
 		finish(s, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
@@ -114,20 +115,13 @@ func pending(s *kusciav1alpha1.KusciaTaskStatus, in Input, now metav1.Time) {
 	}
 }
 
-// reservingParties reports each party of a Pending task: Pending while the
-// gang forms, Running for parties of a reserved gang, Failed for parties the
-// gang went ahead without.
+// reservingParties reports each party of a Pending task, with the reason of
+// the parties that have not reserved yet.
 func reservingParties(plan *builder.TaskPlan, d *reservation.Decision, pods map[string]*corev1.Pod) []kusciav1alpha1.PartyTaskStatus {
 	out := make([]kusciav1alpha1.PartyTaskStatus, 0, len(plan.Parties))
 	for _, party := range plan.Parties {
 		ps := kusciav1alpha1.PartyTaskStatus{DomainID: party.DomainID, Role: party.Role, Phase: kusciav1alpha1.TaskPending}
-		reserved := slices.Contains(d.ReservedParties, party.DomainID)
-		switch {
-		case d.Action == reservation.ActionReserved && reserved:
-			ps.Phase = kusciav1alpha1.TaskRunning
-		case d.Action == reservation.ActionReserved:
-			ps.Phase, ps.Message = kusciav1alpha1.TaskFailed, "not reserved when the task started; its pods were deleted"
-		case !reserved:
+		if !slices.Contains(d.ReservedParties, party.DomainID) {
 			ps.Message = "not reserved: " + schedulingReasons(party, pods)
 		}
 		out = append(out, ps)

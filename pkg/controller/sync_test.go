@@ -1,0 +1,255 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/status"
+)
+
+const psi = "secretflow-task-psi"
+
+func TestFirstSyncCreatesEveryPartysResources(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	res := f.mustSync(psi)
+
+	assert.Equal(t, []string{
+		"create configmaps alice/secretflow-task-psi-0-config",
+		"create services alice/secretflow-task-psi-0-spu",
+		"create services alice/secretflow-task-psi-0-fed",
+		"create services alice/secretflow-task-psi-0-global",
+		"create pods alice/secretflow-task-psi-0",
+		"create configmaps bob/secretflow-task-psi-0-config",
+		"create services bob/secretflow-task-psi-0-spu",
+		"create services bob/secretflow-task-psi-0-fed",
+		"create services bob/secretflow-task-psi-0-global",
+		"create pods bob/secretflow-task-psi-0",
+		"update kusciatasks/status /secretflow-task-psi",
+	}, f.writes())
+
+	task := f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskPending, task.Status.Phase)
+	assert.Equal(t, t0, task.Status.StartTime.Time)
+	cond := status.Condition(&task.Status, kusciav1alpha1.ConditionResourceCreated)
+	require.NotNil(t, cond)
+	assert.Equal(t, corev1.ConditionTrue, cond.Status)
+	require.NotNil(t, task.Status.Reservation)
+	assert.EqualValues(t, 1, task.Status.Reservation.Round)
+	// Nothing is reserved yet: the task waits for the lifecycle deadline.
+	assert.Equal(t, 300*time.Second, res.requeueAfter)
+
+	pods := f.pods()
+	require.Len(t, pods, 2)
+	for _, key := range []string{"alice/secretflow-task-psi-0", "bob/secretflow-task-psi-0"} {
+		pod := pods[key]
+		require.NotNil(t, pod, key)
+		ref := metav1.GetControllerOf(pod)
+		require.NotNil(t, ref, key)
+		assert.Equal(t, task.UID, ref.UID)
+		assert.Equal(t, "KusciaTask", ref.Kind)
+		assert.Equal(t, string(task.UID), pod.Labels[kusciav1alpha1.LabelTaskUID])
+		assert.Equal(t, psi, pod.Labels[kusciav1alpha1.LabelTask])
+		assert.Equal(t, pod.Namespace, pod.Labels[kusciav1alpha1.LabelParty])
+	}
+	assert.Equal(t, []string{"Normal Pending " + "task accepted; creating its resources",
+		"Normal ResourcesCreated created the config maps, services and pods of 2 parties"}, f.events())
+}
+
+func TestSecondSyncWithNothingChangedWritesNothing(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	f.mustSync(psi)
+	assert.Empty(t, f.writes(), "a sync that changes nothing must not write")
+
+	f.updatePods(bind("node-0"))
+	f.mustSync(psi)
+	require.Equal(t, []string{"update kusciatasks/status /secretflow-task-psi"}, f.writes())
+	f.mustSync(psi)
+	assert.Empty(t, f.writes())
+
+	f.updatePods(succeedPod)
+	f.mustSync(psi)
+	require.Equal(t, kusciav1alpha1.TaskSucceeded, f.task(psi).Status.Phase)
+	f.mustSync(psi)
+	assert.Empty(t, f.writes(), "a finished task with finished pods needs no writes")
+}
+
+func TestStatusIsWrittenOnlyThroughTheStatusSubresource(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	for _, a := range f.kuscia.Actions() {
+		if a.GetVerb() == "update" || a.GetVerb() == "patch" {
+			assert.Equal(t, "status", a.GetSubresource(), "task written outside the status subresource: %v", a)
+		}
+	}
+}
+
+func TestPendingToRunningToSucceeded(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	f.events()
+
+	// One party bound: still Pending, reserving.
+	f.updatePod("alice/secretflow-task-psi-0", bind("node-0"))
+	f.clock.Step(2 * time.Second)
+	res := f.mustSync(psi)
+	task := f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskPending, task.Status.Phase)
+	assert.Equal(t, kusciav1alpha1.ReasonReserving, task.Status.Reason)
+	assert.Equal(t, 30*time.Second, res.requeueAfter, "release timer of the round")
+
+	// Both bound: Running.
+	f.updatePod("bob/secretflow-task-psi-0", bind("node-1"))
+	f.clock.Step(time.Second)
+	res = f.mustSync(psi)
+	task = f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskRunning, task.Status.Phase)
+	assert.Zero(t, res.requeueAfter, "a running task waits for pod events, not timers")
+	assert.Equal(t, corev1.ConditionTrue, status.Condition(&task.Status, kusciav1alpha1.ConditionRunning).Status)
+	assert.Equal(t, corev1.ConditionTrue, status.Condition(&task.Status, kusciav1alpha1.ConditionReserved).Status)
+	assert.Equal(t, []string{"update kusciatasks/status /secretflow-task-psi"}, f.writes())
+	assert.Contains(t, f.events(), "Normal Running task reserved and running: parties [alice bob] reserved")
+
+	f.updatePods(runPod)
+	f.mustSync(psi)
+	for _, p := range f.task(psi).Status.PartyTaskStatus {
+		assert.Equal(t, kusciav1alpha1.TaskRunning, p.Phase, p.DomainID)
+	}
+
+	f.updatePods(succeedPod)
+	f.clock.Step(time.Second)
+	f.mustSync(psi)
+	task = f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskSucceeded, task.Status.Phase)
+	assert.Equal(t, f.clock.Now(), task.Status.CompletionTime.Time)
+	assert.Equal(t, f.clock.Now(), task.Status.LastReconcileTime.Time)
+	assert.Equal(t, corev1.ConditionTrue, status.Condition(&task.Status, kusciav1alpha1.ConditionSuccess).Status)
+	require.Len(t, task.Status.PartyTaskStatus, 2)
+	for _, p := range task.Status.PartyTaskStatus {
+		assert.Equal(t, kusciav1alpha1.TaskSucceeded, p.Phase, p.DomainID)
+	}
+	ps := task.Status.PodStatuses["alice/secretflow-task-psi-0"]
+	require.NotNil(t, ps)
+	assert.Equal(t, "Completed", ps.Reason)
+	assert.Equal(t, "node-0", ps.NodeName)
+	assert.Equal(t, corev1.PodSucceeded, ps.PodPhase)
+	assert.Len(t, task.Status.ServiceStatuses, 6)
+	assert.Contains(t, f.events(), "Normal Succeeded 2 of 2 parties succeeded")
+
+	// Terminal: nothing changes any more, even when the clock moves.
+	f.clock.Step(time.Hour)
+	f.mustSync(psi)
+	assert.Empty(t, f.writes())
+}
+
+func TestOneFailedPodFailsTheTaskAndStopsThePeers(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	f.updatePods(bind("node-0"))
+	f.mustSync(psi)
+	f.updatePods(runPod)
+	f.updatePod("bob/secretflow-task-psi-0", failPod("psi: input table bob-table not found"))
+	f.events()
+
+	f.mustSync(psi)
+	task := f.task(psi)
+	require.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+	assert.Equal(t, kusciav1alpha1.ReasonPartiesFailed, task.Status.Reason)
+	bob := task.Status.PartyTaskStatus[1]
+	assert.Equal(t, "bob", bob.DomainID)
+	assert.Equal(t, kusciav1alpha1.TaskFailed, bob.Phase)
+	assert.Contains(t, bob.Message, "bob/secretflow-task-psi-0")
+	assert.Contains(t, bob.Message, "psi: input table bob-table not found")
+	assert.Equal(t, "psi: input table bob-table not found", task.Status.PodStatuses["bob/secretflow-task-psi-0"].TerminationLog)
+	assert.Equal(t, corev1.ConditionFalse, status.Condition(&task.Status, kusciav1alpha1.ConditionSuccess).Status)
+	events := f.events()
+	require.NotEmpty(t, events)
+	assert.Contains(t, events[len(events)-1], "Warning PartiesFailed party bob failed")
+
+	// The finish step deletes alice's running pod and keeps bob's failed one
+	// for its logs.
+	f.mustSync(psi)
+	assert.Equal(t, []string{"delete pods alice/secretflow-task-psi-0"}, f.writes())
+}
+
+func TestFatalWaitingReasonsFailTheTask(t *testing.T) {
+	for _, reason := range []string{"CrashLoopBackOff", "InvalidImageName", "CreateContainerConfigError"} {
+		t.Run(reason, func(t *testing.T) {
+			f := newFixture(t, psiObjects(t)...)
+			f.mustSync(psi)
+			f.updatePods(bind("node-0"))
+			f.mustSync(psi)
+			f.updatePods(runPod)
+			f.updatePod("alice/secretflow-task-psi-0", waitPod(reason))
+			f.mustSync(psi)
+			task := f.task(psi)
+			assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+			assert.Contains(t, task.Status.PartyTaskStatus[0].Message, reason)
+		})
+	}
+}
+
+func TestDeletedPodFailsItsParty(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	f.updatePods(bind("node-0"))
+	f.mustSync(psi)
+	f.updatePods(runPod)
+	require.NoError(t, f.kube.CoreV1().Pods("bob").Delete(f.ctx, "secretflow-task-psi-0", metav1.DeleteOptions{}))
+	f.mustSync(psi)
+	task := f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+	assert.Contains(t, task.Status.PartyTaskStatus[1].Message, "pod bob/secretflow-task-psi-0 was deleted")
+	assert.Empty(t, f.writes()[:len(f.writes())-1], "a deleted pod is never recreated once running")
+}
+
+func TestMinReservedMembersLetsTheTaskSucceedWithOnePartyFailed(t *testing.T) {
+	objs := psiObjects(t)
+	task := objs[0].(*kusciav1alpha1.KusciaTask)
+	task.Spec.ScheduleConfig = &kusciav1alpha1.ScheduleConfig{MinReservedMembers: ptrTo[int32](1)}
+	f := newFixture(t, objs...)
+	f.mustSync(psi)
+	f.updatePods(bind("node-0"))
+	f.mustSync(psi)
+	f.updatePod("alice/secretflow-task-psi-0", succeedPod)
+	f.updatePod("bob/secretflow-task-psi-0", failPod("boom"))
+	f.mustSync(psi)
+	got := f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskSucceeded, got.Status.Phase)
+	assert.Equal(t, kusciav1alpha1.TaskSucceeded, got.Status.PartyTaskStatus[0].Phase)
+	assert.Equal(t, kusciav1alpha1.TaskFailed, got.Status.PartyTaskStatus[1].Phase)
+}
+
+func TestTaskTemplateRolesAndReplicas(t *testing.T) {
+	task := seedTask(t, "task-template.yaml")
+	task.Spec.Parties[0].Template.Replicas = ptrTo[int32](2)
+	f := newFixture(t, task, loadExample[kusciav1alpha1.AppImage](t, "appimage-app-template.yaml"), domain("alice"), domain("bob"))
+	f.mustSync("task-template")
+	pods := f.pods()
+	require.Len(t, pods, 3)
+	for _, key := range []string{"alice/task-template-host-0", "alice/task-template-host-1", "bob/task-template-guest-0"} {
+		require.Contains(t, pods, key)
+	}
+	host := pods["alice/task-template-host-1"]
+	assert.Equal(t, "host", host.Labels[kusciav1alpha1.LabelRole])
+	assert.Equal(t, []string{"sh"}, host.Spec.Containers[0].Command)
+	assert.Equal(t, "/work", host.Spec.Containers[0].WorkingDir)
+	require.NotNil(t, host.Spec.Containers[0].ReadinessProbe)
+	assert.Equal(t, "task-template-host-1-config", host.Spec.Volumes[0].ConfigMap.Name)
+	assert.Equal(t, "1", host.Annotations[builder.AnnotationRound])
+
+	guest := pods["bob/task-template-guest-0"]
+	assert.Equal(t, "guest", guest.Labels[kusciav1alpha1.LabelRole])
+	assert.Contains(t, guest.Spec.Containers[0].Args[1], "--role=guest")
+	assert.Equal(t, "secretflow/app:0.1", guest.Spec.Containers[0].Image)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
