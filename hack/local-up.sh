@@ -219,7 +219,7 @@ etcd_healthy() {
     exec 3<>"/dev/tcp/127.0.0.1/${LOCAL_UP_ETCD_PORT}"
     printf 'GET /health HTTP/1.0\r\n\r\n' >&3
     cat <&3
-  ) | grep -q '"health":"true"'
+  ) | grep '"health":"true"' >/dev/null # not -q: an early exit could SIGPIPE the subshell
 }
 
 crds_established() {

@@ -252,4 +252,3 @@ func TestTaskTemplateRolesAndReplicas(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
