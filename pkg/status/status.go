@@ -96,17 +96,20 @@ func pending(s *kusciav1alpha1.KusciaTaskStatus, in Input, now metav1.Time) {
 	state := d.State
 	s.Reservation = &state
 	s.PartyTaskStatus = reservingParties(in.Plan, d, podsByKey(in.Pods))
-	switch d.Action {
-	case reservation.ActionReserved:
+	switch {
+	case d.Action == reservation.ActionReserved:
 		msg := fmt.Sprintf("parties %v reserved", d.ReservedParties)
 		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, msg, now)
 		setCondition(s, kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, "", now)
 		s.Phase = kusciav1alpha1.TaskRunning
 		running(s, in.Plan, podsByKey(in.Pods), now)
-	case reservation.ActionExpire:
+	case d.Action == reservation.ActionExpire:
 		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
 		finish(s, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
-	case reservation.ActionRelease:
+	case state.ReleasedTime != nil:
+		// Released, until the next round starts: the same report while the
+		// old pods go and while the retry interval runs, so nothing is
+		// rewritten in between.
 		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonRoundReleased, state.LastFailure, now)
 		s.Reason, s.Message = kusciav1alpha1.ReasonRoundReleased, state.LastFailure
 	default:
@@ -121,7 +124,10 @@ func reservingParties(plan *builder.TaskPlan, d *reservation.Decision, pods map[
 	out := make([]kusciav1alpha1.PartyTaskStatus, 0, len(plan.Parties))
 	for _, party := range plan.Parties {
 		ps := kusciav1alpha1.PartyTaskStatus{DomainID: party.DomainID, Role: party.Role, Phase: kusciav1alpha1.TaskPending}
-		if !slices.Contains(d.ReservedParties, party.DomainID) {
+		switch {
+		case d.State.ReleasedTime != nil:
+			ps.Message = fmt.Sprintf("round %d released; waiting for the next round", d.State.Round)
+		case !slices.Contains(d.ReservedParties, party.DomainID):
 			ps.Message = "not reserved: " + schedulingReasons(party, pods)
 		}
 		out = append(out, ps)

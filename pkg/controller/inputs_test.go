@@ -1,0 +1,157 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+)
+
+// Bad input fails the task with a reason, an event and no retry, and creates
+// nothing.
+func TestBadInputFailsTheTaskWithoutRetry(t *testing.T) {
+	cases := []struct {
+		name       string
+		mutate     func(objs []runtime.Object) []runtime.Object
+		wantReason kusciav1alpha1.KusciaTaskReason
+		wantInMsg  string
+		wantWrites []string
+	}{{
+		name: "unknown AppImage",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].AppImageRef = "no-such-image"
+			return objs
+		},
+		wantReason: kusciav1alpha1.ReasonAppImageNotFound,
+		wantInMsg:  `party bob: AppImage "no-such-image" not found`,
+	}, {
+		name: "no deploy template for the role",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[1].(*kusciav1alpha1.AppImage).Spec.DeployTemplates[0].Role = "host"
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].Role = "guest"
+			return objs
+		},
+		wantReason: kusciav1alpha1.ReasonDeployTemplateNotFound,
+		wantInMsg:  `party bob: AppImage "secretflow-image" has no deploy template for role "guest"`,
+	}, {
+		name: "initiator not a party",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Initiator = "carol"
+			return objs
+		},
+		wantReason: kusciav1alpha1.ReasonInvalidSpec,
+		wantInMsg:  `spec.initiator: "carol" is not one of the parties`,
+	}, {
+		name: "duplicate domain",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].DomainID = "alice"
+			return objs
+		},
+		wantReason: kusciav1alpha1.ReasonInvalidSpec,
+		wantInMsg:  `spec.parties[1].domainID: domain "alice" is listed more than once`,
+	}, {
+		name: "namespace that is not a domain",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].DomainID = "kube-system"
+			return append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})
+		},
+		wantReason: kusciav1alpha1.ReasonDomainNotFound,
+		wantInMsg:  `namespace "kube-system" is not a Kuscia domain`,
+	}, {
+		name: "namespace that does not exist",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].DomainID = "carol"
+			return objs
+		},
+		wantReason: kusciav1alpha1.ReasonDomainNotFound,
+		wantInMsg:  `namespace "carol" does not exist`,
+	}, {
+		name: "minReservedMembers above the number of parties",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.ScheduleConfig = &kusciav1alpha1.ScheduleConfig{MinReservedMembers: ptrTo[int32](3)}
+			return objs
+		},
+		wantReason: kusciav1alpha1.ReasonInvalidSpec,
+		wantInMsg:  "spec.scheduleConfig.minReservedMembers",
+	}, {
+		name: "foreign pod in the way",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			return append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "bob", Name: "secretflow-task-psi-0"}})
+		},
+		wantReason: kusciav1alpha1.ReasonResourceConflict,
+		wantInMsg:  "pod bob/secretflow-task-psi-0 already exists and does not belong to this task",
+		// What was created before the conflict stays until the task is
+		// deleted (owner references); nothing after it is created.
+		wantWrites: []string{
+			"create configmaps alice/secretflow-task-psi-0-config",
+			"create services alice/secretflow-task-psi-0-spu",
+			"create services alice/secretflow-task-psi-0-fed",
+			"create services alice/secretflow-task-psi-0-global",
+			"create pods alice/secretflow-task-psi-0",
+			"create configmaps bob/secretflow-task-psi-0-config",
+			"create services bob/secretflow-task-psi-0-spu",
+			"create services bob/secretflow-task-psi-0-fed",
+			"create services bob/secretflow-task-psi-0-global",
+			"create pods bob/secretflow-task-psi-0",
+			"update kusciatasks/status /secretflow-task-psi",
+		},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.mutate(psiObjects(t))...)
+			res, err := f.sync(psi)
+			require.NoError(t, err, "bad input must not be retried")
+			assert.Zero(t, res.requeueAfter, "bad input must not be requeued")
+
+			want := tc.wantWrites
+			if want == nil {
+				want = []string{"update kusciatasks/status /secretflow-task-psi"}
+			}
+			assert.Equal(t, want, f.writes())
+			task := f.task(psi)
+			assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+			assert.Equal(t, tc.wantReason, task.Status.Reason)
+			assert.Contains(t, task.Status.Message, tc.wantInMsg)
+			assert.NotNil(t, task.Status.CompletionTime)
+			events := f.events()
+			require.NotEmpty(t, events)
+			assert.Contains(t, events[len(events)-1], "Warning "+string(tc.wantReason)+" ")
+
+			// The failure is final: the next sync only tidies up.
+			f.mustSync(psi)
+			for _, w := range f.writes() {
+				assert.Contains(t, w, "delete pods", "a failed task only deletes its live pods")
+			}
+			f.mustSync(psi)
+			assert.Empty(t, f.writes())
+		})
+	}
+}
+
+func TestGoneTaskIsNotAnError(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.sync("no-such-task")
+	require.NoError(t, err)
+	assert.Zero(t, res.requeueAfter)
+	assert.Empty(t, f.writes())
+}
+
+// The pod of a task is adopted when it already exists and the task controls
+// it (a status write lost after the pods were created).
+func TestExistingOwnPodsAreAdopted(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	// Forget the status, as if its write had been lost.
+	task := f.task(psi)
+	task.Status = kusciav1alpha1.KusciaTaskStatus{}
+	_, err := f.kuscia.KusciaV1alpha1().KusciaTasks().UpdateStatus(f.ctx, task, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	f.mustSync(psi)
+	assert.Equal(t, []string{"update kusciatasks/status /secretflow-task-psi"}, f.writes())
+	assert.Equal(t, kusciav1alpha1.TaskPending, f.task(psi).Status.Phase)
+}
