@@ -113,8 +113,17 @@ func templateData(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx, pod
 	}, nil
 }
 
+// templateFuncs extend text/template for config files: json quotes a value
+// as a JSON string, for embedding TASK_INPUT_CONFIG in a JSON file.
+var templateFuncs = template.FuncMap{
+	"json": func(v string) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+}
+
 func renderTemplate(name, text string, data map[string]string) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 	if err != nil {
 		return "", err
 	}

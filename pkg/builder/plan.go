@@ -106,6 +106,10 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 			"party %s: AppImage %q has no deploy template for role %q", p.DomainID, p.AppImageRef, p.Role)
 	}
 	replicas, spec := mergeTemplate(base, p.Template)
+	if replicas < 0 {
+		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate,
+			"party %s: replicas must not be negative, got %d", p.DomainID, replicas)
+	}
 	party := &PartyPlan{
 		DomainID:        p.DomainID,
 		Role:            p.Role,

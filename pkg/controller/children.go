@@ -51,13 +51,20 @@ func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.K
 // pods does not exist yet, adds what it created to tc.children (so this
 // sync's status already shows them) and reports whether all of them exist.
 func (c *Controller) ensureResources(ctx context.Context, tc *taskContext, round int32) (bool, error) {
-	have := tc.children.names()
-	ch := &tc.children
+	// Build every party before creating anything: a party whose config
+	// does not render must not leave the others' pods running.
+	parties := make([]*builder.PartyObjects, len(tc.plan.Parties))
 	for i := range tc.plan.Parties {
 		objs, err := builder.BuildParty(tc.task, tc.plan, i, round)
 		if err != nil {
 			return false, err
 		}
+		parties[i] = objs
+	}
+	have := tc.children.names()
+	ch := &tc.children
+	var err error
+	for _, objs := range parties {
 		for _, cm := range objs.ConfigMaps {
 			if ch.configMaps, err = ensure(ctx, tc.task, have, cm, c.kubeClient.CoreV1().ConfigMaps(cm.Namespace), ch.configMaps); err != nil {
 				return false, err

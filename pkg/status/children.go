@@ -26,7 +26,9 @@ func podStatuses(old map[string]*kusciav1alpha1.PodStatus, pods []*corev1.Pod) m
 	for _, pod := range pods {
 		key := pod.Namespace + "/" + pod.Name
 		ps := podStatus(pod)
-		if prev := old[key]; prev != nil && ps.ReadyTime == nil {
+		// The first readiness of this very pod (not of an earlier pod of
+		// the same name, from a released round) is kept.
+		if prev := old[key]; prev != nil && prev.ReadyTime != nil && samePod(prev, ps) {
 			ps.ReadyTime = prev.ReadyTime.DeepCopy()
 		}
 		out[key] = ps
@@ -35,6 +37,13 @@ func podStatuses(old map[string]*kusciav1alpha1.PodStatus, pods []*corev1.Pod) m
 		return nil
 	}
 	return out
+}
+
+// samePod tells whether two reports are of the same pod object: a pod
+// recreated under the same name has a new creation time.
+func samePod(a, b *kusciav1alpha1.PodStatus) bool {
+	return (a.CreateTime == nil && b.CreateTime == nil) ||
+		(a.CreateTime != nil && b.CreateTime != nil && a.CreateTime.Equal(b.CreateTime))
 }
 
 func podStatus(pod *corev1.Pod) *kusciav1alpha1.PodStatus {
@@ -112,7 +121,7 @@ func serviceStatuses(old map[string]*kusciav1alpha1.ServiceStatus, services []*c
 		if pod := pods[svc.Namespace+"/"+svc.Labels[kusciav1alpha1.LabelPod]]; pod != nil {
 			ss.ReadyTime = readyTime(pod)
 		}
-		if prev := old[key]; prev != nil && ss.ReadyTime == nil {
+		if prev := old[key]; prev != nil && prev.ReadyTime != nil {
 			ss.ReadyTime = prev.ReadyTime.DeepCopy()
 		}
 		out[key] = ss

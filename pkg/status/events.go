@@ -49,16 +49,19 @@ func Events(old, s *kusciav1alpha1.KusciaTaskStatus, parties int) []Event {
 	if s.Reservation != nil && s.Reservation.ReleasedTime != nil && (old.Reservation == nil || old.Reservation.ReleasedTime == nil) {
 		out = append(out, Event{corev1.EventTypeWarning, EventRoundReleased, s.Reservation.LastFailure})
 	}
-	if old.Phase == s.Phase {
-		return out
-	}
-	switch s.Phase {
-	case kusciav1alpha1.TaskRunning:
+	// Running is told by its condition: a gang whose pods all finished
+	// before it was seen reserved goes from Pending straight to Succeeded.
+	if conditionTrue(s, kusciav1alpha1.ConditionRunning) && !conditionTrue(old, kusciav1alpha1.ConditionRunning) {
 		reserved := ""
 		if c := Condition(s, kusciav1alpha1.ConditionReserved); c != nil {
 			reserved = c.Message
 		}
 		normal(EventRunning, fmt.Sprintf(msgRunning, reserved))
+	}
+	if old.Phase == s.Phase {
+		return out
+	}
+	switch s.Phase {
 	case kusciav1alpha1.TaskSucceeded:
 		normal(EventSucceeded, s.Message)
 	case kusciav1alpha1.TaskFailed:

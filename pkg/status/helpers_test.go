@@ -1,0 +1,294 @@
+package status
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/utils/ptr"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/reservation"
+)
+
+const examplesDir = "../../examples"
+
+// t0 is when the controller first sees every task of these tests; it has a
+// sub-second part, as a real clock does.
+var t0 = time.Date(2025, 6, 1, 10, 0, 0, 400_000_000, time.UTC)
+
+// at is t0 plus the given seconds.
+func at(seconds float64) time.Time {
+	return t0.Add(time.Duration(seconds * float64(time.Second)))
+}
+
+// mt is at(seconds) as a metav1.Time.
+func mt(seconds float64) *metav1.Time {
+	return ptr.To(metav1.NewTime(at(seconds)))
+}
+
+func readExample(t *testing.T, file string, into any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(examplesDir, file))
+	require.NoError(t, err)
+	require.NoError(t, utilyaml.UnmarshalStrict(data, into), "decode %s", file)
+}
+
+func loadTask(t *testing.T, file string) *kusciav1alpha1.KusciaTask {
+	t.Helper()
+	task := &kusciav1alpha1.KusciaTask{}
+	readExample(t, file, task)
+	task.UID = types.UID("uid-" + task.Name)
+	task.Status = kusciav1alpha1.KusciaTaskStatus{}
+	return task
+}
+
+func exampleInputs(t *testing.T) builder.Inputs {
+	t.Helper()
+	in := builder.Inputs{AppImages: map[string]*kusciav1alpha1.AppImage{}, Namespaces: map[string]*corev1.Namespace{}}
+	for _, file := range []string{"appimage-secretflow.yaml", "appimage-app-template.yaml"} {
+		img := &kusciav1alpha1.AppImage{}
+		readExample(t, file, img)
+		in.AppImages[img.Name] = img
+	}
+	data, err := os.ReadFile(filepath.Join(examplesDir, "domains.yaml"))
+	require.NoError(t, err)
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		ns := &corev1.Namespace{}
+		require.NoError(t, utilyaml.Unmarshal(doc, ns))
+		if ns.Kind == "Namespace" {
+			in.Namespaces[ns.Name] = ns
+		}
+	}
+	require.Len(t, in.Namespaces, 2)
+	return in
+}
+
+// fixture is a task resolved from the examples, with its pods and services
+// as the builder makes them (before the apiserver and kubelet touch them).
+type fixture struct {
+	task     *kusciav1alpha1.KusciaTask
+	plan     *builder.TaskPlan
+	pods     []*corev1.Pod
+	services []*corev1.Service
+}
+
+// newFixture loads an example task, lets mutate change it, and builds it.
+func newFixture(t *testing.T, file string, mutate func(*kusciav1alpha1.KusciaTask)) *fixture {
+	t.Helper()
+	task := loadTask(t, file)
+	if mutate != nil {
+		mutate(task)
+	}
+	plan, err := builder.PlanTask(task, exampleInputs(t))
+	require.NoError(t, err)
+	f := &fixture{task: task, plan: plan}
+	for i := range plan.Parties {
+		objs, err := builder.BuildParty(task, plan, i, 1)
+		require.NoError(t, err)
+		for _, p := range objs.Pods {
+			p.CreationTimestamp = metav1.NewTime(at(1).Truncate(time.Second))
+			f.pods = append(f.pods, p)
+		}
+		for _, s := range objs.Services {
+			s.CreationTimestamp = metav1.NewTime(at(1).Truncate(time.Second))
+			f.services = append(f.services, s)
+		}
+	}
+	return f
+}
+
+func psiFixture(t *testing.T) *fixture {
+	return newFixture(t, "secretflow-task-psi.yaml", nil)
+}
+
+// pod returns the fixture's pod namespace/name, failing when absent.
+func (f *fixture) pod(t *testing.T, key string) *corev1.Pod {
+	t.Helper()
+	for _, p := range f.pods {
+		if p.Namespace+"/"+p.Name == key {
+			return p
+		}
+	}
+	require.Failf(t, "no pod", "%s", key)
+	return nil
+}
+
+// without returns the fixture's pods except the named ones.
+func (f *fixture) without(keys ...string) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range f.pods {
+		drop := false
+		for _, k := range keys {
+			drop = drop || p.Namespace+"/"+p.Name == k
+		}
+		if !drop {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// evaluate runs the reservation tracker over the fixture's pods, as the
+// Pending handler does.
+func (f *fixture) evaluate(state *kusciav1alpha1.ReservationStatus, now time.Time) *reservation.Decision {
+	var parties []reservation.Party
+	for _, p := range f.plan.Parties {
+		rp := reservation.Party{DomainID: p.DomainID, MinReservedPods: p.MinReservedPods, Replicas: p.Replicas}
+		for _, pod := range f.pods {
+			if pod.Namespace == p.DomainID {
+				rp.Pods = append(rp.Pods, pod)
+			}
+		}
+		parties = append(parties, rp)
+	}
+	start := now
+	if f.task.Status.StartTime != nil {
+		start = f.task.Status.StartTime.Time
+	}
+	d := reservation.Evaluate(f.plan.Schedule, state, start, parties, now)
+	return &d
+}
+
+// compute runs Compute over the fixture's children with the given outcome
+// and stores the result as the task's status, through a JSON round trip as
+// the apiserver does. It returns the computed status (before the trip).
+func (f *fixture) compute(t *testing.T, now time.Time, outcome Outcome) kusciav1alpha1.KusciaTaskStatus {
+	t.Helper()
+	s := Compute(Input{Task: f.task, Plan: f.plan, Pods: f.pods, Services: f.services, Now: now, Outcome: outcome})
+	f.task.Status = roundTrip(t, s)
+	return s
+}
+
+// roundTrip passes a status through JSON, as a write and a read back do.
+func roundTrip(t *testing.T, s kusciav1alpha1.KusciaTaskStatus) kusciav1alpha1.KusciaTaskStatus {
+	t.Helper()
+	data, err := json.Marshal(s)
+	require.NoError(t, err)
+	var out kusciav1alpha1.KusciaTaskStatus
+	require.NoError(t, json.Unmarshal(data, &out))
+	return out
+}
+
+// toRunning takes a fresh fixture through the first sync and a reserved
+// second sync, leaving its pods bound and running.
+func (f *fixture) toRunning(t *testing.T) {
+	t.Helper()
+	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	for _, p := range f.pods {
+		bind(p)
+		run(p, at(3))
+	}
+	d := f.evaluate(f.task.Status.Reservation, at(3))
+	require.Equal(t, reservation.ActionReserved, d.Action)
+	f.compute(t, at(3), Outcome{Reservation: d})
+	require.Equal(t, kusciav1alpha1.TaskRunning, f.task.Status.Phase)
+}
+
+// Pod states.
+
+func bind(p *corev1.Pod) {
+	p.Spec.NodeName = "node-" + p.Namespace
+	p.Status.Phase = corev1.PodPending
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}
+}
+
+func run(p *corev1.Pod, started time.Time) {
+	p.Status.Phase = corev1.PodRunning
+	p.Status.StartTime = ptr.To(metav1.NewTime(started.Truncate(time.Second)))
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name:  p.Spec.Containers[0].Name,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: *p.Status.StartTime}},
+	}}
+}
+
+func ready(p *corev1.Pod, status corev1.ConditionStatus, since time.Time) {
+	conds := []corev1.PodCondition{}
+	for _, c := range p.Status.Conditions {
+		if c.Type != corev1.PodReady {
+			conds = append(conds, c)
+		}
+	}
+	p.Status.Conditions = append(conds, corev1.PodCondition{
+		Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.NewTime(since.Truncate(time.Second)),
+	})
+}
+
+func succeed(p *corev1.Pod) {
+	p.Status.Phase = corev1.PodSucceeded
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name:  p.Spec.Containers[0].Name,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}},
+	}}
+}
+
+func fail(p *corev1.Pod, message string) {
+	p.Status.Phase = corev1.PodFailed
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name: p.Spec.Containers[0].Name,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Reason: "Error", Message: message,
+		}},
+	}}
+}
+
+func waiting(p *corev1.Pod, reason, message string) {
+	p.Status.Phase = corev1.PodPending
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name:  p.Spec.Containers[0].Name,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}},
+	}}
+}
+
+func unschedulable(p *corev1.Pod, message string) {
+	p.Spec.NodeName = ""
+	p.Status.Phase = corev1.PodPending
+	p.Status.Conditions = []corev1.PodCondition{{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: message,
+	}}
+}
+
+func partyPhases(s kusciav1alpha1.KusciaTaskStatus) map[string]kusciav1alpha1.KusciaTaskPhase {
+	out := map[string]kusciav1alpha1.KusciaTaskPhase{}
+	for _, p := range s.PartyTaskStatus {
+		out[p.DomainID] = p.Phase
+	}
+	return out
+}
+
+func partyStatus(t *testing.T, s kusciav1alpha1.KusciaTaskStatus, domain string) kusciav1alpha1.PartyTaskStatus {
+	t.Helper()
+	for _, p := range s.PartyTaskStatus {
+		if p.DomainID == domain {
+			return p
+		}
+	}
+	require.Failf(t, "no party status", "%s in %+v", domain, s.PartyTaskStatus)
+	return kusciav1alpha1.PartyTaskStatus{}
+}
+
+// sameTime compares two optional times at the second, as status stores them.
+func sameTime(a, b *metav1.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Time.Truncate(time.Second).Equal(b.Time.Truncate(time.Second))
+}
