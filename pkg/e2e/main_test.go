@@ -1,0 +1,201 @@
+//go:build e2e
+
+// Package e2e tests kusciatask-controller the way its users drive it: kubectl
+// and the generated clientset against a real kube-apiserver, scheduler,
+// controller-manager (garbage collection) and kwok (simulated nodes and
+// pods), with the controller binary running as a subprocess.
+//
+// TestMain starts a private control plane with hack/local-up.sh (its own
+// ports and state folder under _output/e2e, so a running `make demo` does not
+// collide), installs the CRDs, the example domains and AppImages, builds and
+// starts the controller, runs the tests, and stops everything.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"kusciatask.io/controller/pkg/generated/clientset/versioned"
+)
+
+// env is the control plane and controller shared by every test.
+var env struct {
+	root       string
+	stateDir   string
+	kubeconfig string
+	binDir     string
+	controller *controllerProcess
+	kube       kubernetes.Interface
+	kuscia     versioned.Interface
+}
+
+func TestMain(m *testing.M) {
+	code, err := setUpAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func setUpAndRun(m *testing.M) (int, error) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return 1, err
+	}
+	env.root = root
+	env.stateDir = filepath.Join(root, "_output", "e2e")
+	env.kubeconfig = filepath.Join(env.stateDir, "kubeconfig")
+
+	binDir, err := output(root, nil, "hack/build-tools.sh", "--print-bin-dir")
+	if err != nil {
+		return 1, fmt.Errorf("build control-plane tools: %w", err)
+	}
+	env.binDir = strings.TrimSpace(binDir)
+
+	controllerBin := filepath.Join(root, "_output", "e2e-bin", "kusciatask-controller")
+	if _, err := output(root, nil, "go", "build", "-o", controllerBin, "./cmd/kusciatask-controller"); err != nil {
+		return 1, fmt.Errorf("build controller: %w", err)
+	}
+
+	upEnv := []string{
+		"LOCAL_UP_DIR=" + env.stateDir,
+		"LOCAL_UP_ETCD_PORT=" + envOr("E2E_ETCD_PORT", "32379"),
+		"LOCAL_UP_ETCD_PEER_PORT=" + envOr("E2E_ETCD_PEER_PORT", "32380"),
+		"LOCAL_UP_APISERVER_PORT=" + envOr("E2E_APISERVER_PORT", "36443"),
+		"LOCAL_UP_CRDS=" + filepath.Join(root, "crds"),
+	}
+	// A leftover control plane of an interrupted run is stopped first.
+	_, _ = output(root, upEnv, "hack/local-up.sh", "stop")
+	start := time.Now()
+	if _, err := output(root, upEnv, "hack/local-up.sh", "start"); err != nil {
+		return 1, fmt.Errorf("start control plane: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: control plane up in %s\n", time.Since(start).Round(time.Millisecond))
+	defer func() {
+		if _, err := output(root, upEnv, "hack/local-up.sh", "stop"); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: stop control plane:", err)
+		}
+	}()
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig)
+	if err != nil {
+		return 1, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	if env.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return 1, err
+	}
+	if env.kuscia, err = versioned.NewForConfig(cfg); err != nil {
+		return 1, err
+	}
+	for _, f := range []string{"examples/domains.yaml", "examples/appimage-secretflow.yaml", "examples/appimage-app-template.yaml"} {
+		if _, err := kubectlOutput(nil, "apply", "-f", filepath.Join(root, f)); err != nil {
+			return 1, fmt.Errorf("apply %s: %w", f, err)
+		}
+	}
+
+	env.controller = &controllerProcess{bin: controllerBin, log: filepath.Join(env.stateDir, "logs", "kusciatask-controller.log")}
+	if err := env.controller.start(); err != nil {
+		return 1, err
+	}
+	defer env.controller.stop(syscall.SIGTERM)
+	return m.Run(), nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// output runs a command in dir with extra environment and returns its
+// stdout; on failure the error carries stderr.
+func output(dir string, extraEnv []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), extraEnv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// kubectlOutput runs the control plane's own kubectl against the e2e cluster,
+// with stdin when given.
+func kubectlOutput(stdin []byte, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(env.binDir, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.kubeconfig)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// controllerProcess is the controller binary running as a subprocess.
+type controllerProcess struct {
+	bin string
+	log string
+	cmd *exec.Cmd
+}
+
+func (p *controllerProcess) start() error {
+	if err := os.MkdirAll(filepath.Dir(p.log), 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	p.cmd = exec.Command(p.bin, "--kubeconfig", env.kubeconfig, "--workers", "4", "-v", "4",
+		"--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "0")
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("start controller: %w", err)
+	}
+	return nil
+}
+
+// stop sends sig and waits for the process to exit.
+func (p *controllerProcess) stop(sig syscall.Signal) {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.cmd = nil
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
