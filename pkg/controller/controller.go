@@ -130,9 +130,11 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 		UpdateFunc: func(old, obj any) { c.enqueueOwnerIfChanged(logger, old, obj) },
 		DeleteFunc: func(obj any) { c.enqueueOwner(logger, obj) },
 	}
+	// Task updates are never skipped: a periodic resync of the tasks is the
+	// safety net that catches anything an event missed.
 	taskHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueTask,
-		UpdateFunc: func(old, obj any) { c.enqueueTaskIfChanged(old, obj) },
+		UpdateFunc: func(_, obj any) { c.enqueueTask(obj) },
 		DeleteFunc: c.enqueueTask,
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {

@@ -81,15 +81,6 @@ func (c *Controller) enqueueTask(obj any) {
 	c.queue.Add(cache.ObjectName{Name: m.GetName()})
 }
 
-// enqueueTaskIfChanged skips resyncs: updates whose resourceVersion did not
-// change carry nothing new.
-func (c *Controller) enqueueTaskIfChanged(old, obj any) {
-	if sameVersion(old, obj) {
-		return
-	}
-	c.enqueueTask(obj)
-}
-
 // enqueueOwner maps a child (pod, service, config map; tombstones unwrapped)
 // to the task that controls it.
 func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {

@@ -1,0 +1,81 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2/ktesting"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+)
+
+func TestChildEventsMapToTheControllingTask(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	task := seedTask(t, "secretflow-task-psi.yaml")
+	owned := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "alice", Name: "p", ResourceVersion: "1",
+		OwnerReferences: []metav1.OwnerReference{*builder.OwnerReference(task)},
+	}}
+	notController := owned.DeepCopy()
+	notController.OwnerReferences[0].Controller = nil
+	otherKind := owned.DeepCopy()
+	otherKind.OwnerReferences[0].Kind = "ReplicaSet"
+
+	cases := []struct {
+		name string
+		send func(c *Controller)
+		want []string
+	}{
+		{"add", func(c *Controller) { c.enqueueOwner(logger, owned) }, []string{psi}},
+		{"tombstone", func(c *Controller) {
+			c.enqueueOwner(logger, cache.DeletedFinalStateUnknown{Key: "alice/p", Obj: owned})
+		}, []string{psi}},
+		{"update with a new resourceVersion", func(c *Controller) {
+			newer := owned.DeepCopy()
+			newer.ResourceVersion = "2"
+			c.enqueueOwnerIfChanged(logger, owned, newer)
+		}, []string{psi}},
+		{"resync (same resourceVersion)", func(c *Controller) { c.enqueueOwnerIfChanged(logger, owned, owned) }, nil},
+		{"owner is not the controller", func(c *Controller) { c.enqueueOwner(logger, notController) }, nil},
+		{"controller of another kind", func(c *Controller) { c.enqueueOwner(logger, otherKind) }, nil},
+		{"not an object", func(c *Controller) { c.enqueueOwner(logger, "junk") }, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			tc.send(f.c)
+			assert.Equal(t, tc.want, queued(f.c))
+		})
+	}
+}
+
+func TestAppImageAndNamespaceEventsEnqueueUnfinishedReferrers(t *testing.T) {
+	running := seedTask(t, "secretflow-task-psi.yaml")
+	done := seedTask(t, "task-template.yaml")
+	done.Spec.Parties[0].AppImageRef = "secretflow-image"
+	done.Status.Phase = kusciav1alpha1.TaskSucceeded
+	f := newFixture(t, running, done)
+	img := &kusciav1alpha1.AppImage{ObjectMeta: metav1.ObjectMeta{Name: "secretflow-image"}}
+	f.c.enqueueReferrers(indexByAppImage, img)
+	assert.Equal(t, []string{psi}, queued(f.c), "finished tasks are left alone")
+
+	f.c.enqueueReferrers(indexByDomain, domain("bob"))
+	assert.Equal(t, []string{psi}, queued(f.c))
+	f.c.enqueueReferrers(indexByDomain, domain("carol"))
+	assert.Empty(t, queued(f.c))
+}
+
+// queued drains the queue's names.
+func queued(c *Controller) []string {
+	var out []string
+	for c.queue.Len() > 0 {
+		key, _ := c.queue.Get()
+		out = append(out, key.Name)
+		c.queue.Done(key)
+	}
+	return out
+}
