@@ -27,7 +27,7 @@ print_bin_dir=false
 case "${1:-}" in
   "") ;;
   --print-bin-dir) print_bin_dir=true ;;
-  -h | --help) sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+  -h | --help) sed -n '2,/^set -euo/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) echo "usage: $0 [--print-bin-dir]" >&2; exit 2 ;;
 esac
 

@@ -29,6 +29,7 @@
 #   LOCAL_UP_NODE_PODS       each node's pod capacity [110]
 #   LOCAL_UP_KWOK_CONFIG     kwok Stages [hack/kwok/stages.yaml]
 #   LOCAL_UP_TIMEOUT         seconds to wait for each step [60]
+#   LOCAL_UP_STOP_GRACE      seconds from SIGTERM to SIGKILL, per stop phase [5]
 #
 # Two instances can run side by side with different LOCAL_UP_DIR and ports.
 # Logs: $LOCAL_UP_DIR/logs/<component>.log.
@@ -51,6 +52,7 @@ LOCAL_UP_NODE_MEMORY="${LOCAL_UP_NODE_MEMORY:-8Gi}"
 LOCAL_UP_NODE_PODS="${LOCAL_UP_NODE_PODS:-110}"
 LOCAL_UP_KWOK_CONFIG="${LOCAL_UP_KWOK_CONFIG:-${ROOT}/hack/kwok/stages.yaml}"
 LOCAL_UP_TIMEOUT="${LOCAL_UP_TIMEOUT:-60}"
+LOCAL_UP_STOP_GRACE="${LOCAL_UP_STOP_GRACE:-5}"
 
 # Absolute paths: they end up in the components' command lines (which is also
 # how stop recognizes its own processes) and in the kubeconfig.
@@ -264,26 +266,39 @@ EOF
   done
 }
 
-# stop_components: SIGTERM to every running component, SIGKILL to whatever
-# still runs 5 s later, and wait until all are gone.
-stop_components() {
-  local name pid pids=() deadline i
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    name="${COMPONENTS[i]}"
+# terminate <component...>: SIGTERM to those running, SIGKILL to any still
+# running LOCAL_UP_STOP_GRACE seconds later; returns once all are gone.
+terminate() {
+  local name pid pids=() deadline
+  for name in "$@"; do
     if pid="$(pid_of "${name}")"; then
       kill -TERM "${pid}" 2>/dev/null || true
       pids+=("${pid}")
     fi
   done
-  deadline=$((SECONDS + 5))
+  deadline=$((SECONDS + LOCAL_UP_STOP_GRACE))
   for pid in "${pids[@]}"; do
     while kill -0 "${pid}" 2>/dev/null; do
       if ((SECONDS >= deadline)); then
         kill -KILL "${pid}" 2>/dev/null || true
       fi
-      sleep 0.1
+      sleep 0.05
     done
   done
+}
+
+# stop_components: etcd only once kube-apiserver is gone: a kube-apiserver
+# whose etcd vanished can hang on SIGTERM for minutes. Each component takes
+# 1-3 s to shut down gracefully, hence the others in parallel.
+STOP_TIMES=""
+stop_components() {
+  local t
+  t="$(now)"
+  terminate kwok kube-scheduler kube-controller-manager kube-apiserver
+  STOP_TIMES="apiserver and controllers $(since "${t}")"
+  t="$(now)"
+  terminate etcd
+  STOP_TIMES+=", etcd $(since "${t}")"
   rm -f "${PIDS}"/*.pid 2>/dev/null || true
 }
 
@@ -356,9 +371,15 @@ cmd_start() {
   log "etcd healthy ($(since "${t}"))"
 
   t="$(now)"
-  # No --advertise-address: 127.0.0.1 is fatal there in 1.37 unless
-  # --endpoint-reconciler-type=none.
+  # --advertise-address=127.0.0.1 needs --endpoint-reconciler-type=none in
+  # 1.37 (fatal otherwise). Without it the apiserver advertises the host's
+  # default-route address (and fails when there is none, e.g. offline) and, on
+  # SIGTERM, waits up to 20 s to remove that address from the `kubernetes`
+  # Endpoints. The cost: the `kubernetes` Service has no endpoints (nothing
+  # here runs in a pod, so nothing uses it).
   launch kube-apiserver \
+    --advertise-address=127.0.0.1 \
+    --endpoint-reconciler-type=none \
     --etcd-servers="http://127.0.0.1:${LOCAL_UP_ETCD_PORT}" \
     --bind-address=127.0.0.1 \
     --secure-port="${LOCAL_UP_APISERVER_PORT}" \
@@ -463,7 +484,7 @@ cmd_stop() {
   [[ -f "${MARKER}" ]] || die "${LOCAL_UP_DIR} was not made by $0; not touching it"
   stop_components
   rm -rf "${LOCAL_UP_DIR}"
-  log "stopped in $(since "${t0}")"
+  log "stopped in $(since "${t0}") (${STOP_TIMES})"
 }
 
 cmd_status() {
@@ -485,7 +506,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   *)
-    sed -n '2,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,/^set -euo/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
     ;;
 esac
