@@ -309,3 +309,5 @@ func unschedulable(msg string) func(*corev1.Pod) {
 		}}
 	}
 }
+
+func keyOf(name string) cache.ObjectName { return cache.ObjectName{Name: name} }
