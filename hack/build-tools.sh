@@ -5,10 +5,10 @@
 # kube-scheduler, kubectl and kwok, pinned in hack/tools/{etcd,k8s,kwok}/go.mod.
 #
 # Binaries are cached outside the clone, keyed by version, and built only when
-# missing:
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/kusciatask-controller/bin/<name>-<version>/<name>
+# missing (<cache> = ${KUSCIA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kusciatask-controller}):
+#   <cache>/bin/<name>-<version>/<name>
 # All six are symlinked into one directory (see hack/lib/tools.sh):
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/kusciatask-controller/bin/current-<hash>/
+#   <cache>/bin/current-<hash of the versions>/
 #
 # Usage:
 #   hack/build-tools.sh                  build what is missing; one line per binary
@@ -35,6 +35,7 @@ esac
 # $(hack/build-tools.sh --print-bin-dir) captures only the directory.
 if ${print_bin_dir}; then exec 3>&2; else exec 3>&1; fi
 
+command -v go >/dev/null || { echo "build-tools.sh: go is not on PATH" >&2; exit 1; }
 mkdir -p "${TOOLS_CACHE_DIR}"
 
 # Serialize concurrent runs (e.g. a demo and an e2e run starting together) so a

@@ -56,8 +56,8 @@ LOCAL_UP_STOP_GRACE="${LOCAL_UP_STOP_GRACE:-5}"
 
 # Absolute paths: they end up in the components' command lines (which is also
 # how stop recognizes its own processes) and in the kubeconfig.
-mkdir -p "$(dirname "${LOCAL_UP_DIR}")"
-LOCAL_UP_DIR="$(cd "$(dirname "${LOCAL_UP_DIR}")" && pwd)/$(basename "${LOCAL_UP_DIR}")"
+LOCAL_UP_DIR="${LOCAL_UP_DIR%/}"
+[[ "${LOCAL_UP_DIR}" == /* ]] || LOCAL_UP_DIR="${PWD}/${LOCAL_UP_DIR}"
 
 PKI="${LOCAL_UP_DIR}/pki"
 LOGS="${LOCAL_UP_DIR}/logs"
@@ -67,7 +67,7 @@ KUBECONFIG_FILE="${LOCAL_UP_DIR}/kubeconfig"
 # holding it.
 MARKER="${LOCAL_UP_DIR}/.local-up"
 
-# Start order; stop goes the other way.
+# Start order.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 log() { echo "local-up: $*" >&2; }
@@ -97,7 +97,7 @@ pid_of() {
   pid="$(<"${pidfile}")"
   [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
   args="$(ps -p "${pid}" -o args= 2>/dev/null)" || return 1
-  [[ "${args}" == "$(binary_of "$1") "* && "${args}" == *"${LOCAL_UP_DIR}"* ]] || return 1
+  [[ "${args}" == "$(binary_of "$1") "* && "${args}" == *"${LOCAL_UP_DIR}/"* ]] || return 1
   echo "${pid}"
 }
 
@@ -114,11 +114,11 @@ port_free() {
 sign() {
   local name="$1" subject="$2" ext="$3"
   openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-    -keyout "${PKI}/${name}.key" -out "${PKI}/${name}.csr" -subj "${subject}" 2>/dev/null
+    -keyout "${PKI}/${name}.key" -out "${PKI}/${name}.csr" -subj "${subject}" 2>>"${LOGS}/pki.log"
   printf '%s\n' "${ext}" >"${PKI}/${name}.ext"
   openssl x509 -req -in "${PKI}/${name}.csr" -CA "${PKI}/ca.crt" -CAkey "${PKI}/ca.key" \
     -CAcreateserial -days 365 -sha256 -extfile "${PKI}/${name}.ext" \
-    -out "${PKI}/${name}.crt" 2>/dev/null
+    -out "${PKI}/${name}.crt" 2>>"${LOGS}/pki.log"
 }
 
 generate_pki() {
@@ -127,7 +127,7 @@ generate_pki() {
     -keyout "${PKI}/ca.key" -out "${PKI}/ca.crt" -days 3650 -sha256 \
     -subj "/CN=local-up-ca" \
     -addext "basicConstraints=critical,CA:TRUE" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>>"${LOGS}/pki.log"
 
   sign apiserver "/CN=kube-apiserver" "$(printf '%s\n' \
     "basicConstraints=critical,CA:FALSE" \
@@ -143,8 +143,8 @@ generate_pki() {
     "extendedKeyUsage=clientAuth")"
 
   # Service-account token signing key pair.
-  openssl ecparam -name prime256v1 -genkey -noout -out "${PKI}/sa.key" 2>/dev/null
-  openssl ec -in "${PKI}/sa.key" -pubout -out "${PKI}/sa.pub" 2>/dev/null
+  openssl ecparam -name prime256v1 -genkey -noout -out "${PKI}/sa.key" 2>>"${LOGS}/pki.log"
+  openssl ec -in "${PKI}/sa.key" -pubout -out "${PKI}/sa.pub" 2>>"${LOGS}/pki.log"
   chmod 600 "${PKI}"/*.key
 }
 
@@ -352,6 +352,7 @@ cmd_start() {
   mkdir -p "${LOGS}" "${PIDS}"
   touch "${MARKER}"
   trap on_start_exit EXIT
+  CURRENT=pki # openssl's output goes to logs/pki.log
   generate_pki
   write_kubeconfig
 
@@ -400,6 +401,7 @@ cmd_start() {
   # new types at once (it rediscovers resources only every 30 s).
   if [[ -n "${LOCAL_UP_CRDS}" ]]; then
     t="$(now)"
+    CURRENT="" # a failing apply explains itself; no component log to show
     [[ -d "${LOCAL_UP_CRDS}" ]] && recursive=(--recursive)
     applied="$(kubectl apply --server-side --force-conflicts \
       "${recursive[@]}" -f "${LOCAL_UP_CRDS}" -o name)"

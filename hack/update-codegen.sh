@@ -16,6 +16,10 @@ mkdir -p "${GOBIN}"
 
 # shellcheck source=/dev/null
 source "${CODEGEN_DIR}/kube_codegen.sh"
+# The pod template types reference k8s.io/api/core/v1: it is an input of
+# openapi-gen, but it lives in the read-only module cache and must not be
+# written to.
+KUBE_CODEGEN_READONLY_PKGS+=(k8s.io/api/core/v1)
 
 kube::codegen::gen_helpers \
     --boilerplate "${BOILERPLATE}" \

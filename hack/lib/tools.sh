@@ -12,13 +12,14 @@
 #
 # Versions are read from the tools modules' go.mod files (hack/tools/*/go.mod),
 # the single place where they are pinned. Binaries are cached outside the clone,
-# keyed by version:
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/kusciatask-controller/bin/<name>-<version>/<name>
+# keyed by version (<cache> = ${KUSCIA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kusciatask-controller}):
+#   <cache>/bin/<name>-<version>/<name>
 # and symlinked together into
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/kusciatask-controller/bin/current-<hash of versions>/
+#   <cache>/bin/current-<hash of the versions>/
 
 TOOLS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-TOOLS_CACHE_DIR="${XDG_CACHE_HOME:-${HOME}/.cache}/kusciatask-controller/bin"
+# KUSCIA_CACHE_DIR is the project's cache root (hack/update-codegen.sh uses it too).
+TOOLS_CACHE_DIR="${KUSCIA_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/kusciatask-controller}/bin"
 
 # The binaries, in build order (fastest first so a broken setup fails early).
 TOOLS_NAMES=(etcd kube-scheduler kubectl kube-controller-manager kube-apiserver kwok)
