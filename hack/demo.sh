@@ -60,7 +60,8 @@ MSG
 # watch_until_done prints `kubectl get kt -w` until the task is terminal.
 watch_until_done() {
   local name=$1 deadline=$((SECONDS + 120)) phase=""
-  kubectl get kt "${name}" -w &
+  # The binary itself, not the kubectl function: $! must be kubectl's pid.
+  "${KUBECTL_BIN}" --kubeconfig "${LOCAL_UP_DIR}/kubeconfig" get kt "${name}" -w &
   local watcher=$!
   while (( SECONDS < deadline )); do
     phase=$(kubectl get kt "${name}" -o jsonpath='{.status.phase}')
