@@ -1,25 +1,15 @@
 package builder
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
-
-// examplesDir holds the seed's example objects; the tests follow them.
-const examplesDir = "../../examples"
 
 // Names of the example objects.
 const (
@@ -29,73 +19,22 @@ const (
 	appTemplateImage = "app-template"
 )
 
-// readExample decodes one single-document example file strictly, so a field
-// the typed API does not declare fails the test.
-func readExample(t *testing.T, file string, into any) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(examplesDir, file))
-	require.NoError(t, err)
-	require.NoError(t, utilyaml.UnmarshalStrict(data, into), "decode %s", file)
-}
-
-// loadTask reads an example task, gives it a UID (the apiserver would) and
-// drops the status the reference page shows.
+// loadTask reads an example task as the API server stores it.
 func loadTask(t *testing.T, file string) *kusciav1alpha1.KusciaTask {
 	t.Helper()
-	task := &kusciav1alpha1.KusciaTask{}
-	readExample(t, file, task)
-	task.UID = types.UID("uid-" + task.Name)
-	task.Status = kusciav1alpha1.KusciaTaskStatus{}
-	return task
-}
-
-func loadAppImage(t *testing.T, file string) *kusciav1alpha1.AppImage {
-	t.Helper()
-	img := &kusciav1alpha1.AppImage{}
-	readExample(t, file, img)
-	return img
-}
-
-// loadNamespaces reads the namespaces of examples/domains.yaml (a
-// multi-document file that also holds a ConfigMap).
-func loadNamespaces(t *testing.T) map[string]*corev1.Namespace {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(examplesDir, "domains.yaml"))
+	task, err := examples.Task(file)
 	require.NoError(t, err)
-	out := map[string]*corev1.Namespace{}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		var meta struct {
-			Kind string `json:"kind"`
-		}
-		require.NoError(t, utilyaml.Unmarshal(doc, &meta))
-		if meta.Kind != "Namespace" {
-			continue
-		}
-		ns := &corev1.Namespace{}
-		require.NoError(t, utilyaml.UnmarshalStrict(doc, ns))
-		out[ns.Name] = ns
-	}
-	require.Contains(t, out, "alice")
-	require.Contains(t, out, "bob")
-	return out
+	return task
 }
 
 // exampleInputs are the example AppImages and domains.
 func exampleInputs(t *testing.T) Inputs {
 	t.Helper()
-	return Inputs{
-		AppImages: map[string]*kusciav1alpha1.AppImage{
-			secretflowImage:  loadAppImage(t, "appimage-secretflow.yaml"),
-			appTemplateImage: loadAppImage(t, "appimage-app-template.yaml"),
-		},
-		Namespaces: loadNamespaces(t),
-	}
+	images, err := examples.AppImages()
+	require.NoError(t, err)
+	domains, err := examples.Domains()
+	require.NoError(t, err)
+	return Inputs{AppImages: images, Namespaces: domains}
 }
 
 func psiTask(t *testing.T) *kusciav1alpha1.KusciaTask {

@@ -6,14 +6,15 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
 
 // wideTask is the seed's PSI task spread over n parties.
 func wideTask(b *testing.B, n int) []runtime.Object {
-	task := seedTask(&testing.T{}, "secretflow-task-psi.yaml")
+	task := seedTask(b, examples.PSITaskFile)
 	task.Spec.Parties = nil
-	objs := []runtime.Object{task, loadExample[kusciav1alpha1.AppImage](&testing.T{}, "appimage-secretflow.yaml")}
+	objs := []runtime.Object{task, appImage(b, examples.SecretflowImageFile)}
 	for i := range n {
 		d := fmt.Sprintf("party-%d", i)
 		task.Spec.Parties = append(task.Spec.Parties, kusciav1alpha1.PartyInfo{DomainID: d, AppImageRef: "secretflow-image"})

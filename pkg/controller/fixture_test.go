@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	kubeinformers "k8s.io/client-go/informers"
 	k8sfake "k8s.io/client-go/kubernetes/fake"
 	core "k8s.io/client-go/testing"
@@ -22,8 +19,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2/ktesting"
 	clocktesting "k8s.io/utils/clock/testing"
-	"sigs.k8s.io/yaml"
 
+	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned/fake"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
@@ -223,23 +220,20 @@ func (f *fixture) events() []string {
 	}
 }
 
-// loadExample decodes one object from examples/.
-func loadExample[T any](t *testing.T, file string) *T {
+// seedTask loads an example task as the API server stores it.
+func seedTask(t testing.TB, file string) *kusciav1alpha1.KusciaTask {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
+	task, err := examples.Task(file)
 	require.NoError(t, err)
-	obj := new(T)
-	require.NoError(t, yaml.Unmarshal(data, obj))
-	return obj
+	return task
 }
 
-// seedTask loads an example task, gives it a UID and drops the status block
-// the seed carries (the API server drops it on create too).
-func seedTask(t *testing.T, file string) *kusciav1alpha1.KusciaTask {
-	task := loadExample[kusciav1alpha1.KusciaTask](t, file)
-	task.UID = types.UID(task.Name + "-uid")
-	task.Status = kusciav1alpha1.KusciaTaskStatus{}
-	return task
+// appImage loads an example AppImage.
+func appImage(t testing.TB, file string) *kusciav1alpha1.AppImage {
+	t.Helper()
+	img, err := examples.AppImage(file)
+	require.NoError(t, err)
+	return img
 }
 
 func domain(name string) *corev1.Namespace {
@@ -252,7 +246,7 @@ func domain(name string) *corev1.Namespace {
 func psiObjects(t *testing.T) []runtime.Object {
 	return []runtime.Object{
 		seedTask(t, "secretflow-task-psi.yaml"),
-		loadExample[kusciav1alpha1.AppImage](t, "appimage-secretflow.yaml"),
+		appImage(t, examples.SecretflowImageFile),
 		domain("alice"), domain("bob"),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/status"
@@ -230,7 +231,7 @@ func TestMinReservedMembersLetsTheTaskSucceedWithOnePartyFailed(t *testing.T) {
 func TestTaskTemplateRolesAndReplicas(t *testing.T) {
 	task := seedTask(t, "task-template.yaml")
 	task.Spec.Parties[0].Template.Replicas = ptrTo[int32](2)
-	f := newFixture(t, task, loadExample[kusciav1alpha1.AppImage](t, "appimage-app-template.yaml"), domain("alice"), domain("bob"))
+	f := newFixture(t, task, appImage(t, examples.AppTemplateImageFile), domain("alice"), domain("bob"))
 	f.mustSync("task-template")
 	pods := f.pods()
 	require.Len(t, pods, 3)

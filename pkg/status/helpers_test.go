@@ -1,29 +1,20 @@
 package status
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 
+	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/reservation"
 )
-
-const examplesDir = "../../examples"
 
 // t0 is when the controller first sees every task of these tests; it has a
 // sub-second part, as a real clock does.
@@ -39,47 +30,21 @@ func mt(seconds float64) *metav1.Time {
 	return ptr.To(metav1.NewTime(at(seconds)))
 }
 
-func readExample(t *testing.T, file string, into any) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(examplesDir, file))
-	require.NoError(t, err)
-	require.NoError(t, utilyaml.UnmarshalStrict(data, into), "decode %s", file)
-}
-
 func loadTask(t *testing.T, file string) *kusciav1alpha1.KusciaTask {
 	t.Helper()
-	task := &kusciav1alpha1.KusciaTask{}
-	readExample(t, file, task)
-	task.UID = types.UID("uid-" + task.Name)
-	task.Status = kusciav1alpha1.KusciaTaskStatus{}
+	task, err := examples.Task(file)
+	require.NoError(t, err)
 	return task
 }
 
+// exampleInputs are the example AppImages and domains.
 func exampleInputs(t *testing.T) builder.Inputs {
 	t.Helper()
-	in := builder.Inputs{AppImages: map[string]*kusciav1alpha1.AppImage{}, Namespaces: map[string]*corev1.Namespace{}}
-	for _, file := range []string{"appimage-secretflow.yaml", "appimage-app-template.yaml"} {
-		img := &kusciav1alpha1.AppImage{}
-		readExample(t, file, img)
-		in.AppImages[img.Name] = img
-	}
-	data, err := os.ReadFile(filepath.Join(examplesDir, "domains.yaml"))
+	images, err := examples.AppImages()
 	require.NoError(t, err)
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		ns := &corev1.Namespace{}
-		require.NoError(t, utilyaml.Unmarshal(doc, ns))
-		if ns.Kind == "Namespace" {
-			in.Namespaces[ns.Name] = ns
-		}
-	}
-	require.Len(t, in.Namespaces, 2)
-	return in
+	domains, err := examples.Domains()
+	require.NoError(t, err)
+	return builder.Inputs{AppImages: images, Namespaces: domains}
 }
 
 // fixture is a task resolved from the examples, with its pods and services
