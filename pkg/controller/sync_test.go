@@ -181,7 +181,7 @@ func TestOneFailedPodFailsTheTaskAndStopsThePeers(t *testing.T) {
 }
 
 func TestFatalWaitingReasonsFailTheTask(t *testing.T) {
-	for _, reason := range []string{"CrashLoopBackOff", "InvalidImageName", "CreateContainerConfigError"} {
+	for _, reason := range []string{"CrashLoopBackOff", "InvalidImageName", "CreateContainerConfigError", "ImagePullBackOff"} {
 		t.Run(reason, func(t *testing.T) {
 			f := newFixture(t, psiObjects(t)...)
 			f.mustSync(psi)
@@ -193,6 +193,23 @@ func TestFatalWaitingReasonsFailTheTask(t *testing.T) {
 			task := f.task(psi)
 			assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
 			assert.Contains(t, task.Status.PartyTaskStatus[0].Message, reason)
+		})
+	}
+}
+
+func TestTransientWaitingReasonsDoNotFailTheTask(t *testing.T) {
+	for _, reason := range []string{"ContainerCreating", "ErrImagePull"} {
+		t.Run(reason, func(t *testing.T) {
+			f := newFixture(t, psiObjects(t)...)
+			f.mustSync(psi)
+			f.updatePods(bind("node-0"))
+			f.mustSync(psi)
+			f.updatePods(runPod)
+			f.updatePod("alice/secretflow-task-psi-0", waitPod(reason))
+			f.mustSync(psi)
+			task := f.task(psi)
+			assert.Equal(t, kusciav1alpha1.TaskRunning, task.Status.Phase)
+			assert.Equal(t, reason, task.Status.PodStatuses["alice/secretflow-task-psi-0"].Reason)
 		})
 	}
 }

@@ -12,8 +12,11 @@ import (
 
 // fatalWaitingReasons are container waiting reasons a pod does not recover
 // from on its own: the pod counts as failed while it is stuck in one.
+// ErrImagePull alone is not fatal (a registry hiccup); ImagePullBackOff is the
+// kubelet backing off after pulls kept failing.
 var fatalWaitingReasons = map[string]bool{
 	"CrashLoopBackOff":           true,
+	"ImagePullBackOff":           true,
 	"InvalidImageName":           true,
 	"ErrImageNeverPull":          true,
 	"CreateContainerConfigError": true,
