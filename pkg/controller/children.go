@@ -51,6 +51,9 @@ func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.K
 // pods does not exist yet, adds what it created to tc.children (so this
 // sync's status already shows them) and reports whether all of them exist.
 func (c *Controller) ensureResources(ctx context.Context, tc *taskContext, round int32) (bool, error) {
+	if tc.children.complete(tc.plan) {
+		return true, nil
+	}
 	// Build every party before creating anything: a party whose config
 	// does not render must not leave the others' pods running.
 	parties := make([]*builder.PartyObjects, len(tc.plan.Parties))
@@ -100,8 +103,39 @@ func (ch children) names() sets.Set[string] {
 	return s
 }
 
+// complete reports whether the cache holds every object the plan names, so
+// the steady state costs no building and rendering.
+func (ch children) complete(plan *builder.TaskPlan) bool {
+	have := ch.names()
+	for _, party := range plan.Parties {
+		for _, pod := range party.Pods {
+			if !have.Has(objectKey(kindPod, pod.Namespace, pod.Name)) ||
+				!have.Has(objectKey(kindConfigMap, pod.Namespace, pod.ConfigMapName)) {
+				return false
+			}
+			for _, svc := range pod.Services {
+				if !have.Has(objectKey(kindService, pod.Namespace, svc.Name)) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// Kinds of children, as they appear in keys and messages.
+const (
+	kindPod       = "pod"
+	kindService   = "service"
+	kindConfigMap = "configmap"
+)
+
+func objectKey(kind, namespace, name string) string {
+	return kind + " " + namespace + "/" + name
+}
+
 func childKey(obj metav1.Object) string {
-	return fmt.Sprintf("%T %s/%s", obj, obj.GetNamespace(), obj.GetName())
+	return objectKey(kindOf(obj), obj.GetNamespace(), obj.GetName())
 }
 
 // createGetter is the part of a typed client that ensure needs.
@@ -135,19 +169,18 @@ func ensure[T metav1.Object](ctx context.Context, task *kusciav1alpha1.KusciaTas
 	}
 	return known, &builder.InputError{
 		Reason: kusciav1alpha1.ReasonResourceConflict,
-		Message: fmt.Sprintf("%s %s/%s already exists and does not belong to this task; delete or rename it",
-			kindOf(obj), obj.GetNamespace(), obj.GetName()),
+		Message: childKey(obj) + " already exists and does not belong to this task; delete or rename it",
 	}
 }
 
 func kindOf(obj metav1.Object) string {
 	switch obj.(type) {
 	case *corev1.Pod:
-		return "pod"
+		return kindPod
 	case *corev1.Service:
-		return "service"
+		return kindService
 	case *corev1.ConfigMap:
-		return "configmap"
+		return kindConfigMap
 	}
 	return fmt.Sprintf("%T", obj)
 }
