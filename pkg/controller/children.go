@@ -168,7 +168,7 @@ func ensure[T metav1.Object](ctx context.Context, task *kusciav1alpha1.KusciaTas
 		return append(known, existing), nil
 	}
 	return known, &builder.InputError{
-		Reason: kusciav1alpha1.ReasonResourceConflict,
+		Reason:  kusciav1alpha1.ReasonResourceConflict,
 		Message: childKey(obj) + " already exists and does not belong to this task; delete or rename it",
 	}
 }
