@@ -87,19 +87,7 @@ func TestBadInputFailsTheTaskWithoutRetry(t *testing.T) {
 		wantInMsg:  "pod bob/secretflow-task-psi-0 already exists and does not belong to this task",
 		// What was created before the conflict stays until the task is
 		// deleted (owner references); nothing after it is created.
-		wantWrites: []string{
-			"create configmaps alice/secretflow-task-psi-0-config",
-			"create services alice/secretflow-task-psi-0-spu",
-			"create services alice/secretflow-task-psi-0-fed",
-			"create services alice/secretflow-task-psi-0-global",
-			"create pods alice/secretflow-task-psi-0",
-			"create configmaps bob/secretflow-task-psi-0-config",
-			"create services bob/secretflow-task-psi-0-spu",
-			"create services bob/secretflow-task-psi-0-fed",
-			"create services bob/secretflow-task-psi-0-global",
-			"create pods bob/secretflow-task-psi-0",
-			"update kusciatasks/status /secretflow-task-psi",
-		},
+		wantWrites: append(psiCreates(), "update kusciatasks/status /secretflow-task-psi"),
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
