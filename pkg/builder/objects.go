@@ -17,6 +17,10 @@ import (
 // created for, so pods of an older round are told apart.
 const AnnotationRound = "kuscia.secretflow/reservation-round"
 
+// AnnotationPartyReplicas is set on every pod to the number of pods of its
+// party, so a started task is followed with the size it was created with.
+const AnnotationPartyReplicas = "kuscia.secretflow/party-replicas"
+
 // AnnotationPortScope is set on every service to the scope of its port.
 const AnnotationPortScope = "kuscia.secretflow/port-scope"
 
@@ -109,7 +113,10 @@ func buildService(task *kusciav1alpha1.KusciaTask, party *PartyPlan, pod PodPlan
 
 func buildPod(task *kusciav1alpha1.KusciaTask, party *PartyPlan, pod PodPlan, round int32) *corev1.Pod {
 	meta := objectMeta(task, party, pod, pod.Name)
-	meta.Annotations = map[string]string{AnnotationRound: strconv.Itoa(int(round))}
+	meta.Annotations = map[string]string{
+		AnnotationRound:         strconv.Itoa(int(round)),
+		AnnotationPartyReplicas: strconv.Itoa(party.Replicas),
+	}
 	spec := &party.Spec
 	p := &corev1.Pod{
 		ObjectMeta: meta,

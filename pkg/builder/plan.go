@@ -5,6 +5,7 @@ package builder
 
 import (
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -88,6 +89,70 @@ func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
 		plan.Parties = append(plan.Parties, party)
 	}
 	return plan, nil
+}
+
+// PlanStarted resolves a task whose pods were created (Running) from its spec
+// and the party sizes recorded on its pods (PartyReplicas), without reading
+// its AppImages and namespaces again: editing or deleting those while the
+// task runs changes nothing for it. A party none of whose pods is left is
+// given the smallest size it could have had; its pods count as deleted.
+func PlanStarted(task *kusciav1alpha1.KusciaTask, replicas map[string]int) (*TaskPlan, error) {
+	if err := validateSpec(&task.Spec); err != nil {
+		return nil, err
+	}
+	schedule, err := reservation.ConfigFor(&task.Spec)
+	if err != nil {
+		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err)
+	}
+	plan := &TaskPlan{Schedule: schedule}
+	for i := range task.Spec.Parties {
+		p := &task.Spec.Parties[i]
+		n, ok := replicas[p.DomainID]
+		if !ok {
+			n = max(1, int(ptrValue(p.MinReservedPods)))
+		}
+		party := &PartyPlan{DomainID: p.DomainID, Role: p.Role, Replicas: n}
+		if party.MinReservedPods, err = reservation.MinReservedPods(i, p, n); err != nil {
+			return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, err)
+		}
+		party.Pods = planPods(task.Name, p, party)
+		plan.Parties = append(plan.Parties, party)
+	}
+	return plan, nil
+}
+
+// PartyReplicas reads the party sizes a started task was created with: from
+// the annotation on its pods, and 0 for a party that never had a pod (status
+// reports every pod the task had). A party whose pods are all gone is left
+// out.
+func PartyReplicas(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) map[string]int {
+	out := map[string]int{}
+	for _, pod := range pods {
+		n, err := strconv.Atoi(pod.Annotations[AnnotationPartyReplicas])
+		if err == nil && n >= 0 {
+			out[pod.Labels[kusciav1alpha1.LabelParty]] = n
+		}
+	}
+	for _, p := range task.Spec.Parties {
+		if _, ok := out[p.DomainID]; ok {
+			continue
+		}
+		hadPods := false
+		for _, ps := range task.Status.PodStatuses {
+			hadPods = hadPods || ps.Namespace == p.DomainID
+		}
+		if !hadPods {
+			out[p.DomainID] = 0
+		}
+	}
+	return out
+}
+
+func ptrValue(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPlan, error) {

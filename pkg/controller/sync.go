@@ -43,7 +43,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 
 	tc := &taskContext{task: task, children: c.childrenOf(task), now: c.clock.Now()}
 	var out phaseResult
-	tc.plan, err = builder.PlanTask(task, c.inputsFor(task))
+	tc.plan, err = c.plan(tc)
 	if err == nil {
 		out, err = c.handlers[phaseOf(task)](ctx, tc)
 	}
@@ -83,6 +83,16 @@ func phaseOf(task *kusciav1alpha1.KusciaTask) kusciav1alpha1.KusciaTaskPhase {
 		return kusciav1alpha1.TaskPending
 	}
 	return task.Status.Phase
+}
+
+// plan resolves the task. A Pending task follows its AppImages (a new round
+// uses the current templates); a Running one keeps the shape its pods were
+// created with.
+func (c *Controller) plan(tc *taskContext) (*builder.TaskPlan, error) {
+	if phaseOf(tc.task) == kusciav1alpha1.TaskRunning {
+		return builder.PlanStarted(tc.task, builder.PartyReplicas(tc.task, tc.children.pods))
+	}
+	return builder.PlanTask(tc.task, c.inputsFor(tc.task))
 }
 
 // inputsFor collects the AppImages and namespaces the task refers to.

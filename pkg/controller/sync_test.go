@@ -269,3 +269,56 @@ func psiCreates() []string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// A running task keeps the shape it was created with: editing or deleting
+// its AppImage while it runs changes nothing for it.
+func TestRunningTaskIgnoresLaterAppImageChanges(t *testing.T) {
+	for name, change := range map[string]func(f *fixture){
+		"AppImage deleted": func(f *fixture) {
+			require.NoError(t, f.kuscia.KusciaV1alpha1().AppImages().Delete(f.ctx, "secretflow-image", metav1.DeleteOptions{}))
+		},
+		"AppImage replicas raised": func(f *fixture) {
+			img, err := f.kuscia.KusciaV1alpha1().AppImages().Get(f.ctx, "secretflow-image", metav1.GetOptions{})
+			require.NoError(t, err)
+			img.Spec.DeployTemplates[0].Replicas = ptrTo[int32](3)
+			_, err = f.kuscia.KusciaV1alpha1().AppImages().Update(f.ctx, img, metav1.UpdateOptions{})
+			require.NoError(t, err)
+		},
+		"domain label removed": func(f *fixture) {
+			_, err := f.kube.CoreV1().Namespaces().Update(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bob"}}, metav1.UpdateOptions{})
+			require.NoError(t, err)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, psiObjects(t)...)
+			f.mustSync(psi)
+			f.updatePods(bind("node-0"))
+			f.mustSync(psi)
+			require.Equal(t, kusciav1alpha1.TaskRunning, f.task(psi).Status.Phase)
+			change(f)
+			f.updatePods(runPod)
+			f.mustSync(psi)
+			assert.Equal(t, kusciav1alpha1.TaskRunning, f.task(psi).Status.Phase)
+			f.updatePods(succeedPod)
+			f.mustSync(psi)
+			assert.Equal(t, kusciav1alpha1.TaskSucceeded, f.task(psi).Status.Phase)
+		})
+	}
+}
+
+// A party of zero replicas has nothing to run and succeeds at once.
+func TestZeroReplicaPartySucceedsWithoutPods(t *testing.T) {
+	objs := psiObjects(t)
+	objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].Template = &kusciav1alpha1.PartyTemplate{Replicas: ptrTo[int32](0)}
+	f := newFixture(t, objs...)
+	f.mustSync(psi)
+	require.Len(t, f.pods(), 1)
+	f.updatePods(bind("node-0"))
+	f.mustSync(psi)
+	require.Equal(t, kusciav1alpha1.TaskRunning, f.task(psi).Status.Phase)
+	f.updatePods(succeedPod)
+	f.mustSync(psi)
+	task := f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskSucceeded, task.Status.Phase)
+	assert.Equal(t, kusciav1alpha1.TaskSucceeded, task.Status.PartyTaskStatus[1].Phase)
+}

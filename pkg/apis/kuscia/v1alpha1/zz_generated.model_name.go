@@ -23,105 +23,105 @@ package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in AppImage) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.AppImage"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.AppImage"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in AppImageInfo) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.AppImageInfo"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.AppImageInfo"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in AppImageList) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.AppImageList"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.AppImageList"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in AppImageSpec) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.AppImageSpec"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.AppImageSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ConfigVolumeMount) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.ConfigVolumeMount"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.ConfigVolumeMount"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Container) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.Container"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.Container"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ContainerPort) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.ContainerPort"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.ContainerPort"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in DeployTemplate) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.DeployTemplate"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.DeployTemplate"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in KusciaTask) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.KusciaTask"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.KusciaTask"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in KusciaTaskCondition) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.KusciaTaskCondition"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.KusciaTaskCondition"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in KusciaTaskList) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.KusciaTaskList"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.KusciaTaskList"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in KusciaTaskSpec) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.KusciaTaskSpec"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.KusciaTaskSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in KusciaTaskStatus) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.KusciaTaskStatus"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.KusciaTaskStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PartyInfo) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.PartyInfo"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.PartyInfo"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PartyTaskStatus) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.PartyTaskStatus"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.PartyTaskStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PartyTemplate) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.PartyTemplate"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.PartyTemplate"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PodSpec) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.PodSpec"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.PodSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PodStatus) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.PodStatus"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.PodStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ReservationStatus) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.ReservationStatus"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.ReservationStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ScheduleConfig) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.ScheduleConfig"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.ScheduleConfig"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ServiceStatus) OpenAPIModelName() string {
-	return "secretflow.kuscia.v1alpha1.ServiceStatus"
+	return "io.kusciatask.controller.pkg.apis.kuscia.v1alpha1.ServiceStatus"
 }
