@@ -25,6 +25,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 )
@@ -107,7 +108,17 @@ func setUpAndRun(m *testing.M) (int, error) {
 		}
 	}
 
-	env.controller = &controllerProcess{bin: controllerBin, log: filepath.Join(env.stateDir, "logs", "kusciatask-controller.log")}
+	// The controller runs as the ServiceAccount of examples/controller-rbac.yaml,
+	// so every test also proves that role is enough.
+	controllerKubeconfig, err := serviceAccountKubeconfig(root)
+	if err != nil {
+		return 1, err
+	}
+	env.controller = &controllerProcess{
+		bin:        controllerBin,
+		kubeconfig: controllerKubeconfig,
+		log:        filepath.Join(env.stateDir, "logs", "kusciatask-controller.log"),
+	}
 	if err := env.controller.start(); err != nil {
 		return 1, err
 	}
@@ -153,11 +164,39 @@ func kubectlOutput(stdin []byte, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// serviceAccountKubeconfig applies examples/controller-rbac.yaml and writes a
+// kubeconfig with a token of its ServiceAccount.
+func serviceAccountKubeconfig(root string) (string, error) {
+	if _, err := kubectlOutput(nil, "apply", "-f", filepath.Join(root, "examples", "controller-rbac.yaml")); err != nil {
+		return "", fmt.Errorf("apply controller RBAC: %w", err)
+	}
+	token, err := kubectlOutput(nil, "-n", "kuscia-system", "create", "token", "kusciatask-controller", "--duration=2h")
+	if err != nil {
+		return "", fmt.Errorf("create controller token: %w", err)
+	}
+	admin, err := clientcmd.LoadFromFile(env.kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("load kubeconfig: %w", err)
+	}
+	cluster := admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["e2e"] = cluster
+	cfg.AuthInfos["controller"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
+	cfg.Contexts["controller"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "controller"}
+	cfg.CurrentContext = "controller"
+	path := filepath.Join(env.stateDir, "controller.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return "", fmt.Errorf("write controller kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
 // controllerProcess is the controller binary running as a subprocess.
 type controllerProcess struct {
-	bin string
-	log string
-	cmd *exec.Cmd
+	bin        string
+	kubeconfig string
+	log        string
+	cmd        *exec.Cmd
 }
 
 func (p *controllerProcess) start() error {
@@ -168,7 +207,7 @@ func (p *controllerProcess) start() error {
 	if err != nil {
 		return err
 	}
-	p.cmd = exec.Command(p.bin, "--kubeconfig", env.kubeconfig, "--workers", "4", "-v", "4",
+	p.cmd = exec.Command(p.bin, "--kubeconfig", p.kubeconfig, "--workers", "4", "-v", "4",
 		"--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "0")
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
