@@ -10,6 +10,12 @@ import (
 	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
 )
 
+// Values of the result label of kusciatask_sync_duration_seconds.
+const (
+	resultSuccess = "success"
+	resultError   = "error"
+)
+
 // Metrics are the controller's Prometheus metrics. A nil *Metrics records
 // nothing.
 type Metrics struct {
@@ -26,6 +32,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.syncDuration)
+	// Both series exist from the start, so a scrape before the first sync
+	// (and an alert on errors) sees zeros, not nothing.
+	for _, result := range []string{resultSuccess, resultError} {
+		m.syncDuration.WithLabelValues(result)
+	}
 	return m
 }
 
@@ -33,9 +44,9 @@ func (m *Metrics) observeSync(d time.Duration, err error) {
 	if m == nil {
 		return
 	}
-	result := "success"
+	result := resultSuccess
 	if err != nil {
-		result = "error"
+		result = resultError
 	}
 	m.syncDuration.WithLabelValues(result).Observe(d.Seconds())
 }

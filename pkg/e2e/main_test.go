@@ -191,6 +191,12 @@ func serviceAccountKubeconfig(root string) (string, error) {
 	return path, nil
 }
 
+// Where the controller under test serves metrics and probes.
+var (
+	metricsAddress = "127.0.0.1:" + envOr("E2E_METRICS_PORT", "38080")
+	probeAddress   = "127.0.0.1:" + envOr("E2E_PROBE_PORT", "38081")
+)
+
 // controllerProcess is the controller binary running as a subprocess.
 type controllerProcess struct {
 	bin        string
@@ -208,7 +214,8 @@ func (p *controllerProcess) start() error {
 		return err
 	}
 	p.cmd = exec.Command(p.bin, "--kubeconfig", p.kubeconfig, "--workers", "4", "-v", "4",
-		"--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "0")
+		"--leader-elect", "--leader-elect-namespace", "kuscia-system",
+		"--metrics-bind-address", metricsAddress, "--health-probe-bind-address", probeAddress)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start controller: %w", err)
