@@ -4,7 +4,6 @@
 package builder
 
 import (
-	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -243,13 +242,4 @@ func imageRef(img kusciav1alpha1.AppImageInfo) string {
 		tag = "latest"
 	}
 	return img.Name + ":" + tag
-}
-
-// Party returns the plan of the party with the given domain, or nil.
-func (t *TaskPlan) Party(domainID string) *PartyPlan {
-	i := slices.IndexFunc(t.Parties, func(p *PartyPlan) bool { return p.DomainID == domainID })
-	if i < 0 {
-		return nil
-	}
-	return t.Parties[i]
 }
