@@ -8,6 +8,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "${ROOT}"
 PKG=kusciatask.io/controller
 BOILERPLATE="${ROOT}/hack/boilerplate.go.txt"
+# On a fresh machine the module is not in the cache yet, and `go list -m`
+# would print an empty Dir.
+go mod download k8s.io/code-generator
 CODEGEN_DIR=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
 # kube_codegen.sh installs the generators into GOBIN; keep them out of the
 # user's ~/go/bin and out of the clone.
