@@ -143,3 +143,17 @@ func TestExistingOwnPodsAreAdopted(t *testing.T) {
 	assert.Equal(t, []string{"update kusciatasks/status /secretflow-task-psi"}, f.writes())
 	assert.Equal(t, kusciav1alpha1.TaskPending, f.task(psi).Status.Phase)
 }
+
+// A phase written into status by hand fails the task instead of the worker.
+func TestUnknownPhaseFailsTheTask(t *testing.T) {
+	objs := psiObjects(t)
+	objs[0].(*kusciav1alpha1.KusciaTask).Status.Phase = "Paused"
+	f := newFixture(t, objs...)
+	res, err := f.sync(psi)
+	require.NoError(t, err)
+	assert.Zero(t, res.requeueAfter)
+	task := f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+	assert.Equal(t, kusciav1alpha1.ReasonUnknownPhase, task.Status.Reason)
+	assert.Contains(t, task.Status.Message, `"Paused"`)
+}

@@ -45,7 +45,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	var out phaseResult
 	tc.plan, err = c.plan(tc)
 	if err == nil {
-		out, err = c.handlers[phaseOf(task)](ctx, tc)
+		out, err = c.handle(ctx, tc)
 	}
 	if ie, ok := builder.AsInputError(err); ok {
 		logger.Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
@@ -67,6 +67,19 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		return syncResult{}, err
 	}
 	return syncResult{requeueAfter: requeueDelay(out.requeueAt, tc.now)}, nil
+}
+
+// handle runs the handler of the task's phase. A phase no handler knows
+// (someone wrote status by hand) fails the task rather than the worker.
+func (c *Controller) handle(ctx context.Context, tc *taskContext) (phaseResult, error) {
+	handler, ok := c.handlers[phaseOf(tc.task)]
+	if !ok {
+		return phaseResult{}, &builder.InputError{
+			Reason:  kusciav1alpha1.ReasonUnknownPhase,
+			Message: fmt.Sprintf("status.phase %q is not a phase of a KusciaTask", tc.task.Status.Phase),
+		}
+	}
+	return handler(ctx, tc)
 }
 
 // requeueDelay turns a deadline into a queue delay; deadlines within the

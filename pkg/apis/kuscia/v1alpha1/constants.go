@@ -3,6 +3,7 @@ package v1alpha1
 // KusciaTaskPhase is where a task (or one party of it) is in its life.
 // Phases only move forward: "" → Pending → Running → Succeeded | Failed, and
 // the two terminal phases never change.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed
 type KusciaTaskPhase string
 
 const (
@@ -80,6 +81,9 @@ const (
 	// ReasonResourceConflict: an object the task needs already exists and
 	// belongs to someone else.
 	ReasonResourceConflict KusciaTaskReason = "ResourceConflict"
+	// ReasonUnknownPhase: status.phase holds a value no KusciaTask phase has
+	// (status written by hand).
+	ReasonUnknownPhase KusciaTaskReason = "UnknownPhase"
 )
 
 // PortProtocol is the protocol spoken on a container port.
