@@ -42,7 +42,7 @@ func TestReservationRoundsAndExpiry(t *testing.T) {
 	assert.GreaterOrEqual(t, task.Status.Reservation.Round, int32(2), "rounds were retried")
 	assert.Contains(t, task.Status.Reservation.LastFailure, "bob")
 	elapsed := task.Status.CompletionTime.Sub(task.Status.StartTime.Time)
-	assert.InDelta(t, 20, elapsed.Seconds(), 3, "expires at lifecycleSeconds")
+	assert.InDelta(t, 20, elapsed.Seconds(), 5, "expires at lifecycleSeconds")
 
 	out := kubectl(t, "describe", "kt", name)
 	assert.Regexp(t, `Warning\s+RoundReleased`, out)
