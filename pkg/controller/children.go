@@ -157,6 +157,14 @@ func ensure[T metav1.Object](ctx context.Context, task *kusciav1alpha1.KusciaTas
 		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "type", fmt.Sprintf("%T", obj))
 		return append(known, created), nil
 	}
+	if apierrors.IsInvalid(err) {
+		// The template makes an object the API server refuses (an env name,
+		// a port name, limits below requests...): retrying cannot help.
+		return known, &builder.InputError{
+			Reason:  kusciav1alpha1.ReasonInvalidTemplate,
+			Message: fmt.Sprintf("the API server rejected %s: %v", childKey(obj), err),
+		}
+	}
 	if !apierrors.IsAlreadyExists(err) {
 		return known, fmt.Errorf("create %s: %w", childKey(obj), err)
 	}

@@ -1,13 +1,18 @@
 package controller
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	core "k8s.io/client-go/testing"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
@@ -156,4 +161,38 @@ func TestUnknownPhaseFailsTheTask(t *testing.T) {
 	assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
 	assert.Equal(t, kusciav1alpha1.ReasonUnknownPhase, task.Status.Reason)
 	assert.Contains(t, task.Status.Message, `"Paused"`)
+}
+
+// An object the API server refuses fails the task; any other create error is
+// retried with backoff and told in a Warning event.
+func TestCreateErrors(t *testing.T) {
+	t.Run("invalid", func(t *testing.T) {
+		f := newFixture(t, psiObjects(t)...)
+		f.kube.PrependReactor("create", "pods", func(core.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "secretflow-task-psi-0",
+				field.ErrorList{field.Invalid(field.NewPath("spec", "containers").Index(0).Child("env").Index(0).Child("name"), "1BAD", "a valid environment variable name")})
+		})
+		res, err := f.sync(psi)
+		require.NoError(t, err)
+		assert.Zero(t, res.requeueAfter)
+		task := f.task(psi)
+		assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+		assert.Equal(t, kusciav1alpha1.ReasonInvalidTemplate, task.Status.Reason)
+		assert.Contains(t, task.Status.Message, "the API server rejected pod alice/secretflow-task-psi-0")
+		assert.Contains(t, task.Status.Message, "spec.containers[0].env[0].name")
+	})
+	t.Run("transient", func(t *testing.T) {
+		f := newFixture(t, psiObjects(t)...)
+		f.kube.PrependReactor("create", "pods", func(core.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "secretflow-task-psi-0",
+				errors.New("exceeded quota: compute, requested: cpu=1, used: cpu=4, limited: cpu=4"))
+		})
+		_, err := f.sync(psi)
+		require.Error(t, err, "retried by the queue")
+		assert.Empty(t, f.task(psi).Status.Phase, "nothing decided yet")
+		events := f.events()
+		require.NotEmpty(t, events)
+		assert.Contains(t, events[len(events)-1], "Warning SyncFailed create pod alice/secretflow-task-psi-0")
+		assert.Contains(t, events[len(events)-1], "exceeded quota")
+	})
 }

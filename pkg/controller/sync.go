@@ -16,6 +16,10 @@ import (
 	"kusciatask.io/controller/pkg/status"
 )
 
+// EventSyncFailed is the reason of the Warning recorded when a sync fails
+// for a reason that a retry may fix (the API server unreachable, a quota).
+const EventSyncFailed = "SyncFailed"
+
 // taskContext is what one sync knows about one task.
 type taskContext struct {
 	task     *kusciav1alpha1.KusciaTask
@@ -52,6 +56,8 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		out, err = phaseResult{outcome: status.Outcome{Failure: ie}}, nil
 	}
 	if err != nil {
+		// Retried with backoff; the Event says why on the task itself.
+		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return syncResult{}, err
 	}
 

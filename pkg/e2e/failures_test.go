@@ -59,3 +59,23 @@ func TestNamespaceThatIsNotADomain(t *testing.T) {
 	out := kubectl(t, "get", "events", "-A", "--field-selector", "involvedObject.name="+name, "-o", "custom-columns=TYPE:.type,REASON:.reason")
 	assert.True(t, strings.Contains(out, "DomainNotFound"), out)
 }
+
+// A template the CRD accepts but Pod validation refuses (requests above
+// limits) fails the task with the API server's reason, instead of retrying.
+func TestPodTheAPIServerRejects(t *testing.T) {
+	const name = "e2e-rejected-pod"
+	deleteTaskOnCleanup(t, name)
+	manifest := psiTask(name, "", partyOpts{}, partyOpts{}) + `    template:
+      spec:
+        containers:
+        - name: secretflow
+          resources:
+            requests: {cpu: "2"}
+            limits: {cpu: "1"}
+`
+	applyYAML(t, manifest)
+	task := waitPhase(t, name, kusciav1alpha1.TaskFailed, 30*time.Second)
+	assert.Equal(t, kusciav1alpha1.ReasonInvalidTemplate, task.Status.Reason)
+	assert.Contains(t, task.Status.Message, "the API server rejected pod bob/"+name+"-0")
+	assert.Contains(t, task.Status.Message, "must be less than or equal to cpu limit")
+}
