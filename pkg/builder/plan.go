@@ -69,17 +69,26 @@ type Inputs struct {
 	Namespaces map[string]*corev1.Namespace
 }
 
-// PlanTask resolves a task. Every problem with the user's input comes back as
-// an *InputError naming the party and field.
-func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
-	if err := validateSpec(&task.Spec); err != nil {
+// newTaskPlan checks the spec on its own and starts its plan with the
+// schedule configuration.
+func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec) (*TaskPlan, error) {
+	if err := validateSpec(spec); err != nil {
 		return nil, err
 	}
-	schedule, err := reservation.ConfigFor(&task.Spec)
+	schedule, err := reservation.ConfigFor(spec)
 	if err != nil {
 		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err)
 	}
-	plan := &TaskPlan{Schedule: schedule}
+	return &TaskPlan{Schedule: schedule}, nil
+}
+
+// PlanTask resolves a task. Every problem with the user's input comes back as
+// an *InputError naming the party and field.
+func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
+	plan, err := newTaskPlan(&task.Spec)
+	if err != nil {
+		return nil, err
+	}
 	for i := range task.Spec.Parties {
 		party, err := planParty(task, i, in)
 		if err != nil {
@@ -96,14 +105,10 @@ func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
 // task runs changes nothing for it. A party none of whose pods is left is
 // given the smallest size it could have had; its pods count as deleted.
 func PlanStarted(task *kusciav1alpha1.KusciaTask, replicas map[string]int) (*TaskPlan, error) {
-	if err := validateSpec(&task.Spec); err != nil {
+	plan, err := newTaskPlan(&task.Spec)
+	if err != nil {
 		return nil, err
 	}
-	schedule, err := reservation.ConfigFor(&task.Spec)
-	if err != nil {
-		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err)
-	}
-	plan := &TaskPlan{Schedule: schedule}
 	for i := range task.Spec.Parties {
 		p := &task.Spec.Parties[i]
 		n, ok := replicas[p.DomainID]
