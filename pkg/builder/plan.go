@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/reservation"
@@ -113,7 +114,7 @@ func PlanStarted(task *kusciav1alpha1.KusciaTask, replicas map[string]int) (*Tas
 		p := &task.Spec.Parties[i]
 		n, ok := replicas[p.DomainID]
 		if !ok {
-			n = max(1, int(ptrValue(p.MinReservedPods)))
+			n = max(1, int(ptr.Deref(p.MinReservedPods, 0)))
 		}
 		party := &PartyPlan{DomainID: p.DomainID, Role: p.Role, Replicas: n}
 		if party.MinReservedPods, err = reservation.MinReservedPods(i, p, n); err != nil {
@@ -150,13 +151,6 @@ func PartyReplicas(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) map[stri
 		}
 	}
 	return out
-}
-
-func ptrValue(p *int32) int32 {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPlan, error) {
