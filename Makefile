@@ -32,8 +32,10 @@ e2e: ## Run the end-to-end tests against a real local control plane (builds it o
 	$(GO) test -tags e2e -count=1 -timeout 40m ./pkg/e2e/... $(E2E_ARGS)
 
 .PHONY: bench
-bench: ## Run the Go benchmarks (compare ratios within one run).
+bench: ## Run the benchmarks: sync cost (fakes), then throughput on a local control plane. Compare ratios within one run.
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/...
+	hack/build-tools.sh
+	$(GO) test -tags e2e -run '^$$' -bench Throughput -benchtime 1x -count=1 -timeout 30m ./pkg/e2e/...
 
 .PHONY: generate
 generate: ## Regenerate clients, deepcopy, OpenAPI and CRDs from pkg/apis.

@@ -96,6 +96,9 @@ func setUpAndRun(m *testing.M) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("load kubeconfig: %w", err)
 	}
+	// The controller's own client limits (--kube-api-qps/--kube-api-burst
+	// defaults), so BenchmarkThroughput's baseline runs under the same ones.
+	cfg.QPS, cfg.Burst = 100, 200
 	if env.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return 1, err
 	}
