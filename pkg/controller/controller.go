@@ -149,7 +149,10 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 		handler  cache.ResourceEventHandler
 	}
 	regs := []registration{
-		{inf.Tasks.Informer(), cache.Indexers{indexByAppImage: taskAppImages, indexByDomain: taskDomains}, taskHandler},
+		{inf.Tasks.Informer(), cache.Indexers{
+			indexByAppImage: byParty(func(p kusciav1alpha1.PartyInfo) string { return p.AppImageRef }),
+			indexByDomain:   byParty(func(p kusciav1alpha1.PartyInfo) string { return p.DomainID }),
+		}, taskHandler},
 		{inf.AppImages.Informer(), nil, refHandler(indexByAppImage)},
 		{inf.Namespaces.Informer(), nil, refHandler(indexByDomain)},
 		{inf.Pods.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},

@@ -153,11 +153,11 @@ func describeAction(a core.Action) string {
 	name := ""
 	switch act := a.(type) {
 	case core.CreateAction:
-		if m, err := meta(act.GetObject()); err == nil {
+		if m, err := apimeta.Accessor(act.GetObject()); err == nil {
 			name = m.GetName()
 		}
 	case core.UpdateAction:
-		if m, err := meta(act.GetObject()); err == nil {
+		if m, err := apimeta.Accessor(act.GetObject()); err == nil {
 			name = m.GetName()
 		}
 	case core.DeleteAction:

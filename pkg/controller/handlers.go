@@ -1,9 +1,8 @@
 package controller
 
 import (
-	"errors"
-
 	"github.com/go-logr/logr"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -21,8 +20,6 @@ const (
 	indexByDomain = "byDomain"
 )
 
-var errNotObject = errors.New("not a Kubernetes object")
-
 func taskUIDOf(obj any) ([]string, error) {
 	m, err := metaOf(obj)
 	if err != nil {
@@ -34,43 +31,26 @@ func taskUIDOf(obj any) ([]string, error) {
 	return nil, nil
 }
 
-func taskAppImages(obj any) ([]string, error) {
-	task, ok := obj.(*kusciav1alpha1.KusciaTask)
-	if !ok {
-		return nil, nil
+// byParty makes a task indexer from one string field of each party.
+func byParty(field func(kusciav1alpha1.PartyInfo) string) cache.IndexFunc {
+	return func(obj any) ([]string, error) {
+		task, ok := obj.(*kusciav1alpha1.KusciaTask)
+		if !ok {
+			return nil, nil
+		}
+		values := make([]string, 0, len(task.Spec.Parties))
+		for _, p := range task.Spec.Parties {
+			values = append(values, field(p))
+		}
+		return values, nil
 	}
-	var refs []string
-	for _, p := range task.Spec.Parties {
-		refs = append(refs, p.AppImageRef)
-	}
-	return refs, nil
-}
-
-func taskDomains(obj any) ([]string, error) {
-	task, ok := obj.(*kusciav1alpha1.KusciaTask)
-	if !ok {
-		return nil, nil
-	}
-	var domains []string
-	for _, p := range task.Spec.Parties {
-		domains = append(domains, p.DomainID)
-	}
-	return domains, nil
 }
 
 func metaOf(obj any) (metav1.Object, error) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	return meta(obj)
-}
-
-func meta(obj any) (metav1.Object, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, errNotObject
-	}
-	return m, nil
+	return apimeta.Accessor(obj)
 }
 
 func (c *Controller) enqueueTask(obj any) {
@@ -123,7 +103,7 @@ func (c *Controller) enqueueReferrers(index string, obj any) {
 }
 
 func sameVersion(old, obj any) bool {
-	o, err1 := meta(old)
-	n, err2 := meta(obj)
+	o, err1 := apimeta.Accessor(old)
+	n, err2 := apimeta.Accessor(obj)
 	return err1 == nil && err2 == nil && o.GetResourceVersion() == n.GetResourceVersion()
 }

@@ -57,6 +57,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	}
 	if err != nil {
 		// Retried with backoff; the Event says why on the task itself.
+		// (A status write's routine conflict returns below, untold.)
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return syncResult{}, err
 	}

@@ -64,7 +64,7 @@ func Compute(in Input) kusciav1alpha1.KusciaTaskStatus {
 	case old.Phase == kusciav1alpha1.TaskRunning:
 		running(s, in.Plan, pods, now)
 	default:
-		pending(s, in, now)
+		pending(s, in, pods, now)
 	}
 	if !equality.Semantic.DeepEqual(withoutReconcileTime(s), withoutReconcileTime(old)) {
 		s.LastReconcileTime = &now
@@ -84,7 +84,7 @@ func withoutReconcileTime(s *kusciav1alpha1.KusciaTaskStatus) *kusciav1alpha1.Ku
 }
 
 // pending applies the reservation decision to a Pending task.
-func pending(s *kusciav1alpha1.KusciaTaskStatus, in Input, now metav1.Time) {
+func pending(s *kusciav1alpha1.KusciaTaskStatus, in Input, pods map[string]*corev1.Pod, now metav1.Time) {
 	s.Phase = kusciav1alpha1.TaskPending
 	if in.Outcome.ResourcesCreated {
 		setCondition(s, kusciav1alpha1.ConditionResourceCreated, corev1.ConditionTrue, kusciav1alpha1.ReasonResourcesCreated, "", now)
@@ -95,14 +95,14 @@ func pending(s *kusciav1alpha1.KusciaTaskStatus, in Input, now metav1.Time) {
 	}
 	state := d.State
 	s.Reservation = &state
-	s.PartyTaskStatus = reservingParties(in.Plan, d, podsByKey(in.Pods))
+	s.PartyTaskStatus = reservingParties(in.Plan, d, pods)
 	switch {
 	case d.Action == reservation.ActionReserved:
 		msg := fmt.Sprintf("parties %v reserved", d.ReservedParties)
 		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, msg, now)
 		setCondition(s, kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, "", now)
 		s.Phase = kusciav1alpha1.TaskRunning
-		running(s, in.Plan, podsByKey(in.Pods), now)
+		running(s, in.Plan, pods, now)
 	case d.Action == reservation.ActionExpire:
 		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
 		finish(s, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
