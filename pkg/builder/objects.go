@@ -21,6 +21,10 @@ const AnnotationRound = "kuscia.secretflow/reservation-round"
 // party, so a started task is followed with the size it was created with.
 const AnnotationPartyReplicas = "kuscia.secretflow/party-replicas"
 
+// AnnotationSpecHash is set on every pod to the SpecHash of the task spec it
+// was made from.
+const AnnotationSpecHash = "kuscia.secretflow/spec-hash"
+
 // AnnotationPortScope is set on every service to the scope of its port.
 const AnnotationPortScope = "kuscia.secretflow/port-scope"
 
@@ -48,7 +52,9 @@ func BuildParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, r
 		for _, svc := range pod.Services {
 			objs.Services = append(objs.Services, buildService(task, party, pod, svc))
 		}
-		objs.Pods = append(objs.Pods, buildPod(task, party, pod, round))
+		p := buildPod(task, party, pod, round)
+		p.Annotations[AnnotationSpecHash] = plan.SpecHash
+		objs.Pods = append(objs.Pods, p)
 	}
 	return objs, nil
 }

@@ -4,11 +4,9 @@
 package builder
 
 import (
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/reservation"
@@ -25,6 +23,8 @@ type TaskPlan struct {
 	Schedule reservation.Config
 	// Parties in spec order.
 	Parties []*PartyPlan
+	// SpecHash is SpecHash of the task's spec, recorded on every pod.
+	SpecHash string
 }
 
 // PartyPlan is one party resolved.
@@ -80,7 +80,7 @@ func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec) (*TaskPlan, error) {
 	if err != nil {
 		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err)
 	}
-	return &TaskPlan{Schedule: schedule}, nil
+	return &TaskPlan{Schedule: schedule, SpecHash: SpecHash(spec)}, nil
 }
 
 // PlanTask resolves a task. Every problem with the user's input comes back as
@@ -100,59 +100,6 @@ func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
 	return plan, nil
 }
 
-// PlanStarted resolves a task whose pods were created (Running) from its spec
-// and the party sizes recorded on its pods (PartyReplicas), without reading
-// its AppImages and namespaces again: editing or deleting those while the
-// task runs changes nothing for it. A party none of whose pods is left is
-// given the smallest size it could have had; its pods count as deleted.
-func PlanStarted(task *kusciav1alpha1.KusciaTask, replicas map[string]int) (*TaskPlan, error) {
-	plan, err := newTaskPlan(&task.Spec)
-	if err != nil {
-		return nil, err
-	}
-	for i := range task.Spec.Parties {
-		p := &task.Spec.Parties[i]
-		n, ok := replicas[p.DomainID]
-		if !ok {
-			n = max(1, int(ptr.Deref(p.MinReservedPods, 0)))
-		}
-		party := &PartyPlan{DomainID: p.DomainID, Role: p.Role, Replicas: n}
-		if party.MinReservedPods, err = reservation.MinReservedPods(i, p, n); err != nil {
-			return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, err)
-		}
-		party.Pods = planPods(task.Name, p, party)
-		plan.Parties = append(plan.Parties, party)
-	}
-	return plan, nil
-}
-
-// PartyReplicas reads the party sizes a started task was created with: from
-// the annotation on its pods, and 0 for a party that never had a pod (status
-// reports every pod the task had). A party whose pods are all gone is left
-// out.
-func PartyReplicas(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) map[string]int {
-	out := map[string]int{}
-	for _, pod := range pods {
-		n, err := strconv.Atoi(pod.Annotations[AnnotationPartyReplicas])
-		if err == nil && n >= 0 {
-			out[pod.Labels[kusciav1alpha1.LabelParty]] = n
-		}
-	}
-	for _, p := range task.Spec.Parties {
-		if _, ok := out[p.DomainID]; ok {
-			continue
-		}
-		hadPods := false
-		for _, ps := range task.Status.PodStatuses {
-			hadPods = hadPods || ps.Namespace == p.DomainID
-		}
-		if !hadPods {
-			out[p.DomainID] = 0
-		}
-	}
-	return out
-}
-
 func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPlan, error) {
 	p := &task.Spec.Parties[index]
 	if err := checkDomain(p.DomainID, in.Namespaces[p.DomainID]); err != nil {
@@ -169,9 +116,11 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 			"party %s: AppImage %q has no deploy template for role %q", p.DomainID, p.AppImageRef, p.Role)
 	}
 	replicas, spec := mergeTemplate(base, p.Template)
-	if replicas < 0 {
+	if replicas < 1 {
+		// A party that runs no pod would count as done without doing
+		// anything, and a task of such parties would "succeed".
 		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate,
-			"party %s: replicas must not be negative, got %d", p.DomainID, replicas)
+			"party %s: replicas must be at least 1, got %d: a party without pods cannot take part", p.DomainID, replicas)
 	}
 	party := &PartyPlan{
 		DomainID:        p.DomainID,

@@ -337,15 +337,22 @@ func TestAsInputError(t *testing.T) {
 	assert.False(t, ok)
 }
 
-// Replicas below zero cannot come through the CRD schema, but a pure
-// function should not crash the controller on them.
-func TestPlanTaskNegativeReplicas(t *testing.T) {
+// Replicas below one cannot come through the CRD schema, but a pure
+// function should not crash the controller on them, and a party of no pods
+// must not make a task that runs nothing and "succeeds".
+func TestPlanTaskReplicasBelowOne(t *testing.T) {
 	for name, mutate := range map[string]func(task *kusciav1alpha1.KusciaTask, in Inputs){
-		"party template": func(task *kusciav1alpha1.KusciaTask, _ Inputs) {
+		"party template, negative": func(task *kusciav1alpha1.KusciaTask, _ Inputs) {
 			task.Spec.Parties[0].Template = &kusciav1alpha1.PartyTemplate{Replicas: ptr.To[int32](-1)}
 		},
-		"AppImage template": func(_ *kusciav1alpha1.KusciaTask, in Inputs) {
+		"AppImage template, negative": func(_ *kusciav1alpha1.KusciaTask, in Inputs) {
 			in.AppImages[secretflowImage].Spec.DeployTemplates[0].Replicas = ptr.To[int32](-1)
+		},
+		"party template, zero": func(task *kusciav1alpha1.KusciaTask, _ Inputs) {
+			task.Spec.Parties[0].Template = &kusciav1alpha1.PartyTemplate{Replicas: ptr.To[int32](0)}
+		},
+		"AppImage template, zero": func(_ *kusciav1alpha1.KusciaTask, in Inputs) {
+			in.AppImages[secretflowImage].Spec.DeployTemplates[0].Replicas = ptr.To[int32](0)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -356,7 +363,7 @@ func TestPlanTaskNegativeReplicas(t *testing.T) {
 			ie, ok := AsInputError(err)
 			require.True(t, ok, "want an InputError, got %v", err)
 			assert.Equal(t, kusciav1alpha1.ReasonInvalidTemplate, ie.Reason)
-			assert.Contains(t, ie.Message, "alice")
+			assert.Contains(t, ie.Message, "party alice: replicas must be at least 1")
 		})
 	}
 }

@@ -47,48 +47,53 @@ func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.K
 	return out
 }
 
-// ensureResources creates whatever of the round's config maps, services and
-// pods does not exist yet, adds what it created to tc.children (so this
-// sync's status already shows them) and reports whether all of them exist.
-func (c *Controller) ensureResources(ctx context.Context, tc *taskContext, round int32) (bool, error) {
-	if tc.children.complete(tc.plan) {
-		return true, nil
+// findChild looks a child up in its informer cache by kind and
+// "namespace/name"; it backs the expectations.
+func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
+	indexer := map[string]cache.Indexer{kindPod: c.podIndexer, kindService: c.serviceIndexer, kindConfigMap: c.configMapIndexer}[kind]
+	if indexer == nil {
+		return nil, false
 	}
-	// Build every party before creating anything: a party whose config
-	// does not render must not leave the others' pods running.
-	parties := make([]*builder.PartyObjects, len(tc.plan.Parties))
-	for i := range tc.plan.Parties {
-		objs, err := builder.BuildParty(tc.task, tc.plan, i, round)
-		if err != nil {
-			return false, err
-		}
-		parties[i] = objs
+	obj, found, err := indexer.GetByKey(key)
+	if err != nil || !found {
+		return nil, false
 	}
-	have := tc.children.names()
-	ch := &tc.children
-	var err error
-	for _, objs := range parties {
-		for _, cm := range objs.ConfigMaps {
-			if ch.configMaps, err = ensure(ctx, tc.task, have, cm, c.kubeClient.CoreV1().ConfigMaps(cm.Namespace), ch.configMaps); err != nil {
-				return false, err
-			}
-		}
-		for _, svc := range objs.Services {
-			if ch.services, err = ensure(ctx, tc.task, have, svc, c.kubeClient.CoreV1().Services(svc.Namespace), ch.services); err != nil {
-				return false, err
-			}
-		}
-		for _, pod := range objs.Pods {
-			if ch.pods, err = ensure(ctx, tc.task, have, pod, c.kubeClient.CoreV1().Pods(pod.Namespace), ch.pods); err != nil {
-				return false, err
-			}
-		}
-	}
-	return true, nil
+	m, ok := obj.(metav1.Object)
+	return m, ok
 }
 
-// names are the "kind namespace/name" of every child, to skip creating what
-// the cache already has.
+// missingChildren builds the round's config maps, services and pods and
+// returns those the cache does not hold, in creation order (a pod after
+// the config map it mounts and the services its peers dial). Every party is
+// built before anything is created: a party whose config does not render
+// must not leave the others' pods running.
+func missingChildren(tc *taskContext, plan *builder.TaskPlan, round int32) ([]metav1.Object, error) {
+	have := tc.children.names()
+	var out []metav1.Object
+	add := func(obj metav1.Object) {
+		if !have.Has(childKey(obj)) {
+			out = append(out, obj)
+		}
+	}
+	for i := range plan.Parties {
+		objs, err := builder.BuildParty(tc.task, plan, i, round)
+		if err != nil {
+			return nil, err
+		}
+		for _, cm := range objs.ConfigMaps {
+			add(cm)
+		}
+		for _, svc := range objs.Services {
+			add(svc)
+		}
+		for _, pod := range objs.Pods {
+			add(pod)
+		}
+	}
+	return out, nil
+}
+
+// names are the "kind namespace/name" of every child.
 func (ch children) names() sets.Set[string] {
 	s := sets.New[string]()
 	for _, p := range ch.pods {
@@ -103,8 +108,8 @@ func (ch children) names() sets.Set[string] {
 	return s
 }
 
-// complete reports whether the cache holds every object the plan names, so
-// the steady state costs no building and rendering.
+// complete reports whether the children hold every object the plan names,
+// so the steady state costs no building and rendering.
 func (ch children) complete(plan *builder.TaskPlan) bool {
 	have := ch.names()
 	for _, party := range plan.Parties {
@@ -138,49 +143,6 @@ func childKey(obj metav1.Object) string {
 	return objectKey(kindOf(obj), obj.GetNamespace(), obj.GetName())
 }
 
-// createGetter is the part of a typed client that ensure needs.
-type createGetter[T metav1.Object] interface {
-	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
-	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
-}
-
-// ensure creates obj unless the cache has it, and returns known with the
-// object it created or adopted appended. An object of the same name that
-// already exists is adopted only when the task controls it; anyone else's
-// object in the way fails the task.
-func ensure[T metav1.Object](ctx context.Context, task *kusciav1alpha1.KusciaTask, have sets.Set[string], obj T, client createGetter[T], known []T) ([]T, error) {
-	if have.Has(childKey(obj)) {
-		return known, nil
-	}
-	created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
-	if err == nil {
-		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "type", fmt.Sprintf("%T", obj))
-		return append(known, created), nil
-	}
-	if apierrors.IsInvalid(err) {
-		// The template makes an object the API server refuses (an env name,
-		// a port name, limits below requests...): retrying cannot help.
-		return known, &builder.InputError{
-			Reason:  kusciav1alpha1.ReasonInvalidTemplate,
-			Message: fmt.Sprintf("the API server rejected %s: %v", childKey(obj), err),
-		}
-	}
-	if !apierrors.IsAlreadyExists(err) {
-		return known, fmt.Errorf("create %s: %w", childKey(obj), err)
-	}
-	existing, getErr := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if getErr != nil {
-		return known, fmt.Errorf("get existing %s: %w", childKey(obj), getErr)
-	}
-	if metav1.IsControlledBy(existing, task) {
-		return append(known, existing), nil
-	}
-	return known, &builder.InputError{
-		Reason:  kusciav1alpha1.ReasonResourceConflict,
-		Message: childKey(obj) + " already exists and does not belong to this task; delete or rename it",
-	}
-}
-
 func kindOf(obj metav1.Object) string {
 	switch obj.(type) {
 	case *corev1.Pod:
@@ -193,9 +155,70 @@ func kindOf(obj metav1.Object) string {
 	return fmt.Sprintf("%T", obj)
 }
 
-// deletePods deletes the given pods unless they are already going. The UID
-// precondition keeps a delete from hitting a newer pod of the same name.
-func (c *Controller) deletePods(ctx context.Context, task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
+// createChildren creates the objects in order and adds each to tc.children,
+// so a status computed after a failure sees what exists. It stops at the
+// first error: an *builder.InputError for a refusal a retry cannot fix, a
+// *retryableError for one it may.
+func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
+	ch := &tc.children
+	for _, obj := range objs {
+		var err error
+		switch o := obj.(type) {
+		case *corev1.ConfigMap:
+			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().ConfigMaps(o.Namespace), &ch.configMaps)
+		case *corev1.Service:
+			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().Services(o.Namespace), &ch.services)
+		case *corev1.Pod:
+			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().Pods(o.Namespace), &ch.pods)
+		default:
+			err = fmt.Errorf("cannot create a %T", obj)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createGetter is the part of a typed client that create needs.
+type createGetter[T metav1.Object] interface {
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+}
+
+// create creates obj and appends what the API server returned to known. An
+// object of the same name that already exists is adopted only when the
+// task controls it; anyone else's object in the way fails the task.
+func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1alpha1.KusciaTask, obj T, client createGetter[T], known *[]T) error {
+	created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
+	if err == nil {
+		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "kind", kindOf(obj))
+		c.expectations.created(task.Name, kindOf(obj), created)
+		*known = append(*known, created)
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return createError(childKey(obj), err)
+	}
+	existing, getErr := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if getErr != nil {
+		return &retryableError{reason: kusciav1alpha1.ReasonCreateFailed, err: fmt.Errorf("get existing %s: %w", childKey(obj), getErr)}
+	}
+	if !metav1.IsControlledBy(existing, task) {
+		return &builder.InputError{
+			Reason:  kusciav1alpha1.ReasonResourceConflict,
+			Message: childKey(obj) + " already exists and does not belong to this task; delete or rename it",
+		}
+	}
+	c.expectations.created(task.Name, kindOf(obj), existing)
+	*known = append(*known, existing)
+	return nil
+}
+
+// stopPods deletes the pods a status reports as stopped: the one place the
+// controller deletes pods. The UID precondition keeps a delete from hitting
+// a newer pod of the same name.
+func (c *Controller) stopPods(ctx context.Context, task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
 	var errs []error
 	for _, p := range pods {
 		if p.DeletionTimestamp != nil {
@@ -208,6 +231,7 @@ func (c *Controller) deletePods(ctx context.Context, task *kusciav1alpha1.Kuscia
 		switch {
 		case err == nil:
 			klog.FromContext(ctx).V(2).Info("Deleted pod", "pod", klog.KObj(p), "kusciatask", task.Name)
+			c.expectations.deleted(task.Name, kindPod, p)
 		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
 			// Gone already, or replaced by a pod this delete must not touch.
 		default:

@@ -37,9 +37,17 @@ type Controller struct {
 	kubeClient   kubernetes.Interface
 	kusciaClient versioned.Interface
 
+	// tasks reads tasks from the informer cache, or as this controller
+	// last wrote them when that is newer (a mutation cache): a sync never
+	// acts on a status older than its own writes, and writes with the
+	// latest resourceVersion instead of running into conflicts.
+	tasks cache.MutationCache
+	// expectations hold a task's syncs until the informers show the
+	// children its last sync created and deleted.
+	expectations *expectations
+
 	// Listers read the informer caches; objects from them are shared and
 	// never mutated.
-	taskLister      kuscialisters.KusciaTaskLister
 	appImageLister  kuscialisters.AppImageLister
 	namespaceLister corelisters.NamespaceLister
 	// Children are found through the task-UID indexes of these informers,
@@ -58,8 +66,6 @@ type Controller struct {
 	recorder record.EventRecorder
 	// clock is injected so tests control time.
 	clock clock.PassiveClock
-	// handlers holds one handler per phase (see phases.go).
-	handlers map[kusciav1alpha1.KusciaTaskPhase]phaseHandler
 	// metrics observes syncs; nil-safe.
 	metrics *Metrics
 }
@@ -86,7 +92,13 @@ type Options struct {
 	RateLimiter workqueue.TypedRateLimiter[cache.ObjectName]
 	// Metrics defaults to no metrics.
 	Metrics *Metrics
+	// ExpectationsTimeout defaults to DefaultExpectationsTimeout.
+	ExpectationsTimeout time.Duration
 }
+
+// taskMutationCacheSize bounds how many written tasks the mutation cache
+// remembers; entries leave it once the informer has caught up.
+const taskMutationCacheSize = 4096
 
 // NewController builds a controller and registers its event handlers and
 // indexes on the informers. Start the informers, then call Run.
@@ -100,10 +112,15 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 	if opts.RateLimiter == nil {
 		opts.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()
 	}
+	if opts.ExpectationsTimeout == 0 {
+		opts.ExpectationsTimeout = DefaultExpectationsTimeout
+	}
 	c := &Controller{
-		kubeClient:       kubeClient,
-		kusciaClient:     kusciaClient,
-		taskLister:       inf.Tasks.Lister(),
+		kubeClient:   kubeClient,
+		kusciaClient: kusciaClient,
+		tasks: cache.NewIntegerResourceVersionMutationCacheWithOptions(klog.FromContext(ctx), inf.Tasks.Informer().GetStore(),
+			cache.MutationCacheOptions{MaxCacheSize: taskMutationCacheSize}),
+		expectations:     newExpectations(opts.Clock, opts.ExpectationsTimeout),
 		appImageLister:   inf.AppImages.Lister(),
 		namespaceLister:  inf.Namespaces.Lister(),
 		podIndexer:       inf.Pods.Informer().GetIndexer(),
@@ -116,7 +133,6 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		clock:    opts.Clock,
 		metrics:  opts.Metrics,
 	}
-	c.handlers = c.phaseHandlers()
 	if err := c.registerInformers(ctx, inf); err != nil {
 		return nil, err
 	}
@@ -128,13 +144,13 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 	childHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.enqueueOwner(logger, obj) },
 		UpdateFunc: func(old, obj any) { c.enqueueOwnerIfChanged(logger, old, obj) },
-		DeleteFunc: func(obj any) { c.enqueueOwner(logger, obj) },
+		DeleteFunc: func(obj any) { c.observeDeleted(obj); c.enqueueOwner(logger, obj) },
 	}
 	// Task updates are never skipped: a periodic resync of the tasks is the
 	// safety net that catches anything an event missed.
 	taskHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueTask,
-		UpdateFunc: func(_, obj any) { c.enqueueTask(obj) },
+		AddFunc:    func(obj any) { c.observeTask(obj); c.enqueueTask(obj) },
+		UpdateFunc: func(_, obj any) { c.observeTask(obj); c.enqueueTask(obj) },
 		DeleteFunc: c.enqueueTask,
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
@@ -221,9 +237,11 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	if err != nil {
 		c.queue.AddRateLimited(key)
 		logger.Error(err, "Sync failed; requeued", "retries", c.queue.NumRequeues(key))
-		return true
+	} else {
+		c.queue.Forget(key)
 	}
-	c.queue.Forget(key)
+	// A failed sync keeps its deadline too: backoff must not carry a task
+	// past its lifecycleSeconds.
 	if result.requeueAfter > 0 {
 		c.queue.AddAfter(key, result.requeueAfter)
 	}

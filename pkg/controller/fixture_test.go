@@ -2,12 +2,16 @@ package controller
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,15 +37,17 @@ var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 // filled from the fakes' trackers, never by running informers: each sync
 // sees exactly the objects the test put there.
 type fixture struct {
-	t        *testing.T
-	ctx      context.Context
-	kube     *k8sfake.Clientset
-	kuscia   *fake.Clientset
-	clock    *clocktesting.FakeClock
-	recorder *record.FakeRecorder
-	c        *Controller
-	kubeInf  kubeinformers.SharedInformerFactory
-	kInf     kusciainformers.SharedInformerFactory
+	// conflicts counts the task writes refused for a stale resourceVersion.
+	conflicts int
+	t         *testing.T
+	ctx       context.Context
+	kube      *k8sfake.Clientset
+	kuscia    *fake.Clientset
+	clock     *clocktesting.FakeClock
+	recorder  *record.FakeRecorder
+	c         *Controller
+	kubeInf   kubeinformers.SharedInformerFactory
+	kInf      kusciainformers.SharedInformerFactory
 }
 
 // newFixture seeds the fakes with objects (Kuscia and Kubernetes objects
@@ -50,8 +56,13 @@ func newFixture(t *testing.T, objects ...runtime.Object) *fixture {
 	_, ctx := ktesting.NewTestContext(t)
 	var kubeObjs, kusciaObjs []runtime.Object
 	for _, o := range objects {
-		switch o.(type) {
-		case *kusciav1alpha1.KusciaTask, *kusciav1alpha1.AppImage:
+		switch o := o.(type) {
+		case *kusciav1alpha1.KusciaTask:
+			if o.ResourceVersion == "" {
+				o.ResourceVersion = "1"
+			}
+			kusciaObjs = append(kusciaObjs, o)
+		case *kusciav1alpha1.AppImage:
 			kusciaObjs = append(kusciaObjs, o)
 		default:
 			kubeObjs = append(kubeObjs, o)
@@ -65,6 +76,7 @@ func newFixture(t *testing.T, objects ...runtime.Object) *fixture {
 		clock:    clocktesting.NewFakeClock(t0),
 		recorder: record.NewFakeRecorder(100),
 	}
+	f.kuscia.PrependReactor("update", "kusciatasks", f.updateTask)
 	f.kubeInf = kubeinformers.NewSharedInformerFactory(f.kube, 0)
 	f.kInf = kusciainformers.NewSharedInformerFactory(f.kuscia, 0)
 	c, err := NewController(ctx, f.kube, f.kuscia, Informers{
@@ -81,11 +93,47 @@ func newFixture(t *testing.T, objects ...runtime.Object) *fixture {
 	return f
 }
 
+// updateTask stores task updates as the API server does and the fake does
+// not: a write with a stale resourceVersion is a Conflict, every write gets
+// a new resourceVersion, and a status write changes only the status.
+func (f *fixture) updateTask(action core.Action) (bool, runtime.Object, error) {
+	update := action.(core.UpdateAction)
+	task := update.GetObject().(*kusciav1alpha1.KusciaTask).DeepCopy()
+	gvr := kusciav1alpha1.SchemeGroupVersion.WithResource("kusciatasks")
+	obj, err := f.kuscia.Tracker().Get(gvr, "", task.Name)
+	if err != nil {
+		return true, nil, err
+	}
+	stored := obj.(*kusciav1alpha1.KusciaTask)
+	if task.ResourceVersion != stored.ResourceVersion {
+		f.conflicts++
+		return true, nil, apierrors.NewConflict(gvr.GroupResource(), task.Name, errors.New("the object has been modified"))
+	}
+	rv, _ := strconv.Atoi(stored.ResourceVersion)
+	task.ResourceVersion = strconv.Itoa(rv + 1)
+	if action.GetSubresource() == "status" {
+		task.Spec = stored.Spec
+	} else {
+		task.Status = stored.Status
+	}
+	return true, task, f.kuscia.Tracker().Update(gvr, task, "")
+}
+
 // refresh makes the informer caches hold exactly what the fakes hold, as
 // running informers would after catching up.
 func (f *fixture) refresh() {
 	f.t.Helper()
+	f.refreshExcept()
+}
+
+// refreshExcept refreshes every informer cache but the lagging ones, which
+// keep what they had: informers that have not caught up yet.
+func (f *fixture) refreshExcept(lagging ...string) {
+	f.t.Helper()
 	fill := func(inf cache.SharedIndexInformer, tracker core.ObjectTracker, gvr schema.GroupVersionResource, gvk schema.GroupVersionKind) {
+		if slices.Contains(lagging, gvr.Resource) {
+			return
+		}
 		list, err := tracker.List(gvr, gvk, "")
 		require.NoError(f.t, err)
 		items, err := metaList(list)

@@ -77,6 +77,26 @@ func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
 	c.queue.Add(cache.ObjectName{Name: ref.Name})
 }
 
+// observeDeleted meets the expectations on a child the informer saw
+// deleted.
+func (c *Controller) observeDeleted(obj any) {
+	m, err := metaOf(obj)
+	if err != nil {
+		return
+	}
+	if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == "KusciaTask" {
+		c.expectations.observeDeleted(ref.Name, kindOf(m), m)
+	}
+}
+
+// observeTask lets the task cache drop a written task once the informer
+// has it.
+func (c *Controller) observeTask(obj any) {
+	if task, ok := obj.(*kusciav1alpha1.KusciaTask); ok {
+		c.tasks.OnAddOrUpdate(task)
+	}
+}
+
 func (c *Controller) enqueueOwnerIfChanged(logger logr.Logger, old, obj any) {
 	if sameVersion(old, obj) {
 		return

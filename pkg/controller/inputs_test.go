@@ -2,7 +2,9 @@ package controller
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,9 +92,12 @@ func TestBadInputFailsTheTaskWithoutRetry(t *testing.T) {
 		},
 		wantReason: kusciav1alpha1.ReasonResourceConflict,
 		wantInMsg:  "pod bob/secretflow-task-psi-0 already exists and does not belong to this task",
-		// What was created before the conflict stays until the task is
-		// deleted (owner references); nothing after it is created.
-		wantWrites: append(psiCreates(), "update kusciatasks/status /secretflow-task-psi"),
+		// Pending is written first; the config maps and services created
+		// before the conflict stay until the task is deleted (owner
+		// references), alice's pod is stopped with the task in the same
+		// sync, and nothing after the conflict is created.
+		wantWrites: append(psiCreates(), "delete pods alice/secretflow-task-psi-0",
+			"update kusciatasks/status /secretflow-task-psi", "update kusciatasks/status /secretflow-task-psi"),
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,12 +192,16 @@ func TestCreateErrors(t *testing.T) {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "secretflow-task-psi-0",
 				errors.New("exceeded quota: compute, requested: cpu=1, used: cpu=4, limited: cpu=4"))
 		})
-		_, err := f.sync(psi)
+		res, err := f.sync(psi)
 		require.Error(t, err, "retried by the queue")
-		assert.Empty(t, f.task(psi).Status.Phase, "nothing decided yet")
-		events := f.events()
-		require.NotEmpty(t, events)
-		assert.Contains(t, events[len(events)-1], "Warning SyncFailed create pod alice/secretflow-task-psi-0")
-		assert.Contains(t, events[len(events)-1], "exceeded quota")
+		assert.Equal(t, 300*time.Second, res.requeueAfter, "and no later than the lifecycle deadline")
+		task := f.task(psi)
+		assert.Equal(t, kusciav1alpha1.TaskPending, task.Status.Phase, "Pending, with startTime, from the first sync")
+		assert.NotNil(t, task.Status.StartTime)
+		assert.Equal(t, kusciav1alpha1.ReasonResourceQuotaExceeded, task.Status.Reason)
+		assert.Contains(t, task.Status.Message, "exceeded quota")
+		events := strings.Join(f.events(), "\n")
+		assert.Contains(t, events, "Warning SyncFailed create pod alice/secretflow-task-psi-0")
+		assert.Contains(t, events, "Warning ResourceQuotaExceeded create pod alice/secretflow-task-psi-0")
 	})
 }

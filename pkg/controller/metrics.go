@@ -79,7 +79,12 @@ func (t *taskPhaseCollector) Collect(ch chan<- prometheus.Metric) {
 		kusciav1alpha1.TaskSucceeded: 0, kusciav1alpha1.TaskFailed: 0,
 	}
 	for _, task := range tasks {
-		counts[phaseOf(task)]++
+		phase := task.Status.Phase
+		if phase == "" {
+			// Not seen by the controller yet: it is waiting to start.
+			phase = kusciav1alpha1.TaskPending
+		}
+		counts[phase]++
 	}
 	for phase, n := range counts {
 		ch <- prometheus.MustNewConstMetric(t.desc, prometheus.GaugeValue, float64(n), string(phase))

@@ -33,7 +33,7 @@ func TestMetrics(t *testing.T) {
 	fresh := seedTask(t, "task-template.yaml")
 	f := newFixture(t, running, fresh)
 	phases := prometheus.NewRegistry()
-	RegisterTaskPhaseCollector(phases, f.c.taskLister)
+	RegisterTaskPhaseCollector(phases, f.kInf.Kuscia().V1alpha1().KusciaTasks().Lister())
 	want := `
 # HELP kusciatask_tasks Number of KusciaTasks by phase.
 # TYPE kusciatask_tasks gauge

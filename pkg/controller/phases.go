@@ -2,12 +2,12 @@ package controller
 
 import (
 	"context"
-	"slices"
+	"fmt"
 	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/klog/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
@@ -15,103 +15,107 @@ import (
 	"kusciatask.io/controller/pkg/status"
 )
 
-// phaseHandler does the side effects of one phase (create, delete) and says
-// what it found; the status package turns that into the next status.
-type phaseHandler func(ctx context.Context, tc *taskContext) (phaseResult, error)
-
-// phaseResult is what a phase handler hands to the status computation and
-// to the queue.
-type phaseResult struct {
-	outcome status.Outcome
+// step is what one sync decided for a task. The controller writes
+// next.Status first, then deletes next.Stop and creates create, in that
+// order: a controller stopped in between finds its decision in status and
+// carries it out.
+type step struct {
+	next status.Next
+	// roster is the task's roster, when it could be resolved.
+	roster *builder.Roster
+	// create are the children to create, in order (a round's missing
+	// config maps, services and pods).
+	create []metav1.Object
 	// requeueAt is the next deadline (a reservation timer), or zero.
 	requeueAt time.Time
 }
 
-// phaseHandlers maps each non-terminal phase to its handler. Terminal phases
-// share finish, called directly by the sync.
-func (c *Controller) phaseHandlers() map[kusciav1alpha1.KusciaTaskPhase]phaseHandler {
-	return map[kusciav1alpha1.KusciaTaskPhase]phaseHandler{
-		kusciav1alpha1.TaskPending: c.handlePending,
-		kusciav1alpha1.TaskRunning: c.handleRunning,
+// phaseHandler decides one sync of a task in one phase. An *InputError
+// fails the task (see sync); any other error is retried.
+type phaseHandler func(ctx context.Context, tc *taskContext) (step, error)
+
+// handlerFor is the one place that says what happens in each phase.
+func (c *Controller) handlerFor(phase kusciav1alpha1.KusciaTaskPhase) phaseHandler {
+	switch phase {
+	case "", kusciav1alpha1.TaskPending:
+		return c.handlePending
+	case kusciav1alpha1.TaskRunning:
+		return handleRunning
+	case kusciav1alpha1.TaskSucceeded, kusciav1alpha1.TaskFailed:
+		return handleFinished
 	}
+	return handleUnknownPhase
 }
 
-// handlePending creates the task's resources and drives the reservation
-// rounds: it creates a round's pods, waits, releases a failed round, or lets
-// a reserved gang run (dropping the parties it goes without).
-func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (phaseResult, error) {
-	task, plan := tc.task, tc.plan
-	prev := task.Status.Reservation
-	round := currentRound(prev)
-	roundPods, stale := splitByRound(tc.children.pods, round)
-	if err := c.deletePods(ctx, task, stale); err != nil {
-		return phaseResult{}, err
-	}
-	start := tc.now
-	if task.Status.StartTime != nil {
-		start = task.Status.StartTime.Time
-	}
-	d := reservation.Evaluate(plan.Schedule, prev, start, reservationParties(plan, roundPods), tc.now)
-	if d.Action == reservation.ActionCreate && len(tc.children.pods) > 0 && round != d.State.Round {
-		// Pods of the last round are still going away; their delete events
-		// bring the task back.
-		klog.FromContext(ctx).V(4).Info("Waiting for the pods of the last round to go", "round", round)
-		return phaseResult{}, nil
-	}
-
-	created := false
-	var err error
-	switch d.Action {
-	case reservation.ActionCreate:
-		if created, err = c.ensureResources(ctx, tc, d.State.Round); err == nil {
-			// Report the new round as the next sync will see it.
-			d = reservation.Evaluate(plan.Schedule, &d.State, start, reservationParties(plan, tc.children.pods), tc.now)
-		}
-	case reservation.ActionWait:
-		if d.State.ReleasedTime == nil {
-			created, err = c.ensureResources(ctx, tc, d.State.Round)
-		}
-	case reservation.ActionReserved:
-		err = c.deletePods(ctx, task, podsOfParties(roundPods, d.UnreservedParties))
-	case reservation.ActionRelease:
-		err = c.deletePods(ctx, task, roundPods)
-	}
+// handlePending resolves the task against its AppImages and namespaces (a
+// new round uses the current ones) and drives the reservation rounds. One
+// job per action: Create and Wait (in a round) make sure the round's
+// objects exist; the status of Reserved, Release and Expire says which pods
+// to stop (the parties the gang goes without, the released round, all).
+func (c *Controller) handlePending(_ context.Context, tc *taskContext) (step, error) {
+	plan, err := builder.PlanTask(tc.task, c.inputsFor(tc.task))
 	if err != nil {
-		return phaseResult{}, err
+		return step{}, err
 	}
-	return phaseResult{
-		outcome:   status.Outcome{ResourcesCreated: created, Reservation: &d},
-		requeueAt: d.RequeueAt,
-	}, nil
-}
-
-// handleRunning keeps a running task tidy: the parties a partial gang went
-// without keep no pods. Party and task phases come from the pods, in status.
-func (c *Controller) handleRunning(ctx context.Context, tc *taskContext) (phaseResult, error) {
-	res := tc.task.Status.Reservation
-	if res == nil {
-		return phaseResult{}, nil
+	if err := builder.CheckSpecUnchanged(tc.task, tc.children.pods); err != nil {
+		return step{}, err
 	}
-	var dropped []string
-	for _, p := range tc.plan.Parties {
-		if !slices.Contains(res.ReservedParties, p.DomainID) {
-			dropped = append(dropped, p.DomainID)
+	roster := plan.Roster()
+	prev := tc.task.Status.Reservation
+	current, stale := splitByRound(tc.children.pods, currentRound(prev))
+	d := reservation.Evaluate(roster.Schedule, prev, startTime(tc), roster.ReservationParties(current), tc.now)
+	round := children{pods: current, services: tc.children.services, configMaps: tc.children.configMaps}
+	created := round.complete(plan)
+	st := step{roster: roster, requeueAt: d.RequeueAt}
+	// Pods of another round have the names of this round's: they must be
+	// gone before this round's are created.
+	if roundUnderWay(d) && !created && len(stale) == 0 {
+		if st.create, err = missingChildren(tc, plan, d.State.Round); err != nil {
+			return step{}, err
 		}
 	}
-	return phaseResult{}, c.deletePods(ctx, tc.task, podsOfParties(tc.children.pods, dropped))
+	st.next = status.Pending(tc.input(roster), d, status.Resources{Created: created, Stale: stale})
+	return st, nil
 }
 
-// finish is the shared step of Succeeded and Failed: pods still pending or
-// running are deleted (a failed peer must not leave the others burning
-// CPU); terminated pods stay for their logs until the task is deleted.
-func (c *Controller) finish(ctx context.Context, task *kusciav1alpha1.KusciaTask, ch children) error {
-	var live []*corev1.Pod
-	for _, p := range ch.pods {
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			live = append(live, p)
-		}
+// handleRunning follows a running task with the shape it was created with
+// (its spec and the party sizes on its pods): editing or deleting its
+// AppImages meanwhile changes nothing for it.
+func handleRunning(_ context.Context, tc *taskContext) (step, error) {
+	roster, err := builder.StartedRoster(tc.task, tc.children.pods)
+	if err != nil {
+		return step{}, err
 	}
-	return c.deletePods(ctx, task, live)
+	return step{roster: roster, next: status.Running(tc.input(roster))}, nil
+}
+
+// handleFinished is the shared step of Succeeded and Failed: the status
+// never changes; pods still pending or running are deleted (a failed peer
+// must not leave the others burning CPU); terminated pods stay for their
+// logs until the task is deleted.
+func handleFinished(_ context.Context, tc *taskContext) (step, error) {
+	return step{next: status.Finished(tc.input(nil))}, nil
+}
+
+// handleUnknownPhase fails a task whose status.phase no handler knows
+// (status written by hand) rather than the worker.
+func handleUnknownPhase(_ context.Context, tc *taskContext) (step, error) {
+	return step{}, &builder.InputError{
+		Reason:  kusciav1alpha1.ReasonUnknownPhase,
+		Message: fmt.Sprintf("status.phase %q is not a phase of a KusciaTask", tc.task.Status.Phase),
+	}
+}
+
+// failedStep fails the task at once with the reason of an input error.
+func failedStep(tc *taskContext, roster *builder.Roster, ie *builder.InputError) step {
+	return step{roster: roster, next: status.Failed(tc.input(roster), ie.Reason, ie.Message)}
+}
+
+// roundUnderWay reports whether the decision is to have the current round's
+// objects: a new round (Create), or a round not decided yet (Wait, not
+// between rounds).
+func roundUnderWay(d reservation.Decision) bool {
+	return d.Action == reservation.ActionCreate || (d.Action == reservation.ActionWait && d.State.ReleasedTime == nil)
 }
 
 func currentRound(res *kusciav1alpha1.ReservationStatus) int32 {
@@ -119,6 +123,15 @@ func currentRound(res *kusciav1alpha1.ReservationStatus) int32 {
 		return 1
 	}
 	return res.Round
+}
+
+// startTime is when the lifecycle deadline counts from: status.startTime,
+// or now on the first sync (which writes it).
+func startTime(tc *taskContext) time.Time {
+	if tc.task.Status.StartTime != nil {
+		return tc.task.Status.StartTime.Time
+	}
+	return tc.now
 }
 
 // splitByRound separates the pods of the given round from stale pods of
@@ -133,27 +146,4 @@ func splitByRound(pods []*corev1.Pod, round int32) (current, stale []*corev1.Pod
 		}
 	}
 	return current, stale
-}
-
-func reservationParties(plan *builder.TaskPlan, pods []*corev1.Pod) []reservation.Party {
-	parties := make([]reservation.Party, 0, len(plan.Parties))
-	for _, p := range plan.Parties {
-		parties = append(parties, reservation.Party{
-			DomainID:        p.DomainID,
-			MinReservedPods: p.MinReservedPods,
-			Replicas:        p.Replicas,
-			Pods:            podsOfParties(pods, []string{p.DomainID}),
-		})
-	}
-	return parties
-}
-
-func podsOfParties(pods []*corev1.Pod, domains []string) []*corev1.Pod {
-	var out []*corev1.Pod
-	for _, p := range pods {
-		if slices.Contains(domains, p.Labels[kusciav1alpha1.LabelParty]) {
-			out = append(out, p)
-		}
-	}
-	return out
 }

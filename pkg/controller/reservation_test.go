@@ -122,12 +122,19 @@ func TestReservationReleaseRetryAndExpiry(t *testing.T) {
 	assert.Equal(t, kusciav1alpha1.ReasonReservationExpired, task.Status.Reason)
 	assert.Contains(t, task.Status.Message, "bob")
 	assert.Contains(t, task.Status.Message, insufficientCPU)
-	// The finish step then deletes the pods still pending or running.
-	f.mustSync(psi)
+	// The sync that fails the task deletes the pods still pending or
+	// running, after writing a status that says so.
 	assert.ElementsMatch(t, []string{
 		"delete pods alice/secretflow-task-psi-0",
 		"delete pods bob/secretflow-task-psi-0",
+		"update kusciatasks/status /secretflow-task-psi",
 	}, f.writes())
+	for _, key := range []string{"alice/secretflow-task-psi-0", "bob/secretflow-task-psi-0"} {
+		assert.Equal(t, kusciav1alpha1.PodReasonStopped, task.Status.PodStatuses[key].Reason, key)
+		assert.Equal(t, corev1.PodFailed, task.Status.PodStatuses[key].PodPhase, key)
+	}
+	f.mustSync(psi)
+	assert.Empty(t, f.writes())
 }
 
 func TestPartialGangDropsTheUnreservedParty(t *testing.T) {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,70 +24,76 @@ const EventSyncFailed = "SyncFailed"
 // taskContext is what one sync knows about one task.
 type taskContext struct {
 	task     *kusciav1alpha1.KusciaTask
-	plan     *builder.TaskPlan
 	children children
 	now      time.Time
 }
 
-// syncHandler reconciles one task: resolve it, run its phase handler, write
-// the status computed from the outcome. Input errors fail the task and are
-// not retried; other errors are returned for a rate-limited retry.
+// input is what the status package computes a status from.
+func (tc *taskContext) input(roster *builder.Roster) status.Input {
+	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now}
+}
+
+// syncHandler reconciles one task: the handler of its phase decides the
+// next status and what to create and delete; the status is written first,
+// then the decision is carried out. Input errors fail the task and are not
+// retried; other errors are returned for a rate-limited retry.
 func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syncResult, error) {
 	logger := klog.FromContext(ctx)
-	task, err := c.taskLister.Get(key.Name)
+	task, err := c.getTask(key.Name)
 	if apierrors.IsNotFound(err) {
 		logger.V(4).Info("Task is gone")
+		c.expectations.forget(key.Name)
 		return syncResult{}, nil
 	}
 	if err != nil {
 		return syncResult{}, fmt.Errorf("get task %s: %w", key.Name, err)
 	}
-	if task.Status.Phase.IsTerminal() {
-		return syncResult{}, c.finish(ctx, task, c.childrenOf(task))
+	if wait := c.expectations.wait(key.Name, c.findChild); wait > 0 {
+		logger.V(4).Info("Waiting for the informers to show this controller's own creates and deletes")
+		return syncResult{requeueAfter: wait}, nil
 	}
-
 	tc := &taskContext{task: task, children: c.childrenOf(task), now: c.clock.Now()}
-	var out phaseResult
-	tc.plan, err = c.plan(tc)
-	if err == nil {
-		out, err = c.handle(ctx, tc)
-	}
+	st, err := c.handlerFor(task.Status.Phase)(ctx, tc)
 	if ie, ok := builder.AsInputError(err); ok {
 		logger.Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
-		out, err = phaseResult{outcome: status.Outcome{Failure: ie}}, nil
+		st, err = failedStep(tc, st.roster, ie), nil
 	}
 	if err != nil {
-		// Retried with backoff; the Event says why on the task itself.
-		// (A status write's routine conflict returns below, untold.)
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return syncResult{}, err
 	}
-
-	s := status.Compute(status.Input{
-		Task:     task,
-		Plan:     tc.plan,
-		Pods:     tc.children.pods,
-		Services: tc.children.services,
-		Now:      tc.now,
-		Outcome:  out.outcome,
-	})
-	if err := c.writeStatus(ctx, task, s); err != nil {
-		return syncResult{}, err
-	}
-	return syncResult{requeueAfter: requeueDelay(out.requeueAt, tc.now)}, nil
+	return c.carryOut(ctx, tc, st)
 }
 
-// handle runs the handler of the task's phase. A phase no handler knows
-// (someone wrote status by hand) fails the task rather than the worker.
-func (c *Controller) handle(ctx context.Context, tc *taskContext) (phaseResult, error) {
-	handler, ok := c.handlers[phaseOf(tc.task)]
-	if !ok {
-		return phaseResult{}, &builder.InputError{
-			Reason:  kusciav1alpha1.ReasonUnknownPhase,
-			Message: fmt.Sprintf("status.phase %q is not a phase of a KusciaTask", tc.task.Status.Phase),
+// carryOut writes the step's status, then stops its pods and creates its
+// children. A create the API server refuses for good fails the task in the
+// same sync (and stops what was created); one that may heal is told in
+// status and retried, at the latest at the step's deadline.
+func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (syncResult, error) {
+	task, err := c.writeStatus(ctx, tc.task, st.next.Status)
+	if err != nil {
+		return syncResult{}, err
+	}
+	tc.task = task
+	res := syncResult{requeueAfter: requeueDelay(st.requeueAt, tc.now)}
+	if err := c.stopPods(ctx, task, st.next.Stop); err != nil {
+		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		return res, err
+	}
+	err = c.createChildren(ctx, tc, st.create)
+	if ie, ok := builder.AsInputError(err); ok {
+		klog.FromContext(ctx).Info("The API server refused a child", "reason", ie.Reason, "message", ie.Message)
+		return c.carryOut(ctx, tc, failedStep(tc, st.roster, ie))
+	}
+	var re *retryableError
+	if errors.As(err, &re) {
+		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		s := status.CreateFailed(task.Status, re.reason, re.Error(), tc.now)
+		if _, werr := c.writeStatus(ctx, task, s); werr != nil {
+			return res, errors.Join(err, werr)
 		}
 	}
-	return handler(ctx, tc)
+	return res, err
 }
 
 // requeueDelay turns a deadline into a queue delay; deadlines within the
@@ -98,21 +105,22 @@ func requeueDelay(at, now time.Time) time.Duration {
 	return max(at.Sub(now), time.Second)
 }
 
-func phaseOf(task *kusciav1alpha1.KusciaTask) kusciav1alpha1.KusciaTaskPhase {
-	if task.Status.Phase == "" {
-		return kusciav1alpha1.TaskPending
+// getTask reads a task as the informer has it, or as this controller last
+// wrote it when that is newer: a sync never acts on a status older than
+// its own last write.
+func (c *Controller) getTask(name string) (*kusciav1alpha1.KusciaTask, error) {
+	obj, found, err := c.tasks.GetByKey(name)
+	if err != nil {
+		return nil, err
 	}
-	return task.Status.Phase
-}
-
-// plan resolves the task. A Pending task follows its AppImages (a new round
-// uses the current templates); a Running one keeps the shape its pods were
-// created with.
-func (c *Controller) plan(tc *taskContext) (*builder.TaskPlan, error) {
-	if phaseOf(tc.task) == kusciav1alpha1.TaskRunning {
-		return builder.PlanStarted(tc.task, builder.PartyReplicas(tc.task, tc.children.pods))
+	if !found {
+		return nil, apierrors.NewNotFound(kusciav1alpha1.Resource("kusciatasks"), name)
 	}
-	return builder.PlanTask(tc.task, c.inputsFor(tc.task))
+	task, ok := obj.(*kusciav1alpha1.KusciaTask)
+	if !ok {
+		return nil, fmt.Errorf("task cache holds a %T", obj)
+	}
+	return task, nil
 }
 
 // inputsFor collects the AppImages and namespaces the task refers to.
@@ -133,17 +141,20 @@ func (c *Controller) inputsFor(task *kusciav1alpha1.KusciaTask) builder.Inputs {
 }
 
 // writeStatus writes s through the status subresource when it differs from
-// the stored status, then records the Events of the transition.
-func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.KusciaTask, s kusciav1alpha1.KusciaTaskStatus) error {
+// the stored status, records the Events of the transition and returns the
+// task as written. The written task goes into the task cache, so the next
+// sync sees it even before the informer does.
+func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.KusciaTask, s kusciav1alpha1.KusciaTaskStatus) (*kusciav1alpha1.KusciaTask, error) {
 	if !status.Changed(&task.Status, &s) {
-		return nil
+		return task, nil
 	}
 	updated := task.DeepCopy()
 	updated.Status = s
-	_, err := c.kusciaClient.KusciaV1alpha1().KusciaTasks().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: ControllerName})
+	written, err := c.kusciaClient.KusciaV1alpha1().KusciaTasks().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: ControllerName})
 	if err != nil {
-		return fmt.Errorf("update status of task %s: %w", task.Name, err)
+		return nil, fmt.Errorf("update status of task %s: %w", task.Name, err)
 	}
+	c.tasks.Mutation(written)
 	logger := klog.FromContext(ctx)
 	if task.Status.Phase != s.Phase {
 		logger.Info("Task changed phase", "from", task.Status.Phase, "to", s.Phase, "reason", s.Reason)
@@ -151,5 +162,5 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	for _, e := range status.Events(&task.Status, &s, len(task.Spec.Parties)) {
 		c.recorder.Event(task, e.Type, e.Reason, e.Message)
 	}
-	return nil
+	return written, nil
 }

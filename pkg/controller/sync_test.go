@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	core "k8s.io/client-go/testing"
 
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
@@ -21,14 +23,18 @@ func TestFirstSyncCreatesEveryPartysResources(t *testing.T) {
 	f := newFixture(t, psiObjects(t)...)
 	res := f.mustSync(psi)
 
+	// Pending and startTime are written before any child is created, so a
+	// child the API server refuses never leaves a task without a phase.
+	// (writes lists the Kubernetes actions before the task's.)
 	assert.Equal(t, append(psiCreates(), "update kusciatasks/status /secretflow-task-psi"), f.writes())
+	statusWrite := f.kuscia.Actions()[len(f.kuscia.Actions())-1]
+	assert.Equal(t, "update", statusWrite.GetVerb())
+	assert.Empty(t, statusWrite.(core.UpdateAction).GetObject().(*kusciav1alpha1.KusciaTask).Status.PodStatuses,
+		"the status is written before the pods exist")
 
 	task := f.task(psi)
 	assert.Equal(t, kusciav1alpha1.TaskPending, task.Status.Phase)
 	assert.Equal(t, t0, task.Status.StartTime.Time)
-	cond := status.Condition(&task.Status, kusciav1alpha1.ConditionResourceCreated)
-	require.NotNil(t, cond)
-	assert.Equal(t, corev1.ConditionTrue, cond.Status)
 	require.NotNil(t, task.Status.Reservation)
 	assert.EqualValues(t, 1, task.Status.Reservation.Round)
 	// Nothing is reserved yet: the task waits for the lifecycle deadline.
@@ -47,13 +53,22 @@ func TestFirstSyncCreatesEveryPartysResources(t *testing.T) {
 		assert.Equal(t, psi, pod.Labels[kusciav1alpha1.LabelTask])
 		assert.Equal(t, pod.Namespace, pod.Labels[kusciav1alpha1.LabelParty])
 	}
-	assert.Equal(t, []string{"Normal Pending " + "task accepted; creating its resources",
-		"Normal ResourcesCreated created the config maps, services and pods of 2 parties"}, f.events())
+	assert.Equal(t, []string{"Normal Pending " + "task accepted; creating its resources"}, f.events())
+
+	// The next sync sees the children in the caches and reports them.
+	f.mustSync(psi)
+	task = f.task(psi)
+	cond := status.Condition(&task.Status, kusciav1alpha1.ConditionResourceCreated)
+	require.NotNil(t, cond)
+	assert.Equal(t, corev1.ConditionTrue, cond.Status)
+	assert.Len(t, task.Status.PodStatuses, 2)
+	assert.Equal(t, []string{"Normal ResourcesCreated created the config maps, services and pods of 2 parties"}, f.events())
 }
 
 func TestSecondSyncWithNothingChangedWritesNothing(t *testing.T) {
 	f := newFixture(t, psiObjects(t)...)
 	f.mustSync(psi)
+	f.mustSync(psi) // reports what the first one created
 	f.mustSync(psi)
 	assert.Empty(t, f.writes(), "a sync that changes nothing must not write")
 
@@ -68,6 +83,7 @@ func TestSecondSyncWithNothingChangedWritesNothing(t *testing.T) {
 	require.Equal(t, kusciav1alpha1.TaskSucceeded, f.task(psi).Status.Phase)
 	f.mustSync(psi)
 	assert.Empty(t, f.writes(), "a finished task with finished pods needs no writes")
+	assert.Zero(t, f.conflicts, "no status write ran into a conflict")
 }
 
 func TestStatusIsWrittenOnlyThroughTheStatusSubresource(t *testing.T) {
@@ -162,10 +178,15 @@ func TestOneFailedPodFailsTheTaskAndStopsThePeers(t *testing.T) {
 	require.NotEmpty(t, events)
 	assert.Contains(t, events[len(events)-1], "Warning PartiesFailed party bob failed")
 
-	// The finish step deletes alice's running pod and keeps bob's failed one
-	// for its logs.
+	// The sync that fails the task deletes alice's running pod and keeps
+	// bob's failed one for its logs; the status says alice was stopped.
+	assert.Equal(t, []string{"delete pods alice/secretflow-task-psi-0", "update kusciatasks/status /secretflow-task-psi"}, f.writes())
+	alice := task.Status.PartyTaskStatus[0]
+	assert.Equal(t, kusciav1alpha1.TaskFailed, alice.Phase)
+	assert.Equal(t, "stopped: the task failed before this party finished", alice.Message)
+	assert.Equal(t, kusciav1alpha1.PodReasonStopped, task.Status.PodStatuses["alice/secretflow-task-psi-0"].Reason)
 	f.mustSync(psi)
-	assert.Equal(t, []string{"delete pods alice/secretflow-task-psi-0"}, f.writes())
+	assert.Empty(t, f.writes())
 }
 
 // A container stuck waiting fails the task only when the reason is one a
@@ -209,7 +230,11 @@ func TestDeletedPodFailsItsParty(t *testing.T) {
 	task := f.task(psi)
 	assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
 	assert.Contains(t, task.Status.PartyTaskStatus[1].Message, "pod bob/secretflow-task-psi-0 was deleted")
-	assert.Empty(t, f.writes()[:len(f.writes())-1], "a deleted pod is never recreated once running")
+	// A deleted pod is never recreated once running; alice's is stopped
+	// with the task.
+	assert.Equal(t, []string{"delete pods alice/secretflow-task-psi-0", "update kusciatasks/status /secretflow-task-psi"}, f.writes())
+	assert.Equal(t, kusciav1alpha1.PodReasonDeleted, task.Status.PodStatuses["bob/secretflow-task-psi-0"].Reason)
+	assert.Equal(t, corev1.PodFailed, task.Status.PodStatuses["bob/secretflow-task-psi-0"].PodPhase)
 }
 
 func TestMinReservedMembersLetsTheTaskSucceedWithOnePartyFailed(t *testing.T) {
@@ -306,19 +331,27 @@ func TestRunningTaskIgnoresLaterAppImageChanges(t *testing.T) {
 	}
 }
 
-// A party of zero replicas has nothing to run and succeeds at once.
-func TestZeroReplicaPartySucceedsWithoutPods(t *testing.T) {
-	objs := psiObjects(t)
-	objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].Template = &kusciav1alpha1.PartyTemplate{Replicas: ptrTo[int32](0)}
-	f := newFixture(t, objs...)
-	f.mustSync(psi)
-	require.Len(t, f.pods(), 1)
-	f.updatePods(bind("node-0"))
-	f.mustSync(psi)
-	require.Equal(t, kusciav1alpha1.TaskRunning, f.task(psi).Status.Phase)
-	f.updatePods(succeedPod)
-	f.mustSync(psi)
-	task := f.task(psi)
-	assert.Equal(t, kusciav1alpha1.TaskSucceeded, task.Status.Phase)
-	assert.Equal(t, kusciav1alpha1.TaskSucceeded, task.Status.PartyTaskStatus[1].Phase)
+// A task that runs nothing must not succeed: a party of zero replicas (the
+// CRD refuses it; an AppImage may still say so) fails the task at once.
+func TestZeroReplicasFailTheTask(t *testing.T) {
+	for name, mutate := range map[string]func(objs []runtime.Object){
+		"task": func(objs []runtime.Object) {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].Template = &kusciav1alpha1.PartyTemplate{Replicas: ptrTo[int32](0)}
+		},
+		"AppImage": func(objs []runtime.Object) {
+			objs[1].(*kusciav1alpha1.AppImage).Spec.DeployTemplates[0].Replicas = ptrTo[int32](0)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs := psiObjects(t)
+			mutate(objs)
+			f := newFixture(t, objs...)
+			f.mustSync(psi)
+			assert.Empty(t, f.pods())
+			task := f.task(psi)
+			assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+			assert.Equal(t, kusciav1alpha1.ReasonInvalidTemplate, task.Status.Reason)
+			assert.Contains(t, task.Status.Message, "replicas must be at least 1, got 0")
+		})
+	}
 }

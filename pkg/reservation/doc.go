@@ -11,7 +11,7 @@
 // # Counting
 //
 // A pod is reserved when it is bound to a node, not being deleted and not
-// Failed (PodReserved). A party is reserved when at least minReservedPods
+// Failed (podstate.State.Reserved: the one classifier of pods). A party is reserved when at least minReservedPods
 // of its pods are; the task is reserved when at least minReservedMembers
 // parties are.
 //

@@ -90,7 +90,7 @@ func (p Party) required() int {
 func (p Party) reserved() bool {
 	n := 0
 	for _, pod := range p.Pods {
-		if PodReserved(pod) {
+		if podReserved(pod) {
 			n++
 		}
 	}
@@ -102,7 +102,7 @@ func (p Party) reserved() bool {
 func (p Party) broken() bool {
 	failed := 0
 	for _, pod := range p.Pods {
-		if PodFailed(pod) {
+		if podFailed(pod) {
 			failed++
 		}
 	}

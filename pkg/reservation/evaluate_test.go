@@ -284,7 +284,7 @@ func TestEvaluateMinReservedMembers(t *testing.T) {
 }
 
 func TestEvaluateReleasesAtOnceWhenPodsFail(t *testing.T) {
-	const bobFailed = "round 1: parties [bob] can no longer reserve, too many pods failed: bob/task-0: OutOfcpu: Pod Node didn't have enough resource: cpu"
+	const bobFailed = "round 1: parties [bob] can no longer reserve, too many pods failed: bob/task-0: failed: OutOfcpu: Pod Node didn't have enough resource: cpu"
 	reservedAt1 := round1()
 	reservedAt1.FirstReservedTime = mtime(1)
 	reservedAt1.ReservedParties = []string{"alice"}

@@ -52,7 +52,7 @@ func podsFailedMessage(round int32, t tally) string {
 	head := fmt.Sprintf("round %d: parties %s can no longer reserve, too many pods failed", round, names(t.broken))
 	var details []string
 	for _, p := range partiesNamed(t.parties, t.broken) {
-		details = append(details, describePods(p.Pods, PodFailed, failureReason)...)
+		details = append(details, describePods(p.Pods, podFailed, podSummary)...)
 	}
 	return withDetail(head, strings.Join(details, "; "))
 }
@@ -91,8 +91,8 @@ func retryMessage(st kusciav1alpha1.ReservationStatus, retryAt time.Time) string
 func unreservedDetail(t tally) string {
 	var details []string
 	for _, p := range partiesNamed(t.parties, t.unreserved) {
-		notReserved := func(pod *corev1.Pod) bool { return !PodReserved(pod) }
-		details = append(details, describePods(p.Pods, notReserved, notReservedReason)...)
+		notReserved := func(pod *corev1.Pod) bool { return !podReserved(pod) }
+		details = append(details, describePods(p.Pods, notReserved, podSummary)...)
 		if missing := p.Replicas - len(p.Pods); missing > 0 {
 			details = append(details, fmt.Sprintf("%s: %d of %d pods missing", p.DomainID, missing, p.Replicas))
 		}

@@ -6,32 +6,42 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/podstate"
 )
 
-func podsByKey(pods []*corev1.Pod) map[string]*corev1.Pod {
-	m := make(map[string]*corev1.Pod, len(pods))
-	for _, p := range pods {
-		m[p.Namespace+"/"+p.Name] = p
-	}
-	return m
-}
-
-// podStatuses reports every pod the task has, keeping the last known entry of
-// pods that are gone (so a deleted or released pod's fate stays visible).
-func podStatuses(old map[string]*kusciav1alpha1.PodStatus, pods []*corev1.Pod) map[string]*kusciav1alpha1.PodStatus {
+// podStatuses reports every pod the task has had. A live pod is reported as
+// the classifier reads it, or as stopped when this status stops it. A pod
+// that is going or gone keeps its last report when that was final (it
+// finished, or the controller stopped it); otherwise it was deleted by
+// someone else, and is reported so.
+func podStatuses(old map[string]*kusciav1alpha1.PodStatus, pods []*corev1.Pod, stopped map[string]string) map[string]*kusciav1alpha1.PodStatus {
 	out := make(map[string]*kusciav1alpha1.PodStatus, len(old)+len(pods))
 	for k, v := range old {
 		out[k] = v.DeepCopy()
+		if !final(v) {
+			out[k] = goneStatus(v)
+		}
 	}
 	for _, pod := range pods {
-		key := pod.Namespace + "/" + pod.Name
-		ps := podStatus(pod)
-		// The first readiness of this very pod (not of an earlier pod of
-		// the same name, from a released round) is kept.
-		if prev := old[key]; prev != nil && prev.ReadyTime != nil && samePod(prev, ps) {
-			ps.ReadyTime = prev.ReadyTime.DeepCopy()
+		key := podKey(pod)
+		st := podstate.Of(pod)
+		why, stopping := stopped[key]
+		if stopping && st.Phase != podstate.Failed {
+			// A pod that failed on its own (a container stuck) keeps
+			// its own story; any other is reported as stopped.
+			st = podstate.Stopped(why)
 		}
-		out[key] = ps
+		prev := old[key]
+		if pod.DeletionTimestamp != nil && prev != nil && final(prev) && samePod(prev, pod) {
+			out[key] = prev.DeepCopy()
+			continue
+		}
+		out[key] = podStatus(pod, st, prev)
+		if stopping {
+			// What the kubelet makes of a pod deleted before it
+			// finished; the report is final from now on.
+			out[key].PodPhase = corev1.PodFailed
+		}
 	}
 	if len(out) == 0 {
 		return nil
@@ -39,56 +49,48 @@ func podStatuses(old map[string]*kusciav1alpha1.PodStatus, pods []*corev1.Pod) m
 	return out
 }
 
-// samePod tells whether two reports are of the same pod object: a pod
-// recreated under the same name has a new creation time.
-func samePod(a, b *kusciav1alpha1.PodStatus) bool {
-	return (a.CreateTime == nil && b.CreateTime == nil) ||
-		(a.CreateTime != nil && b.CreateTime != nil && a.CreateTime.Equal(b.CreateTime))
+// final reports whether a report is of a pod that will not change: it
+// finished, or it was stopped or deleted.
+func final(ps *kusciav1alpha1.PodStatus) bool {
+	return ps.PodPhase == corev1.PodSucceeded || ps.PodPhase == corev1.PodFailed
 }
 
-func podStatus(pod *corev1.Pod) *kusciav1alpha1.PodStatus {
-	ps := &kusciav1alpha1.PodStatus{
-		PodName:    pod.Name,
-		Namespace:  pod.Namespace,
-		NodeName:   pod.Spec.NodeName,
-		PodPhase:   pod.Status.Phase,
-		CreateTime: timeOrNil(pod.CreationTimestamp),
-		StartTime:  pod.Status.StartTime.DeepCopy(),
-		ReadyTime:  readyTime(pod),
-	}
-	ps.Reason, ps.Message = podReason(pod)
-	if pod.Status.Phase == corev1.PodFailed {
-		_, ps.TerminationLog = terminationOf(pod)
-	}
+// goneStatus is the report of a pod that went away unfinished.
+func goneStatus(prev *kusciav1alpha1.PodStatus) *kusciav1alpha1.PodStatus {
+	ps := prev.DeepCopy()
+	gone := podstate.Gone()
+	ps.PodPhase, ps.Reason, ps.Message = corev1.PodFailed, gone.Reason, gone.Message
 	return ps
 }
 
-// podReason is the most telling reason and message of a pod: the pod's own,
-// else a failed or last container's termination or waiting state, else why
-// it is not scheduled.
-func podReason(pod *corev1.Pod) (string, string) {
-	if pod.Status.Reason != "" {
-		return pod.Status.Reason, pod.Status.Message
+// samePod tells whether a report is of this very pod: a pod recreated under
+// the same name (a new reservation round) has a new creation time.
+func samePod(ps *kusciav1alpha1.PodStatus, pod *corev1.Pod) bool {
+	created := timeOrNil(pod.CreationTimestamp)
+	return (ps.CreateTime == nil && created == nil) ||
+		(ps.CreateTime != nil && created != nil && ps.CreateTime.Equal(created))
+}
+
+// podStatus reports a pod in state st. The first readiness of this very pod
+// (not of an earlier pod of the same name, from a released round) is kept.
+func podStatus(pod *corev1.Pod, st podstate.State, prev *kusciav1alpha1.PodStatus) *kusciav1alpha1.PodStatus {
+	ps := &kusciav1alpha1.PodStatus{
+		PodName:        pod.Name,
+		Namespace:      pod.Namespace,
+		NodeName:       pod.Spec.NodeName,
+		PodPhase:       pod.Status.Phase,
+		Reason:         st.Reason,
+		Message:        st.Message,
+		TerminationLog: st.TerminationLog,
+		ExitCode:       st.ExitCode,
+		CreateTime:     timeOrNil(pod.CreationTimestamp),
+		StartTime:      pod.Status.StartTime.DeepCopy(),
+		ReadyTime:      readyTime(pod),
 	}
-	if pod.Status.Phase == corev1.PodFailed {
-		return terminationOf(pod)
+	if prev != nil && prev.ReadyTime != nil && samePod(prev, pod) {
+		ps.ReadyTime = prev.ReadyTime.DeepCopy()
 	}
-	for _, cs := range pod.Status.ContainerStatuses {
-		if w := cs.State.Waiting; w != nil && w.Reason != "" {
-			return w.Reason, w.Message
-		}
-	}
-	for _, cs := range pod.Status.ContainerStatuses {
-		if t := cs.State.Terminated; t != nil {
-			return t.Reason, ""
-		}
-	}
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-			return c.Reason, c.Message
-		}
-	}
-	return "", ""
+	return ps
 }
 
 func readyTime(pod *corev1.Pod) *metav1.Time {
@@ -100,15 +102,15 @@ func readyTime(pod *corev1.Pod) *metav1.Time {
 	return nil
 }
 
-// serviceStatuses reports every service of the task; a service is ready when
-// its pod first became ready.
-func serviceStatuses(old map[string]*kusciav1alpha1.ServiceStatus, services []*corev1.Service, pods map[string]*corev1.Pod) map[string]*kusciav1alpha1.ServiceStatus {
+// serviceStatuses reports every service of the task. A service is ready
+// when the pod behind it is: its readyTime is that pod's report's, so a
+// pod of a new round, not ready yet, makes its services not ready either.
+func serviceStatuses(old map[string]*kusciav1alpha1.ServiceStatus, services []*corev1.Service, pods map[string]*kusciav1alpha1.PodStatus) map[string]*kusciav1alpha1.ServiceStatus {
 	out := make(map[string]*kusciav1alpha1.ServiceStatus, len(old)+len(services))
 	for k, v := range old {
 		out[k] = v.DeepCopy()
 	}
 	for _, svc := range services {
-		key := svc.Namespace + "/" + svc.Name
 		ss := &kusciav1alpha1.ServiceStatus{
 			ServiceName: svc.Name,
 			Namespace:   svc.Namespace,
@@ -118,13 +120,10 @@ func serviceStatuses(old map[string]*kusciav1alpha1.ServiceStatus, services []*c
 		if len(svc.Spec.Ports) > 0 {
 			ss.PortName, ss.PortNumber = svc.Spec.Ports[0].Name, svc.Spec.Ports[0].Port
 		}
-		if pod := pods[svc.Namespace+"/"+svc.Labels[kusciav1alpha1.LabelPod]]; pod != nil {
-			ss.ReadyTime = readyTime(pod)
+		if ps := pods[svc.Namespace+"/"+svc.Labels[kusciav1alpha1.LabelPod]]; ps != nil {
+			ss.ReadyTime = ps.ReadyTime.DeepCopy()
 		}
-		if prev := old[key]; prev != nil && prev.ReadyTime != nil {
-			ss.ReadyTime = prev.ReadyTime.DeepCopy()
-		}
-		out[key] = ss
+		out[svc.Namespace+"/"+svc.Name] = ss
 	}
 	if len(out) == 0 {
 		return nil

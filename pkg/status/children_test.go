@@ -88,9 +88,11 @@ func TestPodStatuses(t *testing.T) {
 				CreateTime: whole(1), StartTime: whole(3)},
 		},
 		{
+			// The stuck pod fails the task, whose end stops it: it is
+			// reported Failed with its own reason.
 			name:   "stuck waiting",
 			change: func(p *corev1.Pod) { waiting(p, "CrashLoopBackOff", "back-off 10s") },
-			want: kusciav1alpha1.PodStatus{PodPhase: corev1.PodPending, NodeName: "node-alice",
+			want: kusciav1alpha1.PodStatus{PodPhase: corev1.PodFailed, NodeName: "node-alice",
 				Reason: "CrashLoopBackOff", Message: "back-off 10s", CreateTime: whole(1), StartTime: whole(3)},
 		},
 		{
@@ -105,7 +107,7 @@ func TestPodStatuses(t *testing.T) {
 			f := psiFixture(t)
 			f.toRunning(t)
 			tc.change(f.pod(t, alicePod))
-			s := Compute(Input{Task: f.task, Plan: f.plan, Pods: f.pods, Services: f.services, Now: at(10)})
+			s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(10)}, Outcome{})
 			want := tc.want
 			want.PodName, want.Namespace = "secretflow-task-psi-0", "alice"
 			assertPodStatus(t, &want, s.PodStatuses[alicePod])
@@ -154,13 +156,16 @@ func TestPodStatusesKeepGonePods(t *testing.T) {
 	s = f.compute(t, at(45), Outcome{Reservation: d})
 	require.Len(t, s.PodStatuses, 2)
 	assert.Equal(t, before, roundTrip(t, s).PodStatuses)
+	// The release stopped both pods, and says so.
+	const released = "stopped by the controller: reservation round 1 was released"
 	assertPodStatus(t, &kusciav1alpha1.PodStatus{
-		PodName: "secretflow-task-psi-0", Namespace: "alice", NodeName: "node-alice", PodPhase: corev1.PodRunning,
+		PodName: "secretflow-task-psi-0", Namespace: "alice", NodeName: "node-alice", PodPhase: corev1.PodFailed,
+		Reason: kusciav1alpha1.PodReasonStopped, Message: released,
 		CreateTime: whole(1), StartTime: whole(1), ReadyTime: whole(2),
 	}, s.PodStatuses[alicePod])
 	assertPodStatus(t, &kusciav1alpha1.PodStatus{
-		PodName: "secretflow-task-psi-0", Namespace: "bob", PodPhase: corev1.PodPending,
-		Reason: corev1.PodReasonUnschedulable, Message: "0/2 nodes are available: 2 Insufficient cpu.", CreateTime: whole(1),
+		PodName: "secretflow-task-psi-0", Namespace: "bob", PodPhase: corev1.PodFailed,
+		Reason: kusciav1alpha1.PodReasonStopped, Message: released, CreateTime: whole(1),
 	}, s.PodStatuses[bobPod])
 	require.Len(t, s.ServiceStatuses, 6, "services outlive the released pods")
 }
@@ -244,7 +249,7 @@ func TestServiceStatuses(t *testing.T) {
 	assert.True(t, sameTime(whole(4), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].ReadyTime))
 	f.services = f.services[:0]
 	f.pods = f.without(alicePod)
-	s = Compute(Input{Task: f.task, Plan: f.plan, Pods: f.pods, Now: at(8)})
+	s = computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Now: at(8)}, Outcome{})
 	require.Len(t, s.ServiceStatuses, 6)
 	assert.True(t, sameTime(whole(4), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].ReadyTime))
 	assert.Equal(t, int32(32001), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].PortNumber)

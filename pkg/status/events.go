@@ -43,6 +43,13 @@ func Events(old, s *kusciav1alpha1.KusciaTaskStatus, parties int) []Event {
 	if conditionTrue(s, kusciav1alpha1.ConditionResourceCreated) && !conditionTrue(old, kusciav1alpha1.ConditionResourceCreated) {
 		normal(EventResourcesCreated, fmt.Sprintf(msgResourcesCreated, parties))
 	}
+	if c := Condition(s, kusciav1alpha1.ConditionResourceCreated); c != nil && c.Status == corev1.ConditionFalse {
+		// Creating the round's objects fails and is retried: said once per
+		// reason, not on every retry.
+		if prev := Condition(old, kusciav1alpha1.ConditionResourceCreated); prev == nil || prev.Status != c.Status || prev.Reason != c.Reason {
+			out = append(out, Event{corev1.EventTypeWarning, string(c.Reason), c.Message})
+		}
+	}
 	if oldR, newR := roundOf(old), roundOf(s); newR > oldR && newR > 1 {
 		normal(EventRoundStarted, fmt.Sprintf(msgRoundStarted, newR))
 	}

@@ -112,19 +112,42 @@ func (f *fixture) without(keys ...string) []*corev1.Pod {
 	return out
 }
 
+// Outcome is what a sync found, for these tests: the controller's phase
+// handlers turn the same facts into a call of Pending, Running, Failed or
+// Finished.
+type Outcome struct {
+	// Failure fails the task at once.
+	Failure *builder.InputError
+	// ResourcesCreated: every child of the round is in the cache.
+	ResourcesCreated bool
+	// Reservation is the decision of a Pending task.
+	Reservation *reservation.Decision
+}
+
+// computeNext calls the status function of the task's phase, as the
+// controller's dispatch does.
+func computeNext(in Input, o Outcome) Next {
+	switch phase := in.Task.Status.Phase; {
+	case phase.IsTerminal():
+		return Finished(in)
+	case o.Failure != nil:
+		return Failed(in, o.Failure.Reason, o.Failure.Message)
+	case phase == kusciav1alpha1.TaskRunning:
+		return Running(in)
+	default:
+		return Pending(in, *o.Reservation, Resources{Created: o.ResourcesCreated})
+	}
+}
+
+// computeStatus is computeNext's status.
+func computeStatus(in Input, o Outcome) kusciav1alpha1.KusciaTaskStatus {
+	return computeNext(in, o).Status
+}
+
 // evaluate runs the reservation tracker over the fixture's pods, as the
 // Pending handler does.
 func (f *fixture) evaluate(state *kusciav1alpha1.ReservationStatus, now time.Time) *reservation.Decision {
-	var parties []reservation.Party
-	for _, p := range f.plan.Parties {
-		rp := reservation.Party{DomainID: p.DomainID, MinReservedPods: p.MinReservedPods, Replicas: p.Replicas}
-		for _, pod := range f.pods {
-			if pod.Namespace == p.DomainID {
-				rp.Pods = append(rp.Pods, pod)
-			}
-		}
-		parties = append(parties, rp)
-	}
+	parties := f.plan.Roster().ReservationParties(f.pods)
 	start := now
 	if f.task.Status.StartTime != nil {
 		start = f.task.Status.StartTime.Time
@@ -138,7 +161,7 @@ func (f *fixture) evaluate(state *kusciav1alpha1.ReservationStatus, now time.Tim
 // the apiserver does. It returns the computed status (before the trip).
 func (f *fixture) compute(t *testing.T, now time.Time, outcome Outcome) kusciav1alpha1.KusciaTaskStatus {
 	t.Helper()
-	s := Compute(Input{Task: f.task, Plan: f.plan, Pods: f.pods, Services: f.services, Now: now, Outcome: outcome})
+	s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: now}, outcome)
 	f.task.Status = roundTrip(t, s)
 	return s
 }

@@ -2,58 +2,19 @@ package status
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/podstate"
+	"kusciatask.io/controller/pkg/reservation"
 )
 
-// fatalWaitingReasons are container waiting reasons a pod does not recover
-// from on its own: the pod counts as failed while it is stuck in one.
-// ErrImagePull alone is not fatal (a registry hiccup); ImagePullBackOff is the
-// kubelet backing off after pulls kept failing.
-var fatalWaitingReasons = map[string]bool{
-	"CrashLoopBackOff":           true,
-	"ImagePullBackOff":           true,
-	"InvalidImageName":           true,
-	"ErrImageNeverPull":          true,
-	"CreateContainerConfigError": true,
-	"CreateContainerError":       true,
-	"RunContainerError":          true,
-}
-
-// PodFailure says why a pod counts as failed, or "" when it does not: it
-// Failed, or a container is stuck in a fatal waiting reason. A pod that does
-// not exist is the caller's business.
-func PodFailure(pod *corev1.Pod) string {
-	if pod.Status.Phase == corev1.PodFailed {
-		reason, msg := terminationOf(pod)
-		return joinNonEmpty(": ", "failed", reason, msg)
-	}
-	for _, cs := range pod.Status.ContainerStatuses {
-		if w := cs.State.Waiting; w != nil && fatalWaitingReasons[w.Reason] {
-			return joinNonEmpty(": ", "container "+cs.Name+" is stuck", w.Reason, w.Message)
-		}
-	}
-	return ""
-}
-
-// terminationOf returns the reason and termination message of a failed pod:
-// its first container that exited non-zero, else the pod's own reason.
-func terminationOf(pod *corev1.Pod) (reason, message string) {
-	for _, cs := range pod.Status.ContainerStatuses {
-		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
-			reason = t.Reason
-			if reason == "" {
-				reason = fmt.Sprintf("ExitCode %d", t.ExitCode)
-			}
-			return reason, strings.TrimSpace(t.Message)
-		}
-	}
-	return pod.Status.Reason, pod.Status.Message
-}
+// notReservedMessage is the message of a party the gang went without.
+const notReservedMessage = "not reserved when the task started; its pods were deleted"
 
 // partyResult is the phase of one party and why.
 type partyResult struct {
@@ -61,23 +22,72 @@ type partyResult struct {
 	message string
 }
 
+// running derives the phase of a running task from its parties. The
+// parties the gang went without have their pods stopped and count as
+// failed.
+func (n *next) running() {
+	s, roster := n.s, n.in.Roster
+	dropped := reservation.Dropped(s.Reservation, roster.DomainIDs())
+	var succeeded, failed int
+	var failures []string
+	s.PartyTaskStatus = s.PartyTaskStatus[:0:0]
+	for _, party := range roster.Parties {
+		var r partyResult
+		if slices.Contains(dropped, party.DomainID) {
+			r = partyResult{phase: kusciav1alpha1.TaskFailed, message: notReservedMessage}
+			n.stopParty(party, fmt.Sprintf("party %s was not reserved when the task started", party.DomainID))
+		} else {
+			r = runningParty(party, n.pods)
+		}
+		s.PartyTaskStatus = append(s.PartyTaskStatus, kusciav1alpha1.PartyTaskStatus{
+			DomainID: party.DomainID, Role: party.Role, Phase: r.phase, Message: r.message,
+		})
+		switch r.phase {
+		case kusciav1alpha1.TaskSucceeded:
+			succeeded++
+		case kusciav1alpha1.TaskFailed:
+			failed++
+			failures = append(failures, fmt.Sprintf("party %s failed: %s", party.DomainID, r.message))
+		}
+	}
+	need := roster.Schedule.MinReservedMembers
+	switch {
+	case succeeded >= need:
+		n.finish(kusciav1alpha1.TaskSucceeded, kusciav1alpha1.ReasonSucceeded, fmt.Sprintf("%d of %d parties succeeded", succeeded, len(roster.Parties)))
+	case len(roster.Parties)-failed < need:
+		n.finish(kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonPartiesFailed, strings.Join(failures, "; "))
+	default:
+		s.Reason, s.Message = kusciav1alpha1.ReasonRunning, ""
+	}
+}
+
+// stopParty stops the live pods of a party.
+func (n *next) stopParty(party builder.RosterParty, why string) {
+	for _, ref := range party.Pods {
+		if pod := n.pods[ref.Key()]; pod != nil {
+			n.stop(pod, why)
+		}
+	}
+}
+
 // runningParty derives a running party's phase from its pods: Succeeded once
 // minReservedPods pods succeeded, Failed once fewer than that can still
-// succeed (a pod failed, is stuck or was deleted), Running while any pod
-// runs, else Pending.
-func runningParty(party *builder.PartyPlan, pods map[string]*corev1.Pod) partyResult {
+// succeed (a pod failed, is stuck, is being deleted or was deleted), Running
+// while any pod runs, else Pending.
+func runningParty(party builder.RosterParty, pods map[string]*corev1.Pod) partyResult {
 	var succeeded, running int
 	var failures []string
-	for _, pp := range party.Pods {
-		pod := pods[pp.Namespace+"/"+pp.Name]
-		switch {
-		case pod == nil:
-			failures = append(failures, fmt.Sprintf("pod %s/%s was deleted", pp.Namespace, pp.Name))
-		case PodFailure(pod) != "":
-			failures = append(failures, fmt.Sprintf("pod %s/%s %s", pp.Namespace, pp.Name, PodFailure(pod)))
-		case pod.Status.Phase == corev1.PodSucceeded:
+	for _, ref := range party.Pods {
+		st := podstate.Gone()
+		if pod := pods[ref.Key()]; pod != nil {
+			st = podstate.Of(pod)
+		}
+		switch st.Phase {
+		case podstate.Failed:
+			failures = append(failures, "pod "+ref.Key()+" "+st.Summary())
+		case podstate.Succeeded:
 			succeeded++
-		case pod.Status.Phase == corev1.PodRunning:
+		case podstate.Running:
 			running++
 		}
 	}
@@ -93,12 +103,77 @@ func runningParty(party *builder.PartyPlan, pods map[string]*corev1.Pod) partyRe
 	}
 }
 
-func joinNonEmpty(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
+// reservingParties reports each party of a Pending task, with the reason of
+// the parties that have not reserved yet.
+func reservingParties(roster *builder.Roster, d reservation.Decision, pods map[string]*corev1.Pod) []kusciav1alpha1.PartyTaskStatus {
+	out := make([]kusciav1alpha1.PartyTaskStatus, 0, len(roster.Parties))
+	for _, party := range roster.Parties {
+		ps := kusciav1alpha1.PartyTaskStatus{DomainID: party.DomainID, Role: party.Role, Phase: kusciav1alpha1.TaskPending}
+		switch {
+		case d.State.ReleasedTime != nil:
+			ps.Message = fmt.Sprintf("round %d released; waiting for the next round", d.State.Round)
+		case !slices.Contains(d.ReservedParties, party.DomainID):
+			ps.Message = "not reserved: " + schedulingReasons(party, pods)
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// schedulingReasons says why the pods of a party are not reserved.
+func schedulingReasons(party builder.RosterParty, pods map[string]*corev1.Pod) string {
+	var reasons []string
+	for _, ref := range party.Pods {
+		pod := pods[ref.Key()]
+		if pod == nil {
+			continue
+		}
+		if st := podstate.Of(pod); !st.Reserved() {
+			reasons = append(reasons, ref.Key()+": "+st.Summary())
 		}
 	}
-	return strings.Join(out, sep)
+	if len(reasons) == 0 {
+		return "pods not created yet"
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// failedParties are the parties of a task that fails at once: those of its
+// roster, or of its spec when it could not be resolved. A party that had
+// already succeeded keeps its report; the others are left unfinished for
+// finish to fail with the task.
+func failedParties(in Input, old []kusciav1alpha1.PartyTaskStatus) []kusciav1alpha1.PartyTaskStatus {
+	var out []kusciav1alpha1.PartyTaskStatus
+	add := func(domainID, role string) {
+		ps := kusciav1alpha1.PartyTaskStatus{DomainID: domainID, Role: role}
+		for _, o := range old {
+			if o.DomainID == domainID && o.Phase == kusciav1alpha1.TaskSucceeded {
+				ps = o
+			}
+		}
+		out = append(out, ps)
+	}
+	if in.Roster != nil {
+		for _, p := range in.Roster.Parties {
+			add(p.DomainID, p.Role)
+		}
+		return out
+	}
+	for _, p := range in.Task.Spec.Parties {
+		add(p.DomainID, p.Role)
+	}
+	return out
+}
+
+// podKey names a pod as "namespace/name".
+func podKey(pod *corev1.Pod) string {
+	return pod.Namespace + "/" + pod.Name
+}
+
+func podsByKey(pods []*corev1.Pod) map[string]*corev1.Pod {
+	m := make(map[string]*corev1.Pod, len(pods))
+	for _, p := range pods {
+		m[podKey(p)] = p
+	}
+	return m
 }

@@ -1,11 +1,14 @@
 // Package status computes a KusciaTask's status as a pure function of the
-// task, its children, what this sync's phase handler found, and the time. The
-// controller writes the result only when it differs from the stored status.
+// task, its children, what this sync decided, and the time. There is one
+// function per phase (Pending, Running, Failed, Finished), called by the
+// controller's handler of that phase; each returns the next status and the
+// pods that status reports as stopped, which the controller deletes once
+// the status is written. The controller writes a status only when it
+// differs from the stored one.
 package status
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,61 +18,131 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/podstate"
 	"kusciatask.io/controller/pkg/reservation"
 )
 
-// Input is everything a status is computed from.
+// Input is what every status is computed from.
 type Input struct {
 	// Task as stored; its Status is the previous status.
 	Task *kusciav1alpha1.KusciaTask
-	// Plan is the resolved task; nil when Outcome.Failure is set because the
-	// task could not be resolved.
-	Plan *builder.TaskPlan
+	// Roster is the task's parties and pods; nil when the task could not be
+	// resolved (it then fails).
+	Roster *builder.Roster
 	// Pods and Services of the task, as the informers see them.
 	Pods     []*corev1.Pod
 	Services []*corev1.Service
 	Now      time.Time
-	Outcome  Outcome
 }
 
-// Outcome is what this sync's phase handler found and did.
-type Outcome struct {
-	// Failure fails the task at once: bad input, a foreign object in the way.
-	Failure *builder.InputError
-	// ResourcesCreated: every config map, service and pod of the current
-	// round exists.
-	ResourcesCreated bool
-	// Reservation is the reservation decision of a Pending task.
-	Reservation *reservation.Decision
+// Next is a task's next status and the pods it reports as stopped. The
+// controller writes the status first, then deletes those pods: what status
+// says is what happens, even when the controller stops in between.
+type Next struct {
+	Status kusciav1alpha1.KusciaTaskStatus
+	Stop   []*corev1.Pod
 }
 
-// Compute returns the task's new status. Terminal statuses never change.
-func Compute(in Input) kusciav1alpha1.KusciaTaskStatus {
-	old := &in.Task.Status
-	if old.Phase.IsTerminal() {
-		return *old.DeepCopy()
+// Resources is what a Pending task's sync found of its children.
+type Resources struct {
+	// Created: every config map, service and pod of the current round is
+	// in the cache.
+	Created bool
+	// Stale are pods of another round than the current one.
+	Stale []*corev1.Pod
+}
+
+// Pending is the status of a task that has not run yet, given this sync's
+// reservation decision: reserving, released between rounds, running once
+// reserved (the parties the gang goes without are stopped), or failed when
+// the reservation expired.
+func Pending(in Input, d reservation.Decision, res Resources) Next {
+	n := begin(in)
+	s := n.s
+	s.Phase = kusciav1alpha1.TaskPending
+	for _, pod := range res.Stale {
+		n.stop(pod, "it is left over from an earlier reservation round")
 	}
-	now := metav1.NewTime(in.Now)
-	s := old.DeepCopy()
-	if s.StartTime == nil {
-		s.StartTime = &now
+	if res.Created {
+		n.condition(kusciav1alpha1.ConditionResourceCreated, corev1.ConditionTrue, kusciav1alpha1.ReasonResourcesCreated, "")
 	}
-	pods := podsByKey(in.Pods)
-	s.PodStatuses = podStatuses(old.PodStatuses, in.Pods)
-	s.ServiceStatuses = serviceStatuses(old.ServiceStatuses, in.Services, pods)
+	state := d.State
+	s.Reservation = &state
+	s.PartyTaskStatus = reservingParties(in.Roster, d, n.pods)
 	switch {
-	case in.Outcome.Failure != nil:
-		s.PartyTaskStatus = failedParties(in.Task)
-		finish(s, kusciav1alpha1.TaskFailed, in.Outcome.Failure.Reason, in.Outcome.Failure.Message, now)
-	case old.Phase == kusciav1alpha1.TaskRunning:
-		running(s, in.Plan, pods, now)
+	case d.Action == reservation.ActionReserved:
+		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, fmt.Sprintf("parties %v reserved", d.ReservedParties))
+		n.condition(kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, "")
+		s.Phase = kusciav1alpha1.TaskRunning
+		n.running()
+	case d.Action == reservation.ActionExpire:
+		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReservationExpired, d.Message)
+		n.finish(kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired, d.Message+n.createFailure())
+	case state.ReleasedTime != nil:
+		// Released, until the next round starts: the same report while the
+		// old pods go and while the retry interval runs, so nothing is
+		// rewritten in between.
+		n.stopAll(fmt.Sprintf("reservation round %d was released", state.Round))
+		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonRoundReleased, state.LastFailure)
+		s.Reason, s.Message = kusciav1alpha1.ReasonRoundReleased, state.LastFailure
 	default:
-		pending(s, in, pods, now)
+		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReserving, d.Message)
+		s.Reason, s.Message = kusciav1alpha1.ReasonReserving, d.Message
+		if c := Condition(s, kusciav1alpha1.ConditionResourceCreated); c != nil && c.Status == corev1.ConditionFalse {
+			// Creating the round's objects fails and is retried: that is
+			// what the task waits for.
+			s.Reason, s.Message = c.Reason, c.Message
+		}
 	}
-	if !equality.Semantic.DeepEqual(withoutReconcileTime(s), withoutReconcileTime(old)) {
-		s.LastReconcileTime = &now
+	return n.done()
+}
+
+// CreateFailed is s (a Pending status just written) after creating the
+// round's objects failed for a reason a retry may fix (a quota): condition
+// ResourceCreated False, and the task says what it waits for. Pending keeps
+// reporting it until the objects exist.
+func CreateFailed(s kusciav1alpha1.KusciaTaskStatus, reason kusciav1alpha1.KusciaTaskReason, message string, now time.Time) kusciav1alpha1.KusciaTaskStatus {
+	out := s.DeepCopy()
+	t := metav1.NewTime(now)
+	setCondition(out, kusciav1alpha1.ConditionResourceCreated, corev1.ConditionFalse, reason, message, t)
+	out.Reason, out.Message = reason, message
+	if !equality.Semantic.DeepEqual(withoutReconcileTime(out), withoutReconcileTime(&s)) {
+		out.LastReconcileTime = &t
 	}
-	return *s
+	return *out
+}
+
+// Running is the status of a running task: each party's phase from its
+// pods; Succeeded once minReservedMembers parties succeeded, Failed as soon
+// as that can no longer happen. The pods of the parties the gang went
+// without are stopped, and so is every live pod when the task ends.
+func Running(in Input) Next {
+	n := begin(in)
+	n.running()
+	return n.done()
+}
+
+// Failed fails the task at once (bad input, a foreign object in the way, a
+// refused child): every live pod is stopped and every unfinished party
+// fails with it.
+func Failed(in Input, reason kusciav1alpha1.KusciaTaskReason, message string) Next {
+	n := begin(in)
+	n.s.PartyTaskStatus = failedParties(in, n.s.PartyTaskStatus)
+	n.finish(kusciav1alpha1.TaskFailed, reason, message)
+	return n.done()
+}
+
+// Finished is the status of a task that already ended: it never changes.
+// The pods still live are stopped: their stop was reported when the task
+// ended, so a delete that failed then is retried now.
+func Finished(in Input) Next {
+	out := Next{Status: *in.Task.Status.DeepCopy()}
+	for _, pod := range in.Pods {
+		if podstate.Of(pod).Live() {
+			out.Stop = append(out.Stop, pod)
+		}
+	}
+	return out
 }
 
 // Changed reports whether writing s over old changes anything.
@@ -77,131 +150,109 @@ func Changed(old, s *kusciav1alpha1.KusciaTaskStatus) bool {
 	return !equality.Semantic.DeepEqual(old, s)
 }
 
-func withoutReconcileTime(s *kusciav1alpha1.KusciaTaskStatus) *kusciav1alpha1.KusciaTaskStatus {
-	c := *s
-	c.LastReconcileTime = nil
-	return &c
+// next is a status being computed.
+type next struct {
+	in   Input
+	s    *kusciav1alpha1.KusciaTaskStatus
+	now  metav1.Time
+	pods map[string]*corev1.Pod
+	// stopped maps the key of each pod to stop to why; stopOrder keeps the
+	// order they were stopped in.
+	stopped   map[string]string
+	stopOrder []*corev1.Pod
 }
 
-// pending applies the reservation decision to a Pending task.
-func pending(s *kusciav1alpha1.KusciaTaskStatus, in Input, pods map[string]*corev1.Pod, now metav1.Time) {
-	s.Phase = kusciav1alpha1.TaskPending
-	if in.Outcome.ResourcesCreated {
-		setCondition(s, kusciav1alpha1.ConditionResourceCreated, corev1.ConditionTrue, kusciav1alpha1.ReasonResourcesCreated, "", now)
+// begin starts from the previous status; the first status gets startTime.
+func begin(in Input) *next {
+	n := &next{in: in, s: in.Task.Status.DeepCopy(), now: metav1.NewTime(in.Now), pods: podsByKey(in.Pods), stopped: map[string]string{}}
+	if n.s.StartTime == nil {
+		n.s.StartTime = &n.now
 	}
-	d := in.Outcome.Reservation
-	if d == nil {
+	return n
+}
+
+// stop reports a live pod as stopped, and why; the controller deletes it.
+func (n *next) stop(pod *corev1.Pod, why string) {
+	key := podKey(pod)
+	if _, done := n.stopped[key]; done || !podstate.Of(pod).Live() {
 		return
 	}
-	state := d.State
-	s.Reservation = &state
-	s.PartyTaskStatus = reservingParties(in.Plan, d, pods)
-	switch {
-	case d.Action == reservation.ActionReserved:
-		msg := fmt.Sprintf("parties %v reserved", d.ReservedParties)
-		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, msg, now)
-		setCondition(s, kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, "", now)
-		s.Phase = kusciav1alpha1.TaskRunning
-		running(s, in.Plan, pods, now)
-	case d.Action == reservation.ActionExpire:
-		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
-		finish(s, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired, d.Message, now)
-	case state.ReleasedTime != nil:
-		// Released, until the next round starts: the same report while the
-		// old pods go and while the retry interval runs, so nothing is
-		// rewritten in between.
-		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonRoundReleased, state.LastFailure, now)
-		s.Reason, s.Message = kusciav1alpha1.ReasonRoundReleased, state.LastFailure
-	default:
-		setCondition(s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReserving, d.Message, now)
-		s.Reason, s.Message = kusciav1alpha1.ReasonReserving, d.Message
+	n.stopped[key] = why
+	n.stopOrder = append(n.stopOrder, pod)
+}
+
+// stopAll stops every live pod of the task.
+func (n *next) stopAll(why string) {
+	for _, pod := range n.in.Pods {
+		n.stop(pod, why)
 	}
 }
 
-// reservingParties reports each party of a Pending task, with the reason of
-// the parties that have not reserved yet.
-func reservingParties(plan *builder.TaskPlan, d *reservation.Decision, pods map[string]*corev1.Pod) []kusciav1alpha1.PartyTaskStatus {
-	out := make([]kusciav1alpha1.PartyTaskStatus, 0, len(plan.Parties))
-	for _, party := range plan.Parties {
-		ps := kusciav1alpha1.PartyTaskStatus{DomainID: party.DomainID, Role: party.Role, Phase: kusciav1alpha1.TaskPending}
-		switch {
-		case d.State.ReleasedTime != nil:
-			ps.Message = fmt.Sprintf("round %d released; waiting for the next round", d.State.Round)
-		case !slices.Contains(d.ReservedParties, party.DomainID):
-			ps.Message = "not reserved: " + schedulingReasons(party, pods)
-		}
-		out = append(out, ps)
+// done completes the status: pod and service statuses with the stops, and
+// lastReconcileTime when anything changed.
+func (n *next) done() Next {
+	old := &n.in.Task.Status
+	n.s.PodStatuses = podStatuses(old.PodStatuses, n.in.Pods, n.stopped)
+	n.s.ServiceStatuses = serviceStatuses(old.ServiceStatuses, n.in.Services, n.s.PodStatuses)
+	if !equality.Semantic.DeepEqual(withoutReconcileTime(n.s), withoutReconcileTime(old)) {
+		n.s.LastReconcileTime = &n.now
 	}
-	return out
+	return Next{Status: *n.s, Stop: n.stopOrder}
 }
 
-// schedulingReasons says why the pods of a party are not reserved.
-func schedulingReasons(party *builder.PartyPlan, pods map[string]*corev1.Pod) string {
-	var reasons []string
-	for _, pp := range party.Pods {
-		pod := pods[pp.Namespace+"/"+pp.Name]
-		if pod == nil || reservation.PodReserved(pod) {
-			continue
-		}
-		reasons = append(reasons, fmt.Sprintf("%s/%s: %s", pp.Namespace, pp.Name, reservation.SchedulerReason(pod)))
-	}
-	if len(reasons) == 0 {
-		return "pods not created yet"
-	}
-	return strings.Join(reasons, "; ")
-}
-
-// running derives the phase of a Running task from its parties.
-func running(s *kusciav1alpha1.KusciaTaskStatus, plan *builder.TaskPlan, pods map[string]*corev1.Pod, now metav1.Time) {
-	var succeeded, failed int
-	var failures []string
-	s.PartyTaskStatus = s.PartyTaskStatus[:0:0]
-	for _, party := range plan.Parties {
-		r := partyResult{phase: kusciav1alpha1.TaskFailed, message: "not reserved when the task started; its pods were deleted"}
-		if s.Reservation == nil || slices.Contains(s.Reservation.ReservedParties, party.DomainID) {
-			r = runningParty(party, pods)
-		}
-		s.PartyTaskStatus = append(s.PartyTaskStatus, kusciav1alpha1.PartyTaskStatus{
-			DomainID: party.DomainID, Role: party.Role, Phase: r.phase, Message: r.message,
-		})
-		switch r.phase {
-		case kusciav1alpha1.TaskSucceeded:
-			succeeded++
-		case kusciav1alpha1.TaskFailed:
-			failed++
-			failures = append(failures, fmt.Sprintf("party %s failed: %s", party.DomainID, r.message))
-		}
-	}
-	need := plan.Schedule.MinReservedMembers
-	switch {
-	case succeeded >= need:
-		msg := fmt.Sprintf("%d of %d parties succeeded", succeeded, len(plan.Parties))
-		finish(s, kusciav1alpha1.TaskSucceeded, kusciav1alpha1.ReasonSucceeded, msg, now)
-	case len(plan.Parties)-failed < need:
-		finish(s, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonPartiesFailed, strings.Join(failures, "; "), now)
-	default:
-		s.Reason, s.Message = kusciav1alpha1.ReasonRunning, ""
-	}
-}
-
-// finish moves the task to a terminal phase.
-func finish(s *kusciav1alpha1.KusciaTaskStatus, phase kusciav1alpha1.KusciaTaskPhase, reason kusciav1alpha1.KusciaTaskReason, msg string, now metav1.Time) {
+// finish moves the task to a terminal phase: completionTime, condition
+// Success, every live pod stopped and every party that had not finished
+// failed with it.
+func (n *next) finish(phase kusciav1alpha1.KusciaTaskPhase, reason kusciav1alpha1.KusciaTaskReason, msg string) {
+	s := n.s
 	s.Phase, s.Reason, s.Message = phase, reason, msg
 	success := corev1.ConditionTrue
 	if phase == kusciav1alpha1.TaskFailed {
 		success = corev1.ConditionFalse
 	}
-	setCondition(s, kusciav1alpha1.ConditionSuccess, success, reason, msg, now)
-	s.CompletionTime = &now
+	n.condition(kusciav1alpha1.ConditionSuccess, success, reason, msg)
+	s.CompletionTime = &n.now
+	why := fmt.Sprintf("the task %s before this pod finished", strings.ToLower(string(phase)))
+	n.stopAll(why)
+	for i := range s.PartyTaskStatus {
+		p := &s.PartyTaskStatus[i]
+		if p.Phase == kusciav1alpha1.TaskSucceeded || p.Phase == kusciav1alpha1.TaskFailed {
+			continue
+		}
+		p.Phase = kusciav1alpha1.TaskFailed
+		if p.Message == "" && n.stopsParty(p.DomainID) {
+			p.Message = fmt.Sprintf("stopped: the task %s before this party finished", strings.ToLower(string(phase)))
+		}
+	}
 }
 
-// failedParties marks every party of a task that failed before it ran.
-func failedParties(task *kusciav1alpha1.KusciaTask) []kusciav1alpha1.PartyTaskStatus {
-	out := make([]kusciav1alpha1.PartyTaskStatus, 0, len(task.Spec.Parties))
-	for _, p := range task.Spec.Parties {
-		out = append(out, kusciav1alpha1.PartyTaskStatus{DomainID: p.DomainID, Role: p.Role, Phase: kusciav1alpha1.TaskFailed})
+// stopsParty reports whether the party has pods stopped by this status.
+func (n *next) stopsParty(domainID string) bool {
+	for _, pod := range n.stopOrder {
+		if pod.Labels[kusciav1alpha1.LabelParty] == domainID {
+			return true
+		}
 	}
-	return out
+	return false
+}
+
+// createFailure is "; " and why creating the round's objects failed, when
+// it did, for the message of an expired reservation.
+func (n *next) createFailure() string {
+	if c := Condition(n.s, kusciav1alpha1.ConditionResourceCreated); c != nil && c.Status == corev1.ConditionFalse {
+		return "; creating its resources failed: " + c.Message
+	}
+	return ""
+}
+
+func (n *next) condition(t kusciav1alpha1.KusciaTaskConditionType, status corev1.ConditionStatus, reason kusciav1alpha1.KusciaTaskReason, msg string) {
+	setCondition(n.s, t, status, reason, msg, n.now)
+}
+
+func withoutReconcileTime(s *kusciav1alpha1.KusciaTaskStatus) *kusciav1alpha1.KusciaTaskStatus {
+	c := *s
+	c.LastReconcileTime = nil
+	return &c
 }
 
 // setCondition sets a condition, moving its LastTransitionTime only when its

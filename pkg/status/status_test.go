@@ -42,7 +42,6 @@ func TestComputeFirstSync(t *testing.T) {
 		{name: "resources not all created yet", resourcesCreated: false, decide: true,
 			wantReason:     kusciav1alpha1.ReasonReserving,
 			wantConditions: []kusciav1alpha1.KusciaTaskConditionType{kusciav1alpha1.ConditionReserved}},
-		{name: "no reservation decision", resourcesCreated: false, decide: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,7 +52,7 @@ func TestComputeFirstSync(t *testing.T) {
 				require.Equal(t, reservation.ActionCreate, d.Action)
 			}
 			// The informers do not see the pods just created.
-			s := Compute(Input{Task: f.task, Plan: f.plan, Now: at(0), Outcome: Outcome{ResourcesCreated: tc.resourcesCreated, Reservation: d}})
+			s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Now: at(0)}, Outcome{ResourcesCreated: tc.resourcesCreated, Reservation: d})
 
 			assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
 			require.NotNil(t, s.StartTime)
@@ -187,6 +186,9 @@ func TestComputeRunningPartyFails(t *testing.T) {
 		wantPhase    kusciav1alpha1.KusciaTaskPhase
 		wantAlice    kusciav1alpha1.KusciaTaskPhase
 		wantBob      kusciav1alpha1.KusciaTaskPhase
+		// failed is the party that failed on its own; the other one is
+		// stopped with the task.
+		failed       string
 		wantMessages []string
 	}{
 		{
@@ -195,7 +197,7 @@ func TestComputeRunningPartyFails(t *testing.T) {
 				fail(f.pods[0], "psi failed: input table alice-table not found\n")
 				return f.pods
 			},
-			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskRunning,
+			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskFailed, failed: "alice",
 			wantMessages: []string{alicePod, "psi failed: input table alice-table not found"},
 		},
 		{
@@ -204,7 +206,7 @@ func TestComputeRunningPartyFails(t *testing.T) {
 				waiting(f.pods[0], "CrashLoopBackOff", "back-off 5m0s restarting failed container")
 				return f.pods
 			},
-			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskRunning,
+			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskFailed, failed: "alice",
 			wantMessages: []string{alicePod, "CrashLoopBackOff", "back-off 5m0s"},
 		},
 		{
@@ -213,7 +215,7 @@ func TestComputeRunningPartyFails(t *testing.T) {
 				waiting(f.pods[1], "InvalidImageName", `couldn't parse image name "secretflow/x:"`)
 				return f.pods
 			},
-			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskRunning, wantBob: kusciav1alpha1.TaskFailed,
+			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskFailed, failed: "bob",
 			wantMessages: []string{bobPod, "InvalidImageName"},
 		},
 		{
@@ -222,13 +224,13 @@ func TestComputeRunningPartyFails(t *testing.T) {
 				waiting(f.pods[0], "CreateContainerConfigError", `configmap "config-template" not found`)
 				return f.pods
 			},
-			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskRunning,
+			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskFailed, failed: "alice",
 			wantMessages: []string{alicePod, "CreateContainerConfigError", `configmap "config-template" not found`},
 		},
 		{
 			name:      "pod deleted",
 			change:    func(f *fixture) []*corev1.Pod { return f.without(alicePod) },
-			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskRunning,
+			wantPhase: kusciav1alpha1.TaskFailed, wantAlice: kusciav1alpha1.TaskFailed, wantBob: kusciav1alpha1.TaskFailed, failed: "alice",
 			wantMessages: []string{alicePod, "deleted"},
 		},
 		{
@@ -263,10 +265,15 @@ func TestComputeRunningPartyFails(t *testing.T) {
 				assert.Nil(t, Condition(&s, kusciav1alpha1.ConditionSuccess))
 				return
 			}
-			failed := "alice"
-			if tc.wantBob == kusciav1alpha1.TaskFailed {
-				failed = "bob"
+			failed, stopped := tc.failed, "bob"
+			if failed == "bob" {
+				stopped = "alice"
 			}
+			// The party still running when the task failed is stopped
+			// with it, and says so.
+			assert.Equal(t, "stopped: the task failed before this party finished", partyStatus(t, s, stopped).Message)
+			assert.Equal(t, kusciav1alpha1.PodReasonStopped, s.PodStatuses[stopped+"/secretflow-task-psi-0"].Reason)
+			assert.Equal(t, corev1.PodFailed, s.PodStatuses[stopped+"/secretflow-task-psi-0"].PodPhase)
 			party := partyStatus(t, s, failed)
 			for _, want := range tc.wantMessages {
 				assert.Contains(t, party.Message, want, "party message")
@@ -442,18 +449,21 @@ func TestComputeFailureOutcome(t *testing.T) {
 		name      string
 		before    func(t *testing.T, f *fixture)
 		wantStart float64
+		// wantPartyMessage: the parties' pods are stopped once they exist.
+		wantPartyMessage string
 	}{
-		{name: "on the first sync", before: func(*testing.T, *fixture) {}, wantStart: 10},
+		{name: "on the first sync", before: func(_ *testing.T, f *fixture) { f.pods = nil }, wantStart: 10},
 		{name: "while pending", before: func(t *testing.T, f *fixture) {
 			f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
-		}},
-		{name: "while running", before: func(t *testing.T, f *fixture) { f.toRunning(t) }},
+		}, wantPartyMessage: "stopped: the task failed before this party finished"},
+		{name: "while running", before: func(t *testing.T, f *fixture) { f.toRunning(t) },
+			wantPartyMessage: "stopped: the task failed before this party finished"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, "task-template.yaml", nil)
 			tc.before(t, f)
-			s := Compute(Input{Task: f.task, Pods: f.pods, Services: f.services, Now: at(10), Outcome: Outcome{Failure: failure}})
+			s := computeStatus(Input{Task: f.task, Pods: f.pods, Services: f.services, Now: at(10)}, Outcome{Failure: failure})
 			assert.Equal(t, kusciav1alpha1.TaskFailed, s.Phase)
 			assert.Equal(t, kusciav1alpha1.ReasonAppImageNotFound, s.Reason)
 			assert.Equal(t, failure.Message, s.Message)
@@ -463,9 +473,11 @@ func TestComputeFailureOutcome(t *testing.T) {
 			assertCondition(t, &s, kusciav1alpha1.ConditionSuccess, corev1.ConditionFalse, kusciav1alpha1.ReasonAppImageNotFound, 10)
 			assert.Equal(t, failure.Message, Condition(&s, kusciav1alpha1.ConditionSuccess).Message)
 			assert.Equal(t, []kusciav1alpha1.PartyTaskStatus{
-				{DomainID: "alice", Role: "host", Phase: kusciav1alpha1.TaskFailed},
-				{DomainID: "bob", Role: "guest", Phase: kusciav1alpha1.TaskFailed},
+				{DomainID: "alice", Role: "host", Phase: kusciav1alpha1.TaskFailed, Message: tc.wantPartyMessage},
+				{DomainID: "bob", Role: "guest", Phase: kusciav1alpha1.TaskFailed, Message: tc.wantPartyMessage},
 			}, s.PartyTaskStatus)
+			next := computeNext(Input{Task: f.task, Pods: f.pods, Now: at(10)}, Outcome{Failure: failure})
+			assert.Len(t, next.Stop, len(f.pods), "every live pod is stopped")
 		})
 	}
 }
@@ -492,7 +504,7 @@ func TestComputeTerminalNeverChanges(t *testing.T) {
 
 				// Anything may happen afterwards: pods fail, go away.
 				fail(f.pods[1], "late")
-				s := Compute(Input{Task: f.task, Plan: f.plan, Pods: f.pods[1:], Now: at(50), Outcome: outcome})
+				s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods[1:], Now: at(50)}, outcome)
 				assert.Equal(t, old, s)
 				assert.False(t, Changed(&old, &s))
 				assert.Equal(t, old, f.task.Status, "the stored task is not mutated")
@@ -560,8 +572,8 @@ func TestComputeIdempotent(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				f := psiFixture(t)
 				outcome := st.setup(t, f)
-				in := Input{Task: f.task, Plan: f.plan, Pods: f.pods, Services: f.services, Now: at(20), Outcome: outcome}
-				first := Compute(in)
+				in := Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(20)}
+				first := computeStatus(in, outcome)
 				require.NotNil(t, first.LastReconcileTime)
 				if Changed(&f.task.Status, &first) {
 					assert.True(t, first.LastReconcileTime.Time.Equal(at(20)))
@@ -577,7 +589,7 @@ func TestComputeIdempotent(t *testing.T) {
 				task.Status = stored
 				in.Task = task
 				in.Now = at(25)
-				second := Compute(in)
+				second := computeStatus(in, outcome)
 				assert.False(t, Changed(&stored, &second), "second compute changed the status:\nbefore %+v\nafter  %+v", stored, second)
 				assert.True(t, sameTime(stored.LastReconcileTime, second.LastReconcileTime), "lastReconcileTime moved to %v", second.LastReconcileTime)
 			})
@@ -635,43 +647,9 @@ func TestComputeDoesNotMutateInput(t *testing.T) {
 	for i, p := range f.pods {
 		pods[i] = p.DeepCopy()
 	}
-	Compute(Input{Task: f.task, Plan: f.plan, Pods: f.pods, Services: f.services, Now: at(10)})
+	computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(10)}, Outcome{})
 	assert.Equal(t, before, f.task)
 	for i := range pods {
 		assert.Equal(t, pods[i], f.pods[i])
-	}
-}
-
-func TestPodFailure(t *testing.T) {
-	pod := func(change func(p *corev1.Pod)) *corev1.Pod {
-		p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}}
-		run(p, at(1))
-		change(p)
-		return p
-	}
-	tests := []struct {
-		name string
-		pod  *corev1.Pod
-		want string
-	}{
-		{name: "running", pod: pod(func(*corev1.Pod) {}), want: ""},
-		{name: "succeeded", pod: pod(succeed), want: ""},
-		{name: "failed with a message", pod: pod(func(p *corev1.Pod) { fail(p, " boom \n") }), want: "failed: Error: boom"},
-		{name: "evicted", pod: pod(func(p *corev1.Pod) {
-			p.Status.Phase, p.Status.Reason, p.Status.Message = corev1.PodFailed, "Evicted", "low on memory"
-		}), want: "failed: Evicted: low on memory"},
-		{name: "CrashLoopBackOff", pod: pod(func(p *corev1.Pod) { waiting(p, "CrashLoopBackOff", "back-off") }),
-			want: "container app is stuck: CrashLoopBackOff: back-off"},
-		{name: "InvalidImageName", pod: pod(func(p *corev1.Pod) { waiting(p, "InvalidImageName", "") }),
-			want: "container app is stuck: InvalidImageName"},
-		{name: "CreateContainerConfigError", pod: pod(func(p *corev1.Pod) { waiting(p, "CreateContainerConfigError", "no configmap") }),
-			want: "container app is stuck: CreateContainerConfigError: no configmap"},
-		{name: "ContainerCreating", pod: pod(func(p *corev1.Pod) { waiting(p, "ContainerCreating", "") }), want: ""},
-		{name: "PodInitializing", pod: pod(func(p *corev1.Pod) { waiting(p, "PodInitializing", "") }), want: ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, PodFailure(tc.pod))
-		})
 	}
 }

@@ -84,6 +84,37 @@ const (
 	// ReasonUnknownPhase: status.phase holds a value no KusciaTask phase has
 	// (status written by hand).
 	ReasonUnknownPhase KusciaTaskReason = "UnknownPhase"
+	// ReasonResourceRejected: the API server refused to create a child for
+	// a reason a retry does not fix (an admission policy forbids it); the
+	// message is the server's.
+	ReasonResourceRejected KusciaTaskReason = "ResourceRejected"
+	// ReasonResourceQuotaExceeded: a child cannot be created yet because a
+	// ResourceQuota of its namespace is used up. The controller retries
+	// until lifecycleSeconds pass; the task stays Pending meanwhile.
+	ReasonResourceQuotaExceeded KusciaTaskReason = "ResourceQuotaExceeded"
+	// ReasonCreateFailed: creating a child failed for a reason that may pass
+	// (the API server unreachable, a timeout); the controller retries until
+	// lifecycleSeconds pass.
+	ReasonCreateFailed KusciaTaskReason = "CreateFailed"
+	// ReasonSpecChanged: the pod-shaping spec (parties, taskInputConfig)
+	// changed after the task's pods were made, on a cluster that does not
+	// enforce the CRD's immutability rules.
+	ReasonSpecChanged KusciaTaskReason = "SpecChanged"
+)
+
+// Reasons in status.podStatuses that the controller sets itself (the others
+// come from the kubelet and the scheduler).
+const (
+	// PodReasonStopped: the controller deleted the pod (the task finished,
+	// the round was released, its party was left out of the gang); the
+	// message says why.
+	PodReasonStopped = "Stopped"
+	// PodReasonDeleted: the pod went away before it finished, and not
+	// because the controller deleted it.
+	PodReasonDeleted = "Deleted"
+	// PodReasonTerminating: the pod is being deleted, and not because the
+	// controller deleted it.
+	PodReasonTerminating = "Terminating"
 )
 
 // PortProtocol is the protocol spoken on a container port.

@@ -239,6 +239,10 @@ type PodStatus struct {
 	// container.
 	// +optional
 	TerminationLog string `json:"terminationLog,omitempty"`
+	// ExitCode is the last non-zero exit code of the container the reason
+	// is about.
+	// +optional
+	ExitCode int32 `json:"exitCode,omitempty"`
 	// +optional
 	CreateTime *metav1.Time `json:"createTime,omitempty"`
 	// +optional
