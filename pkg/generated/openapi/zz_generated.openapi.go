@@ -17833,7 +17833,7 @@ func schema_pkg_apis_kuscia_v1alpha1_DeployTemplate(ref common.ReferenceCallback
 					},
 					"replicas": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Replicas is the number of pods per party. Default 1.",
+							Description: "Replicas is the number of pods per party, at least 1. Default 1.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -18011,7 +18011,7 @@ func schema_pkg_apis_kuscia_v1alpha1_KusciaTaskSpec(ref common.ReferenceCallback
 				Properties: map[string]spec.Schema{
 					"initiator": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Initiator is the domainID of the party that started the task. It must be one of the parties.",
+							Description: "Initiator is the domainID of the party that started the task. It must be one of the parties. It cannot change.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -18025,7 +18025,7 @@ func schema_pkg_apis_kuscia_v1alpha1_KusciaTaskSpec(ref common.ReferenceCallback
 					},
 					"taskInputConfig": {
 						SchemaProps: spec.SchemaProps{
-							Description: "TaskInputConfig is handed to every party: rendered into its config templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf when the AppImage has no templates.",
+							Description: "TaskInputConfig is handed to every party: rendered into its config templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf when the AppImage has no templates. It cannot change.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -18037,7 +18037,7 @@ func schema_pkg_apis_kuscia_v1alpha1_KusciaTaskSpec(ref common.ReferenceCallback
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Parties lists every participant; each runs in the namespace named by its domainID.",
+							Description: "Parties lists every participant; each runs in the namespace named by its domainID. They cannot change: each party's pods are made from them (scheduleConfig may change).",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -18061,7 +18061,7 @@ func schema_pkg_apis_kuscia_v1alpha1_KusciaTaskStatus(ref common.ReferenceCallba
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "KusciaTaskStatus is written only by the controller, through the status subresource, and is recomputed from the task's children on every sync.",
+				Description: "KusciaTaskStatus is written only by the controller, through the status subresource, and is recomputed from the task's children on every sync. Its phase only moves forward and a finished task's never changes, also for whoever else may write status.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"phase": {
@@ -18285,7 +18285,7 @@ func schema_pkg_apis_kuscia_v1alpha1_PartyTemplate(ref common.ReferenceCallback)
 				Properties: map[string]spec.Schema{
 					"replicas": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Replicas is the number of pods of the party.",
+							Description: "Replicas is the number of pods of the party, at least 1 (a party that runs nothing cannot take part).",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -18442,6 +18442,13 @@ func schema_pkg_apis_kuscia_v1alpha1_PodStatus(ref common.ReferenceCallback) com
 							Description: "TerminationLog is the termination message of the pod's failed container.",
 							Type:        []string{"string"},
 							Format:      "",
+						},
+					},
+					"exitCode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ExitCode is the last non-zero exit code of the container the reason is about.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 					"createTime": {

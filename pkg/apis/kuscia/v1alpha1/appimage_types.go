@@ -66,8 +66,8 @@ type DeployTemplate struct {
 	// empty serves any party whose role no other template names.
 	// +optional
 	Role string `json:"role,omitempty"`
-	// Replicas is the number of pods per party. Default 1.
-	// +kubebuilder:validation:Minimum=0
+	// Replicas is the number of pods per party, at least 1. Default 1.
+	// +kubebuilder:validation:Minimum=1
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 	// Spec is the pod template.

@@ -37,11 +37,13 @@ type KusciaTask struct {
 // +kubebuilder:validation:XValidation:rule="self.parties.all(p, self.parties.exists_one(q, q.domainID == p.domainID))",message="each party must have a distinct domainID",fieldPath=".parties"
 // +kubebuilder:validation:XValidation:rule="self.parties.exists(p, p.domainID == self.initiator)",message="initiator must be the domainID of one of the parties",fieldPath=".initiator"
 // +kubebuilder:validation:XValidation:rule="!has(self.scheduleConfig) || !has(self.scheduleConfig.minReservedMembers) || self.scheduleConfig.minReservedMembers <= size(self.parties)",message="minReservedMembers must not be greater than the number of parties",fieldPath=".scheduleConfig.minReservedMembers"
+// +kubebuilder:validation:XValidation:rule="(has(self.taskInputConfig) ? self.taskInputConfig : '') == (has(oldSelf.taskInputConfig) ? oldSelf.taskInputConfig : '')",message="taskInputConfig cannot change: the parties' config files are rendered from it when the task starts; create a new task instead",fieldPath=".taskInputConfig"
 type KusciaTaskSpec struct {
 	// Initiator is the domainID of the party that started the task. It must
-	// be one of the parties.
+	// be one of the parties. It cannot change.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="initiator cannot change once the task exists; create a new task instead"
 	Initiator string `json:"initiator"`
 
 	// ScheduleConfig tunes gang reservation. Absent fields take defaults.
@@ -50,14 +52,16 @@ type KusciaTaskSpec struct {
 
 	// TaskInputConfig is handed to every party: rendered into its config
 	// templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf
-	// when the AppImage has no templates.
+	// when the AppImage has no templates. It cannot change.
 	// +optional
 	TaskInputConfig string `json:"taskInputConfig,omitempty"`
 
 	// Parties lists every participant; each runs in the namespace named by
-	// its domainID.
+	// its domainID. They cannot change: each party's pods are made from them
+	// (scheduleConfig may change).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="parties cannot change once the task exists: each party's pods are made from them; create a new task instead"
 	// +listType=atomic
 	Parties []PartyInfo `json:"parties"`
 }
@@ -125,8 +129,9 @@ type PartyInfo struct {
 // PartyTemplate overrides parts of an AppImage deploy template for one party.
 // Every field that is set wins over the AppImage's.
 type PartyTemplate struct {
-	// Replicas is the number of pods of the party.
-	// +kubebuilder:validation:Minimum=0
+	// Replicas is the number of pods of the party, at least 1 (a party
+	// that runs nothing cannot take part).
+	// +kubebuilder:validation:Minimum=1
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 
@@ -143,6 +148,11 @@ type PartyTemplate struct {
 
 // KusciaTaskStatus is written only by the controller, through the status
 // subresource, and is recomputed from the task's children on every sync.
+// Its phase only moves forward and a finished task's never changes, also
+// for whoever else may write status.
+//
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.phase) || (has(self.phase) && (self.phase == oldSelf.phase || (oldSelf.phase == 'Pending' && self.phase != 'Pending') || (oldSelf.phase == 'Running' && (self.phase == 'Succeeded' || self.phase == 'Failed'))))",message="status.phase only moves forward (Pending, Running, then Succeeded or Failed) and a finished task's phase never changes",fieldPath=".phase"
+// +kubebuilder:validation:XValidation:rule="!has(self.phase) || (self.phase != 'Succeeded' && self.phase != 'Failed') || has(self.completionTime)",message="a Succeeded or Failed task has a completionTime",fieldPath=".completionTime"
 type KusciaTaskStatus struct {
 	// Phase is where the task is in its life: Pending, Running, Succeeded or
 	// Failed.

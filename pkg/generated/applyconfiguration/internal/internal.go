@@ -1102,6 +1102,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: createTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: exitCode
+      type:
+        scalar: numeric
     - name: message
       type:
         scalar: string

@@ -24,16 +24,17 @@ package v1alpha1
 // KusciaTaskSpec describes the parties of a task and how to schedule them.
 type KusciaTaskSpecApplyConfiguration struct {
 	// Initiator is the domainID of the party that started the task. It must
-	// be one of the parties.
+	// be one of the parties. It cannot change.
 	Initiator *string `json:"initiator,omitempty"`
 	// ScheduleConfig tunes gang reservation. Absent fields take defaults.
 	ScheduleConfig *ScheduleConfigApplyConfiguration `json:"scheduleConfig,omitempty"`
 	// TaskInputConfig is handed to every party: rendered into its config
 	// templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf
-	// when the AppImage has no templates.
+	// when the AppImage has no templates. It cannot change.
 	TaskInputConfig *string `json:"taskInputConfig,omitempty"`
 	// Parties lists every participant; each runs in the namespace named by
-	// its domainID.
+	// its domainID. They cannot change: each party's pods are made from them
+	// (scheduleConfig may change).
 	Parties []PartyInfoApplyConfiguration `json:"parties,omitempty"`
 }
 

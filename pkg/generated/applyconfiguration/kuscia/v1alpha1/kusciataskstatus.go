@@ -28,6 +28,8 @@ import (
 //
 // KusciaTaskStatus is written only by the controller, through the status
 // subresource, and is recomputed from the task's children on every sync.
+// Its phase only moves forward and a finished task's never changes, also
+// for whoever else may write status.
 type KusciaTaskStatusApplyConfiguration struct {
 	// Phase is where the task is in its life: Pending, Running, Succeeded or
 	// Failed.

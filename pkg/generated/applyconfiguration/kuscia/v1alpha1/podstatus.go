@@ -36,10 +36,13 @@ type PodStatusApplyConfiguration struct {
 	Message   *string      `json:"message,omitempty"`
 	// TerminationLog is the termination message of the pod's failed
 	// container.
-	TerminationLog *string      `json:"terminationLog,omitempty"`
-	CreateTime     *metav1.Time `json:"createTime,omitempty"`
-	StartTime      *metav1.Time `json:"startTime,omitempty"`
-	ReadyTime      *metav1.Time `json:"readyTime,omitempty"`
+	TerminationLog *string `json:"terminationLog,omitempty"`
+	// ExitCode is the last non-zero exit code of the container the reason
+	// is about.
+	ExitCode   *int32       `json:"exitCode,omitempty"`
+	CreateTime *metav1.Time `json:"createTime,omitempty"`
+	StartTime  *metav1.Time `json:"startTime,omitempty"`
+	ReadyTime  *metav1.Time `json:"readyTime,omitempty"`
 }
 
 // PodStatusApplyConfiguration constructs a declarative configuration of the PodStatus type for use with
@@ -101,6 +104,14 @@ func (b *PodStatusApplyConfiguration) WithMessage(value string) *PodStatusApplyC
 // If called multiple times, the TerminationLog field is set to the value of the last call.
 func (b *PodStatusApplyConfiguration) WithTerminationLog(value string) *PodStatusApplyConfiguration {
 	b.TerminationLog = &value
+	return b
+}
+
+// WithExitCode sets the ExitCode field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ExitCode field is set to the value of the last call.
+func (b *PodStatusApplyConfiguration) WithExitCode(value int32) *PodStatusApplyConfiguration {
+	b.ExitCode = &value
 	return b
 }
 
