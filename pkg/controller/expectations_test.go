@@ -1,0 +1,90 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+func podWithUID(name string, uid types.UID) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "alice", Name: name, UID: uid}}
+}
+
+// cacheOf is a lookup over the given pods, as an informer cache holds them.
+func cacheOf(pods ...*corev1.Pod) lookup {
+	return func(kind, key string) (metav1.Object, bool) {
+		for _, p := range pods {
+			if kind == kindPod && namespacedKey(p) == key {
+				return p, true
+			}
+		}
+		return nil, false
+	}
+}
+
+func TestExpectationMetBy(t *testing.T) {
+	mine := podWithUID("task-0", "uid-1")
+	older := podWithUID("task-0", "uid-0")
+	going := podWithUID("task-0", "uid-1")
+	going.DeletionTimestamp = &metav1.Time{Time: t0}
+	tests := []struct {
+		name    string
+		exp     expectation
+		cache   lookup
+		wantMet bool
+	}{
+		{name: "created, cache has it", exp: expectation{uid: "uid-1"}, cache: cacheOf(mine), wantMet: true},
+		{name: "created, cache has nothing yet", exp: expectation{uid: "uid-1"}, cache: cacheOf()},
+		{name: "created, cache has an older pod of the name", exp: expectation{uid: "uid-1"}, cache: cacheOf(older)},
+		{name: "deleted, cache still has it", exp: expectation{uid: "uid-1", deleted: true}, cache: cacheOf(mine)},
+		{name: "deleted, cache shows it going", exp: expectation{uid: "uid-1", deleted: true}, cache: cacheOf(going), wantMet: true},
+		{name: "deleted, cache has none", exp: expectation{uid: "uid-1", deleted: true}, cache: cacheOf(), wantMet: true},
+		{name: "deleted, cache has another pod of the name", exp: expectation{uid: "uid-0", deleted: true}, cache: cacheOf(mine), wantMet: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.wantMet, tc.exp.metBy(tc.cache(kindPod, "alice/task-0")))
+		})
+	}
+}
+
+func TestExpectationsWait(t *testing.T) {
+	clock := clocktesting.NewFakeClock(t0)
+	e := newExpectations(clock, time.Minute)
+	a, b := podWithUID("task-0", "a"), podWithUID("task-1", "b")
+	assert.Zero(t, e.wait("t", cacheOf()), "no expectations: no wait")
+
+	e.created("t", kindPod, a)
+	e.deleted("t", kindPod, b)
+	assert.Equal(t, time.Minute, e.wait("t", cacheOf(b)), "neither shown yet")
+	assert.Equal(t, time.Minute, e.wait("t", cacheOf(a, b)), "the delete is not shown yet")
+	assert.Zero(t, e.wait("other", cacheOf()), "expectations are per task")
+	clock.Step(10 * time.Second)
+	assert.Zero(t, e.wait("t", cacheOf(a)), "both shown")
+	assert.Zero(t, e.wait("t", cacheOf()), "met expectations are gone for good")
+
+	t.Run("a create deleted before the cache showed it", func(t *testing.T) {
+		e.created("t", kindPod, a)
+		e.observeDeleted("t", kindPod, podWithUID("task-0", "someone-else"))
+		assert.Positive(t, e.wait("t", cacheOf()))
+		e.observeDeleted("t", kindPod, a)
+		assert.Zero(t, e.wait("t", cacheOf()))
+	})
+	t.Run("expiry", func(t *testing.T) {
+		e.created("t", kindPod, a)
+		clock.Step(59 * time.Second)
+		assert.Equal(t, time.Second, e.wait("t", cacheOf()))
+		clock.Step(time.Second)
+		assert.Zero(t, e.wait("t", cacheOf()), "an event that never comes does not stall the task")
+	})
+	t.Run("forget", func(t *testing.T) {
+		e.created("t", kindPod, a)
+		e.forget("t")
+		assert.Zero(t, e.wait("t", cacheOf()))
+	})
+}
