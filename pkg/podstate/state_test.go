@@ -126,7 +126,7 @@ func TestOf(t *testing.T) {
 			want:    State{Phase: Failed, Reason: "OOMKilled", Container: "app", ExitCode: 137, failure: exited},
 			summary: "failed: OOMKilled (container app exited with code 137)"},
 		{name: "evicted, its container killed", pod: pod(all(exit(137, "Error", ""), podReason("Evicted", "The node was low on resource: memory."))),
-			want: State{Phase: Failed, Reason: "Evicted", Message: "The node was low on resource: memory.", Container: "app", ExitCode: 137, failure: exited},
+			want:      State{Phase: Failed, Reason: "Evicted", Message: "The node was low on resource: memory.", Container: "app", ExitCode: 137, failure: exited},
 			summary:   "failed: Evicted: The node was low on resource: memory. (container app exited with code 137)",
 			terminLog: "The node was low on resource: memory."},
 		{name: "refused by the kubelet", pod: pod(func(p *corev1.Pod) {

@@ -181,11 +181,11 @@ func TestComputeRunningSucceeds(t *testing.T) {
 
 func TestComputeRunningPartyFails(t *testing.T) {
 	tests := []struct {
-		name         string
-		change       func(f *fixture) []*corev1.Pod
-		wantPhase    kusciav1alpha1.KusciaTaskPhase
-		wantAlice    kusciav1alpha1.KusciaTaskPhase
-		wantBob      kusciav1alpha1.KusciaTaskPhase
+		name      string
+		change    func(f *fixture) []*corev1.Pod
+		wantPhase kusciav1alpha1.KusciaTaskPhase
+		wantAlice kusciav1alpha1.KusciaTaskPhase
+		wantBob   kusciav1alpha1.KusciaTaskPhase
 		// failed is the party that failed on its own; the other one is
 		// stopped with the task.
 		failed       string
