@@ -37,7 +37,7 @@ type KusciaTask struct {
 // +kubebuilder:validation:XValidation:rule="self.parties.all(p, self.parties.exists_one(q, q.domainID == p.domainID))",message="each party must have a distinct domainID",fieldPath=".parties"
 // +kubebuilder:validation:XValidation:rule="self.parties.exists(p, p.domainID == self.initiator)",message="initiator must be the domainID of one of the parties",fieldPath=".initiator"
 // +kubebuilder:validation:XValidation:rule="!has(self.scheduleConfig) || !has(self.scheduleConfig.minReservedMembers) || self.scheduleConfig.minReservedMembers <= size(self.parties)",message="minReservedMembers must not be greater than the number of parties",fieldPath=".scheduleConfig.minReservedMembers"
-// +kubebuilder:validation:XValidation:rule="(has(self.taskInputConfig) ? self.taskInputConfig : ”) == (has(oldSelf.taskInputConfig) ? oldSelf.taskInputConfig : ”)",message="taskInputConfig cannot change: the parties' config files are rendered from it when the task starts; create a new task instead",fieldPath=".taskInputConfig"
+// +kubebuilder:validation:XValidation:rule="has(self.taskInputConfig) == has(oldSelf.taskInputConfig) && (!has(self.taskInputConfig) || self.taskInputConfig == oldSelf.taskInputConfig)",message="taskInputConfig cannot change: the parties' config files are rendered from it when the task starts; create a new task instead",fieldPath=".taskInputConfig"
 type KusciaTaskSpec struct {
 	// Initiator is the domainID of the party that started the task. It must
 	// be one of the parties. It cannot change.
