@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -152,12 +153,16 @@ func SpecHash(spec *kusciav1alpha1.KusciaTaskSpec) string {
 // the annotation (made by an older controller) are taken as matching.
 func CheckSpecUnchanged(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
 	want := SpecHash(&task.Spec)
+	var other []string
 	for _, pod := range pods {
 		if got, ok := pod.Annotations[AnnotationSpecHash]; ok && want != "" && got != want {
-			return inputErrorf(kusciav1alpha1.ReasonSpecChanged,
-				"spec.parties or spec.taskInputConfig changed after pod %s/%s was created from them; "+
-					"a started task keeps its spec: create a new task instead", pod.Namespace, pod.Name)
+			other = append(other, pod.Namespace+"/"+pod.Name)
 		}
 	}
-	return nil
+	if len(other) == 0 {
+		return nil
+	}
+	return inputErrorf(kusciav1alpha1.ReasonSpecChanged,
+		"spec.parties or spec.taskInputConfig changed after pod %s was created from them; "+
+			"a started task keeps its spec: create a new task instead", slices.Min(other))
 }

@@ -139,9 +139,10 @@ func schedulingReasons(party builder.RosterParty, pods map[string]*corev1.Pod) s
 }
 
 // failedParties are the parties of a task that fails at once: those of its
-// roster, or of its spec when it could not be resolved. A party that had
-// already succeeded keeps its report; the others are left unfinished for
-// finish to fail with the task.
+// roster; when it could not be resolved, those its last status reported
+// (the parties that ran, even if the spec was edited since), else its
+// spec's. A party that had already succeeded keeps its report; the others
+// are left unfinished for finish to fail with the task.
 func failedParties(in Input, old []kusciav1alpha1.PartyTaskStatus) []kusciav1alpha1.PartyTaskStatus {
 	var out []kusciav1alpha1.PartyTaskStatus
 	add := func(domainID, role string) {
@@ -157,6 +158,12 @@ func failedParties(in Input, old []kusciav1alpha1.PartyTaskStatus) []kusciav1alp
 		for _, p := range in.Roster.Parties {
 			add(p.DomainID, p.Role)
 		}
+		return out
+	}
+	for _, p := range old {
+		add(p.DomainID, p.Role)
+	}
+	if len(old) > 0 {
 		return out
 	}
 	for _, p := range in.Task.Spec.Parties {
