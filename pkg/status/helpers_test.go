@@ -156,6 +156,11 @@ func (f *fixture) evaluate(state *kusciav1alpha1.ReservationStatus, now time.Tim
 	return &d
 }
 
+// input is the fixture as a status Input at now.
+func (f *fixture) input(now time.Time) Input {
+	return Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: now}
+}
+
 // compute runs Compute over the fixture's children with the given outcome
 // and stores the result as the task's status, through a JSON round trip as
 // the apiserver does. It returns the computed status (before the trip).
