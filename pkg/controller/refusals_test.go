@@ -129,8 +129,8 @@ func TestAQuotaThatHeals(t *testing.T) {
 // pods that never existed.
 func TestASpecChangedWhileRunningFailsTheTask(t *testing.T) {
 	for name, change := range map[string]func(task *kusciav1alpha1.KusciaTask){
-		"role":        func(task *kusciav1alpha1.KusciaTask) { task.Spec.Parties[0].Role = "host" },
-		"domain":      func(task *kusciav1alpha1.KusciaTask) { task.Spec.Parties[1].DomainID = "carol" },
+		"role":   func(task *kusciav1alpha1.KusciaTask) { task.Spec.Parties[0].Role = "host" },
+		"domain": func(task *kusciav1alpha1.KusciaTask) { task.Spec.Parties[1].DomainID = "carol" },
 		"party added": func(task *kusciav1alpha1.KusciaTask) {
 			task.Spec.Parties = append(task.Spec.Parties, kusciav1alpha1.PartyInfo{DomainID: "carol", AppImageRef: "secretflow-image"})
 		},
