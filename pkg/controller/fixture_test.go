@@ -234,6 +234,16 @@ func (f *fixture) pods() map[string]*corev1.Pod {
 	return out
 }
 
+// startRunning takes a fresh task through its first syncs with every pod
+// bound, to Running.
+func (f *fixture) startRunning(name string) {
+	f.t.Helper()
+	f.mustSync(name)
+	f.updatePods(bind("node-0"))
+	f.mustSync(name)
+	require.Equal(f.t, kusciav1alpha1.TaskRunning, f.task(name).Status.Phase)
+}
+
 // updatePods changes the stored pods, as a scheduler or kubelet would.
 func (f *fixture) updatePods(mutate func(p *corev1.Pod)) {
 	f.t.Helper()

@@ -35,6 +35,16 @@ func (f *fixture) refuseBobsPods(msg string, refuse func() bool) {
 	})
 }
 
+// syncToFailure syncs a task that must fail with reason, and returns it.
+func (f *fixture) syncToFailure(name string, reason kusciav1alpha1.KusciaTaskReason) *kusciav1alpha1.KusciaTask {
+	f.t.Helper()
+	f.mustSync(name)
+	task := f.task(name)
+	require.Equal(f.t, kusciav1alpha1.TaskFailed, task.Status.Phase)
+	require.Equal(f.t, reason, task.Status.Reason, task.Status.Message)
+	return task
+}
+
 // A child the API server refuses for good fails the task at once, with the
 // server's message and a reason of its own; Pending and startTime were
 // written before anything was created, and the pods already created are
@@ -92,10 +102,7 @@ func TestAQuotaHoldsTheTaskUntilItsLifecycleEnds(t *testing.T) {
 	assert.Equal(t, kusciav1alpha1.ReasonResourceQuotaExceeded, f.task(psi).Status.Reason)
 
 	f.clock.SetTime(t0.Add(300 * time.Second))
-	f.mustSync(psi)
-	task = f.task(psi)
-	assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
-	assert.Equal(t, kusciav1alpha1.ReasonReservationExpired, task.Status.Reason)
+	task = f.syncToFailure(psi, kusciav1alpha1.ReasonReservationExpired)
 	assert.Contains(t, task.Status.Message, "parties [alice bob] did not reserve within 300s")
 	assert.Contains(t, task.Status.Message, "creating its resources failed: create pod bob/secretflow-task-psi-0")
 	assert.Contains(t, task.Status.Message, quotaRefusal)
@@ -137,20 +144,14 @@ func TestASpecChangedWhileRunningFailsTheTask(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, psiObjects(t)...)
-			f.mustSync(psi)
-			f.updatePods(bind("node-0"))
-			f.mustSync(psi)
-			require.Equal(t, kusciav1alpha1.TaskRunning, f.task(psi).Status.Phase)
+			f.startRunning(psi)
 			f.updatePods(runPod)
 
 			task := f.task(psi)
 			change(task)
 			_, err := f.kuscia.KusciaV1alpha1().KusciaTasks().Update(f.ctx, task, metav1.UpdateOptions{})
 			require.NoError(t, err)
-			f.mustSync(psi)
-			task = f.task(psi)
-			assert.Equal(t, kusciav1alpha1.TaskFailed, task.Status.Phase)
-			assert.Equal(t, kusciav1alpha1.ReasonSpecChanged, task.Status.Reason)
+			task = f.syncToFailure(psi, kusciav1alpha1.ReasonSpecChanged)
 			assert.Contains(t, task.Status.Message, "changed after pod alice/secretflow-task-psi-0 was created")
 			assert.NotContains(t, task.Status.Message, "was deleted")
 			assert.ElementsMatch(t, []string{"delete pods alice/secretflow-task-psi-0", "delete pods bob/secretflow-task-psi-0",

@@ -316,10 +316,7 @@ func TestRunningTaskIgnoresLaterAppImageChanges(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, psiObjects(t)...)
-			f.mustSync(psi)
-			f.updatePods(bind("node-0"))
-			f.mustSync(psi)
-			require.Equal(t, kusciav1alpha1.TaskRunning, f.task(psi).Status.Phase)
+			f.startRunning(psi)
 			change(f)
 			f.updatePods(runPod)
 			f.mustSync(psi)

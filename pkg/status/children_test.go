@@ -139,20 +139,12 @@ func TestPodStatusesKeepHistory(t *testing.T) {
 
 func TestPodStatusesKeepGonePods(t *testing.T) {
 	f := psiFixture(t)
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
-	bind(f.pod(t, alicePod))
-	run(f.pod(t, alicePod), at(1))
-	ready(f.pod(t, alicePod), corev1.ConditionTrue, at(2))
-	unschedulable(f.pod(t, bobPod), "0/2 nodes are available: 2 Insufficient cpu.")
-	f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
-	d := f.evaluate(f.task.Status.Reservation, at(40))
-	s := f.compute(t, at(40), Outcome{Reservation: d})
-	require.NotNil(t, s.Reservation.ReleasedTime, "the round is released")
+	s := f.releaseRoundOne(t)
 	before := roundTrip(t, s).PodStatuses
 
 	// The controller deleted the round's pods.
 	f.pods = nil
-	d = f.evaluate(f.task.Status.Reservation, at(45))
+	d := f.evaluate(f.task.Status.Reservation, at(45))
 	s = f.compute(t, at(45), Outcome{Reservation: d})
 	require.Len(t, s.PodStatuses, 2)
 	assert.Equal(t, before, roundTrip(t, s).PodStatuses)
@@ -171,18 +163,13 @@ func TestPodStatusesKeepGonePods(t *testing.T) {
 }
 
 // The pod of a new reservation round has the name of the released one; it
-// must not inherit the old pod's readyTime.
+// must not inherit the old pod's readyTime, and neither must the services
+// in front of it.
 func TestPodStatusesRecreatedPodDoesNotInheritReadyTime(t *testing.T) {
 	f := psiFixture(t)
 	round1 := []*corev1.Pod{f.pods[0].DeepCopy(), f.pods[1].DeepCopy()}
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
-	bind(f.pod(t, alicePod))
-	run(f.pod(t, alicePod), at(1))
-	ready(f.pod(t, alicePod), corev1.ConditionTrue, at(2))
-	unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
-	f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
-	s := f.compute(t, at(40), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(40))})
-	require.NotNil(t, s.Reservation.ReleasedTime)
+	s := f.releaseRoundOne(t)
+	require.True(t, sameTime(whole(2), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].ReadyTime))
 	f.pods = nil
 	d := f.evaluate(f.task.Status.Reservation, at(71))
 	require.Equal(t, reservation.ActionCreate, d.Action)
@@ -201,6 +188,9 @@ func TestPodStatusesRecreatedPodDoesNotInheritReadyTime(t *testing.T) {
 	assert.True(t, sameTime(whole(71), ps.CreateTime))
 	assert.Empty(t, ps.NodeName)
 	assert.Nil(t, ps.ReadyTime, "a pod created at 71s that was never ready reports readyTime %v", ps.ReadyTime)
+	for key, ss := range s.ServiceStatuses {
+		assert.Nil(t, ss.ReadyTime, "%s reports the released pod's readiness", key)
+	}
 }
 
 func TestServiceStatuses(t *testing.T) {

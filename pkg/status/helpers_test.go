@@ -196,6 +196,22 @@ func (f *fixture) toRunning(t *testing.T) {
 	require.Equal(t, kusciav1alpha1.TaskRunning, f.task.Status.Phase)
 }
 
+// releaseRoundOne takes a fresh fixture through round 1: alice's pod
+// bound, running and ready at 2s, bob's unschedulable, the round released
+// at 40s. It returns the status of the release.
+func (f *fixture) releaseRoundOne(t *testing.T) kusciav1alpha1.KusciaTaskStatus {
+	t.Helper()
+	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	bind(f.pod(t, "alice/secretflow-task-psi-0"))
+	run(f.pod(t, "alice/secretflow-task-psi-0"), at(1))
+	ready(f.pod(t, "alice/secretflow-task-psi-0"), corev1.ConditionTrue, at(2))
+	unschedulable(f.pod(t, "bob/secretflow-task-psi-0"), "0/2 nodes are available: 2 Insufficient cpu.")
+	f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
+	s := f.compute(t, at(40), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(40))})
+	require.NotNil(t, s.Reservation.ReleasedTime, "the round is released")
+	return s
+}
+
 // Pod states.
 
 func bind(p *corev1.Pod) {

@@ -89,38 +89,6 @@ func TestComputeTheEndIsTheTruth(t *testing.T) {
 	}
 }
 
-// A pod recreated for a new round is not ready, and neither are its
-// services, whatever the released pod of that name was.
-func TestServiceReadyTimeFollowsThePodOfTheRound(t *testing.T) {
-	f := psiFixture(t)
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
-	bind(f.pod(t, alicePod))
-	run(f.pod(t, alicePod), at(1))
-	ready(f.pod(t, alicePod), corev1.ConditionTrue, at(2))
-	unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
-	s := f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
-	require.True(t, sameTime(whole(2), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].ReadyTime))
-
-	s = f.compute(t, at(40), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(40))})
-	require.NotNil(t, s.Reservation.ReleasedTime)
-	f.pods = nil
-	d := f.evaluate(f.task.Status.Reservation, at(71))
-	require.Equal(t, reservation.ActionCreate, d.Action)
-	f.compute(t, at(71), Outcome{Reservation: d})
-
-	// Round 2's pods, not ready yet, behind the same services.
-	round2 := newFixture(t, "secretflow-task-psi.yaml", nil)
-	for _, p := range round2.pods {
-		p.CreationTimestamp = *whole(71)
-	}
-	f.pods = round2.pods
-	s = f.compute(t, at(72), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(72))})
-	assert.Nil(t, s.PodStatuses[alicePod].ReadyTime)
-	for key, ss := range s.ServiceStatuses {
-		assert.Nil(t, ss.ReadyTime, "%s reports the released pod's readiness", key)
-	}
-}
-
 // One failed pod tells one story: its podStatuses entry, its party's
 // message and the reservation round it releases say the same, with the
 // exit code.
