@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -189,8 +188,7 @@ func TestCreateErrors(t *testing.T) {
 	t.Run("transient", func(t *testing.T) {
 		f := newFixture(t, psiObjects(t)...)
 		f.kube.PrependReactor("create", "pods", func(core.Action) (bool, runtime.Object, error) {
-			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "secretflow-task-psi-0",
-				errors.New("exceeded quota: compute, requested: cpu=1, used: cpu=4, limited: cpu=4"))
+			return true, nil, apierrors.NewServerTimeout(schema.GroupResource{Resource: "pods"}, "create", 1)
 		})
 		res, err := f.sync(psi)
 		require.Error(t, err, "retried by the queue")
@@ -198,10 +196,10 @@ func TestCreateErrors(t *testing.T) {
 		task := f.task(psi)
 		assert.Equal(t, kusciav1alpha1.TaskPending, task.Status.Phase, "Pending, with startTime, from the first sync")
 		assert.NotNil(t, task.Status.StartTime)
-		assert.Equal(t, kusciav1alpha1.ReasonResourceQuotaExceeded, task.Status.Reason)
-		assert.Contains(t, task.Status.Message, "exceeded quota")
+		assert.Equal(t, kusciav1alpha1.ReasonCreateFailed, task.Status.Reason)
+		assert.Contains(t, task.Status.Message, "create pod alice/secretflow-task-psi-0")
 		events := strings.Join(f.events(), "\n")
 		assert.Contains(t, events, "Warning SyncFailed create pod alice/secretflow-task-psi-0")
-		assert.Contains(t, events, "Warning ResourceQuotaExceeded create pod alice/secretflow-task-psi-0")
+		assert.Contains(t, events, "Warning CreateFailed create pod alice/secretflow-task-psi-0")
 	})
 }

@@ -86,15 +86,29 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		return c.carryOut(ctx, tc, failedStep(tc, st.roster, ie))
 	}
 	var re *retryableError
-	if errors.As(err, &re) {
-		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
-		s := status.CreateFailed(task.Status, re.reason, re.Error(), tc.now)
-		if _, werr := c.writeStatus(ctx, task, s); werr != nil {
-			return res, errors.Join(err, werr)
-		}
+	if !errors.As(err, &re) {
+		return res, err
 	}
+	s := status.CreateFailed(task.Status, re.reason, re.Error(), tc.now)
+	if _, werr := c.writeStatus(ctx, task, s); werr != nil {
+		return res, errors.Join(err, werr)
+	}
+	if re.reason == kusciav1alpha1.ReasonResourceQuotaExceeded {
+		// A quota frees up as other pods finish: look again at a steady
+		// pace (status tells why the task waits), not with a backoff that
+		// could outgrow the task's lifecycle.
+		if res.requeueAfter == 0 || res.requeueAfter > quotaRetryInterval {
+			res.requeueAfter = quotaRetryInterval
+		}
+		return res, nil
+	}
+	c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 	return res, err
 }
+
+// quotaRetryInterval is how often a task held back by a ResourceQuota tries
+// again.
+const quotaRetryInterval = 10 * time.Second
 
 // requeueDelay turns a deadline into a queue delay; deadlines within the
 // second round up to a second so a timer never spins.

@@ -77,7 +77,11 @@ func TestAdmissionRejectsMalformedTasks(t *testing.T) {
 	}, {
 		name: "negative replicas",
 		spec: "initiator: alice\n  parties:\n  - {domainID: alice, appImageRef: a, template: {replicas: -1}}",
-		want: []string{"spec.parties[0].template.replicas", "greater than or equal to 0"},
+		want: []string{"spec.parties[0].template.replicas", "greater than or equal to 1"},
+	}, {
+		name: "zero replicas",
+		spec: "initiator: alice\n  parties:\n  - {domainID: alice, appImageRef: a, template: {replicas: 0}}",
+		want: []string{"spec.parties[0].template.replicas", "greater than or equal to 1"},
 	}, {
 		name: "unknown port scope",
 		spec: "initiator: alice\n  parties:\n  - domainID: alice\n    appImageRef: a\n    template: {spec: {containers: [{name: c, ports: [{name: p, port: 80, scope: Public}]}]}}",
@@ -107,4 +111,20 @@ func manyParties(n int) string {
 		fmt.Fprintf(&b, "\n  - {domainID: p%d, appImageRef: a}", i)
 	}
 	return b.String()
+}
+
+// An AppImage whose template runs no pod is refused too.
+func TestAdmissionRejectsAnAppImageOfZeroReplicas(t *testing.T) {
+	manifest := `apiVersion: kuscia.secretflow/v1alpha1
+kind: AppImage
+metadata: {name: e2e-zero}
+spec:
+  image: {name: x}
+  deployTemplates:
+  - {replicas: 0, spec: {containers: [{name: c}]}}
+`
+	out, err := kubectlOutput([]byte(manifest), "apply", "-f", "-")
+	require.Error(t, err, "accepted:\n%s", manifest)
+	assert.Contains(t, out, "spec.deployTemplates[0].replicas")
+	assert.Contains(t, out, "greater than or equal to 1")
 }
