@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,6 +52,16 @@ func TestEachPodOfEachRoundIsCreatedOnce(t *testing.T) {
 		}
 	}
 	assert.Len(t, adds, 2*rounds, "no pod of any other round: %v", adds)
+
+	// No status write of this task ran into a conflict with the
+	// controller's own previous write.
+	log, err := os.ReadFile(env.controller.log)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(line, `kusciatask="`+name+`"`) && strings.Contains(line, "the object has been modified") {
+			t.Errorf("a status write conflicted: %s", line)
+		}
+	}
 }
 
 // bob fails while alice runs: the status that fails the task says what is
