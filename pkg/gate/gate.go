@@ -49,10 +49,14 @@ const (
 	DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 )
 
+// space is the white space IsOpen ignores around "open": ASCII only, the
+// same set as the regular expression of hack/kwok/stages.yaml.
+const space = " \t\n\f\r"
+
 // IsOpen reports whether an annotation value (or the gate file's content)
 // opens the gate: "open", ignoring surrounding white space.
 func IsOpen(value string) bool {
-	return strings.TrimSpace(value) == Open
+	return strings.Trim(value, space) == Open
 }
 
 // FormatDeadline renders a deadline the way the gate's --deadline flag takes

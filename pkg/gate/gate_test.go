@@ -24,6 +24,8 @@ func TestIsOpen(t *testing.T) {
 		"open open":    false,
 		"\x00open":     false,
 		"not open yet": false,
+		"\u00a0open":   false, // ASCII white space only, as the kwok stages see it
+		"open\v":       false,
 	} {
 		assert.Equal(t, want, IsOpen(value), "IsOpen(%q)", value)
 	}
