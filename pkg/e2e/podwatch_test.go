@@ -92,8 +92,24 @@ func (p *podWatch) until(timeout time.Duration, what string, check func(*corev1.
 // holds reads every event for d and fails if check rejects any.
 func (p *podWatch) holds(d time.Duration, check func(*corev1.Pod) error) {
 	p.t.Helper()
-	end := time.Now().Add(d)
-	p.until(d+time.Minute, "the hold to last "+d.String(), check, func(*corev1.Pod) bool { return !time.Now().Before(end) })
+	p.verify(check, p.last)
+	end := time.After(d)
+	for {
+		select {
+		case <-end:
+			return
+		case ev, ok := <-p.w.ResultChan():
+			if !ok {
+				p.t.Fatalf("watch closed during a %s hold", d)
+			}
+			pod, isPod := ev.Object.(*corev1.Pod)
+			if !isPod || ev.Type == watch.Deleted {
+				p.t.Fatalf("unexpected %s event during a %s hold: %v", ev.Type, d, ev.Object)
+			}
+			p.last, p.events = pod, p.events+1
+			p.verify(check, pod)
+		}
+	}
 }
 
 func (p *podWatch) verify(check func(*corev1.Pod) error, pod *corev1.Pod) bool {
