@@ -5,6 +5,7 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 BIN        := bin/kusciatask-controller
+GATE_BIN   := bin/kuscia-gate
 GO         ?= go
 # State of the demo control plane (hack/local-up.sh); e2e tests use their own.
 LOCAL_UP_DIR ?= $(CURDIR)/_output/local
@@ -16,8 +17,9 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/kusciatask-controller.
+build: ## Build bin/kusciatask-controller and bin/kuscia-gate (static: it runs in task pods).
 	$(GO) build -trimpath -o $(BIN) ./cmd/kusciatask-controller
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(GATE_BIN) ./cmd/kuscia-gate
 
 .PHONY: test
 test: unit e2e ## Run every test: unit tests, then the end-to-end suite on a local control plane.

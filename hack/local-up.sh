@@ -31,6 +31,12 @@
 #   LOCAL_UP_TIMEOUT         seconds to wait for each step [60]
 #   LOCAL_UP_STOP_GRACE      seconds from SIGTERM to SIGKILL, per stop phase [5]
 #
+# Kubernetes' gang scheduling is on: the feature gate GenericWorkload on
+# kube-apiserver, kube-scheduler and kube-controller-manager (its
+# podgroup-protection controller removes the finalizer PodGroups get on
+# creation) and --runtime-config=scheduling.k8s.io/v1beta1=true, so
+# PodGroups are served and pods may join one with spec.schedulingGroup.
+#
 # Two instances can run side by side with different LOCAL_UP_DIR and ports.
 # Logs: $LOCAL_UP_DIR/logs/<component>.log.
 set -euo pipefail
@@ -69,6 +75,9 @@ MARKER="${LOCAL_UP_DIR}/.local-up"
 
 # Start order.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+# Gang scheduling (PodGroups), on all three components that know the gate.
+FEATURE_GATES="GenericWorkload=true"
 
 log() { echo "local-up: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -393,6 +402,8 @@ cmd_start() {
     --service-account-signing-key-file="${PKI}/sa.key" \
     --service-cluster-ip-range="${LOCAL_UP_SERVICE_CIDR}" \
     --allow-privileged=true \
+    --feature-gates="${FEATURE_GATES}" \
+    --runtime-config=scheduling.k8s.io/v1beta1=true \
     --profiling=false
   wait_for "kube-apiserver /readyz" kubectl get --raw /readyz
   log "kube-apiserver ready ($(since "${t}"))"
@@ -429,6 +440,7 @@ cmd_start() {
     --cluster-signing-key-file="${PKI}/ca.key" \
     --kube-api-qps=500 \
     --kube-api-burst=1000 \
+    --feature-gates="${FEATURE_GATES}" \
     --profiling=false
 
   # kwok never schedules; the scheduler binds pods. Its default client limit
@@ -441,6 +453,7 @@ cmd_start() {
     --leader-elect=false \
     --kube-api-qps=5000 \
     --kube-api-burst=10000 \
+    --feature-gates="${FEATURE_GATES}" \
     --profiling=false
 
   # Options as flags: a KwokConfiguration document in --config would replace
