@@ -6,6 +6,16 @@ SHELL := /usr/bin/env bash
 
 BIN        := bin/kusciatask-controller
 GO         ?= go
+# Baked into the binaries (see pkg/version) and the image.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS    := -X kusciatask.io/controller/pkg/version.version=$(VERSION) \
+              -X kusciatask.io/controller/pkg/version.commit=$(COMMIT) \
+              -X kusciatask.io/controller/pkg/version.buildDate=$(BUILD_DATE)
+IMAGE      ?= kusciatask-controller:$(VERSION)
+# docker or podman; `make image` says so when neither has an engine.
+CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 # State of the demo control plane (hack/local-up.sh); e2e tests use their own.
 LOCAL_UP_DIR ?= $(CURDIR)/_output/local
 export LOCAL_UP_DIR
@@ -16,8 +26,16 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/kusciatask-controller.
-	$(GO) build -trimpath -o $(BIN) ./cmd/kusciatask-controller
+build: ## Build the binaries into bin/ (version, commit and date baked in).
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+
+.PHONY: image
+image: ## Build the container image IMAGE (default kusciatask-controller:VERSION) with docker or podman (see Dockerfile).
+	@if [[ -z "$(CONTAINER_ENGINE)" ]]; then \
+	  echo "make image: no container engine (docker or podman) on PATH; build the Dockerfile elsewhere" >&2; exit 1; fi
+	@if ! "$(CONTAINER_ENGINE)" info >/dev/null 2>&1; then \
+	  echo "make image: $(CONTAINER_ENGINE) is installed but its engine is not running or not reachable ($(CONTAINER_ENGINE) info fails)" >&2; exit 1; fi
+	"$(CONTAINER_ENGINE)" build -t $(IMAGE) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE) .
 
 .PHONY: test
 test: unit e2e ## Run every test: unit tests, then the end-to-end suite on a local control plane.
