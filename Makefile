@@ -55,6 +55,11 @@ bench: ## Run the benchmarks: sync cost (fakes), then throughput on a local cont
 	hack/build-tools.sh
 	$(GO) test -tags e2e -run '^$$' -bench Throughput -benchtime 1x -count=1 -timeout 30m ./pkg/e2e/...
 
+.PHONY: soak
+soak: ## Soak: ~60 mixed tasks while the controller is SIGKILLed >= 10 times (SOAK_TASKS, SOAK_KILLS); prints its figures.
+	hack/build-tools.sh
+	$(GO) test -tags 'e2e soak' -count=1 -timeout 30m -run '^TestSoak$$' -v ./pkg/e2e/...
+
 .PHONY: generate
 generate: ## Regenerate clients, deepcopy, OpenAPI and CRDs from pkg/apis.
 	hack/update-codegen.sh
