@@ -7,6 +7,16 @@ SHELL := /usr/bin/env bash
 BIN        := bin/kusciatask-controller
 GATE_BIN   := bin/kuscia-gate
 GO         ?= go
+# Baked into the binaries (see pkg/version) and the image.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS    := -X kusciatask.io/controller/pkg/version.version=$(VERSION) \
+              -X kusciatask.io/controller/pkg/version.commit=$(COMMIT) \
+              -X kusciatask.io/controller/pkg/version.buildDate=$(BUILD_DATE)
+IMAGE      ?= kusciatask-controller:$(VERSION)
+# docker or podman; `make image` says so when neither has an engine.
+CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 # State of the demo control plane (hack/local-up.sh); e2e tests use their own.
 LOCAL_UP_DIR ?= $(CURDIR)/_output/local
 export LOCAL_UP_DIR
@@ -17,9 +27,16 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/kusciatask-controller and bin/kuscia-gate (static: it runs in task pods).
-	$(GO) build -trimpath -o $(BIN) ./cmd/kusciatask-controller
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(GATE_BIN) ./cmd/kuscia-gate
+build: ## Build bin/kusciatask-controller and bin/kuscia-gate, static, with version, commit and date baked in.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/ ./cmd/...
+
+.PHONY: image
+image: ## Build the container image IMAGE (default kusciatask-controller:VERSION) with docker or podman (see Dockerfile).
+	@if [[ -z "$(CONTAINER_ENGINE)" ]]; then \
+	  echo "make image: no container engine (docker or podman) on PATH; build the Dockerfile elsewhere" >&2; exit 1; fi
+	@if ! "$(CONTAINER_ENGINE)" info >/dev/null 2>&1; then \
+	  echo "make image: $(CONTAINER_ENGINE) is installed but its engine is not running or not reachable ($(CONTAINER_ENGINE) info fails)" >&2; exit 1; fi
+	"$(CONTAINER_ENGINE)" build -t $(IMAGE) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE) .
 
 .PHONY: test
 test: unit e2e ## Run every test: unit tests, then the end-to-end suite on a local control plane.
@@ -38,6 +55,11 @@ bench: ## Run the benchmarks: sync cost (fakes), then throughput on a local cont
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 	hack/build-tools.sh
 	$(GO) test -tags e2e -run '^$$' -bench Throughput -benchtime 1x -count=1 -timeout 30m ./pkg/e2e/...
+
+.PHONY: soak
+soak: ## Soak: ~60 mixed tasks while the controller is SIGKILLed >= 10 times (SOAK_TASKS, SOAK_KILLS); prints its figures.
+	hack/build-tools.sh
+	$(GO) test -tags 'e2e soak' -count=1 -timeout 30m -run '^TestSoak$$' -v ./pkg/e2e/...
 
 .PHONY: generate
 generate: ## Regenerate clients, deepcopy, OpenAPI and CRDs from pkg/apis.

@@ -11,7 +11,14 @@ export LOCAL_UP_DIR="${LOCAL_UP_DIR:-${ROOT}/_output/local}"
 source hack/lib/tools.sh
 KUBECTL_BIN="$(tools::bin_dir)/kubectl"
 PID_FILE="${LOCAL_UP_DIR}/kusciatask-controller.pid"
+# The checksum of the binary the running controller was started from.
+SUM_FILE="${LOCAL_UP_DIR}/kusciatask-controller.sha256"
 LOG_FILE="${LOCAL_UP_DIR}/logs/kusciatask-controller.log"
+# The controller's ports, like the plane's LOCAL_UP_*_PORT: two demos with
+# different LOCAL_UP_DIR and ports run side by side.
+LOCAL_UP_CONTROLLER_METRICS_PORT="${LOCAL_UP_CONTROLLER_METRICS_PORT:-18080}"
+LOCAL_UP_CONTROLLER_PROBE_PORT="${LOCAL_UP_CONTROLLER_PROBE_PORT:-18081}"
+CONTROLLER_BIN=bin/kusciatask-controller
 
 kubectl() { "${KUBECTL_BIN}" --kubeconfig "${LOCAL_UP_DIR}/kubeconfig" "$@"; }
 
@@ -20,20 +27,34 @@ pretty_json() {
 }
 
 up() {
-  [[ -x bin/kusciatask-controller ]] || make build
+  [[ -x "${CONTROLLER_BIN}" ]] || make build
   LOCAL_UP_CRDS="${ROOT}/crds" hack/local-up.sh start
   kubectl apply --server-side -f crds/ >/dev/null
   kubectl wait --for condition=Established crd/kusciatasks.kuscia.secretflow crd/appimages.kuscia.secretflow >/dev/null
   kubectl apply -f examples/domains.yaml -f examples/appimage-secretflow.yaml -f examples/appimage-app-template.yaml
 
-  if [[ -f "${PID_FILE}" ]] && kill -0 "$(cat "${PID_FILE}")" 2>/dev/null; then
+  local sum; sum=$(sha256sum "${CONTROLLER_BIN}" | cut -d' ' -f1)
+  if controller_running && [[ "$(cat "${SUM_FILE}" 2>/dev/null)" == "${sum}" ]]; then
     echo "controller already running (pid $(cat "${PID_FILE}"))"
   else
+    if controller_running; then
+      echo "${CONTROLLER_BIN} changed; restarting the controller"
+      stop_controller
+    fi
     mkdir -p "$(dirname "${LOG_FILE}")"
-    bin/kusciatask-controller --kubeconfig "${LOCAL_UP_DIR}/kubeconfig" \
-      --metrics-bind-address 127.0.0.1:18080 --health-probe-bind-address 127.0.0.1:18081 -v 2 \
+    "${CONTROLLER_BIN}" --kubeconfig "${LOCAL_UP_DIR}/kubeconfig" \
+      --metrics-bind-address "127.0.0.1:${LOCAL_UP_CONTROLLER_METRICS_PORT}" \
+      --health-probe-bind-address "127.0.0.1:${LOCAL_UP_CONTROLLER_PROBE_PORT}" -v 2 \
       >"${LOG_FILE}" 2>&1 &
     echo $! >"${PID_FILE}"
+    echo "${sum}" >"${SUM_FILE}"
+    # A port in use stops the controller at once: say so instead of waiting.
+    sleep 1
+    if ! controller_running; then
+      echo "the controller exited at start-up; its log (${LOG_FILE}):" >&2
+      tail -5 "${LOG_FILE}" >&2
+      exit 1
+    fi
     echo "controller started (pid $!, log ${LOG_FILE})"
   fi
 
@@ -77,16 +98,24 @@ watch_until_done() {
   fi
 }
 
-down() {
+controller_running() {
+  [[ -f "${PID_FILE}" ]] && kill -0 "$(cat "${PID_FILE}")" 2>/dev/null
+}
+
+stop_controller() {
   if [[ -f "${PID_FILE}" ]]; then
     local pid; pid=$(cat "${PID_FILE}")
     if kill "${pid}" 2>/dev/null; then
       for _ in $(seq 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
       kill -9 "${pid}" 2>/dev/null || true
     fi
-    rm -f "${PID_FILE}"
+    rm -f "${PID_FILE}" "${SUM_FILE}"
     echo "controller stopped"
   fi
+}
+
+down() {
+  stop_controller
   hack/local-up.sh stop
 }
 

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciascheme "kusciatask.io/controller/pkg/generated/clientset/versioned/scheme"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
+	"kusciatask.io/controller/pkg/version"
 )
 
 const usage = `kusciatask-controller runs the SecretFlow Kuscia KusciaTask controller.
@@ -47,7 +49,16 @@ Flags:
 `
 
 func main() {
-	opts := parseFlags(flag.CommandLine, os.Args[1:])
+	opts, err := parseFlags(flag.NewFlagSet(os.Args[0], flag.ContinueOnError), os.Args[1:])
+	switch {
+	case errors.Is(err, errHelp):
+		os.Exit(0)
+	case err != nil:
+		os.Exit(2) // already printed, with the usage for an unknown flag
+	case opts.printVersion:
+		fmt.Println("kusciatask-controller", version.Get())
+		os.Exit(0)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	logger := klog.FromContext(ctx)
@@ -80,11 +91,15 @@ func run(ctx context.Context, opts options) error {
 	registerWorkqueueMetrics(registry)
 
 	ready := &readiness{}
+	web, err := listenHTTP(opts, registry, ready)
+	if err != nil {
+		return err
+	}
 	run := func(ctx context.Context) error {
 		return runController(ctx, opts, kubeClient, kusciaClient, registry, ready)
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- serveHTTP(ctx, opts, registry, ready) }()
+	go func() { serveErr <- web.serve(ctx) }()
 	var runErr error
 	if opts.leaderElect {
 		runErr = runWithLeaderElection(ctx, opts, kubeClient, run)

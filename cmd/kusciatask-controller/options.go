@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -22,9 +24,25 @@ type options struct {
 	leaderElectID          string
 	metricsBindAddress     string
 	healthProbeBindAddress string
+	printVersion           bool
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) options {
+// Defaults that depend on where the controller runs.
+const (
+	// defaultLeaseNamespace is the Lease's namespace when the controller
+	// cannot tell which namespace it runs in (out of cluster).
+	defaultLeaseNamespace = "kuscia-system"
+	// serviceAccountNamespaceFile names the namespace of a pod's
+	// ServiceAccount, mounted by the kubelet in every pod with a token.
+	serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+)
+
+// errHelp is returned by parseFlags for -h/--help: print usage, exit 0.
+var errHelp = flag.ErrHelp
+
+// parseFlags parses args into options. It never exits: main decides what an
+// error means (errHelp: exit 0; anything else has been printed: exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	var o options
 	fs.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"),
 		"Path to a kubeconfig. Defaults to $KUBECONFIG; empty means in-cluster configuration.")
@@ -37,22 +55,54 @@ func parseFlags(fs *flag.FlagSet, args []string) options {
 		"How often every task is synced again even without a change (a safety net; 0 disables).")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false,
 		"Hold a Lease before syncing, so only one of several replicas works at a time.")
-	fs.StringVar(&o.leaderElectNamespace, "leader-elect-namespace", "default", "Namespace of the leader election Lease.")
+	fs.StringVar(&o.leaderElectNamespace, "leader-elect-namespace", "",
+		"Namespace of the leader election Lease. Empty means the namespace the controller runs in ($POD_NAMESPACE, else its ServiceAccount's), else "+defaultLeaseNamespace+".")
 	fs.StringVar(&o.leaderElectID, "leader-elect-id", "kusciatask-controller", "Name of the leader election Lease.")
-	fs.StringVar(&o.metricsBindAddress, "metrics-bind-address", "127.0.0.1:8080",
-		"Address of the Prometheus /metrics endpoint; \"0\" disables it.")
-	fs.StringVar(&o.healthProbeBindAddress, "health-probe-bind-address", "127.0.0.1:8081",
+	fs.StringVar(&o.metricsBindAddress, "metrics-bind-address", ":8080",
+		"Address of the Prometheus /metrics endpoint (host:port; \":8080\" is every interface); \"0\" disables it.")
+	fs.StringVar(&o.healthProbeBindAddress, "health-probe-bind-address", ":8081",
 		"Address of the /healthz and /readyz endpoints; \"0\" disables them.")
+	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	// ExitOnError: a bad flag prints the usage and exits 2; -help exits 0.
-	_ = fs.Parse(args)
-	if o.workers < 1 {
-		fmt.Fprintln(fs.Output(), "--workers must be at least 1")
-		os.Exit(2)
+	// The flag package reports its own errors (and the usage) on fs.Output().
+	if err := fs.Parse(args); err != nil {
+		return o, err
 	}
-	return o
+	if err := o.validate(fs.Args()); err != nil {
+		fmt.Fprintln(fs.Output(), "kusciatask-controller:", err)
+		return o, err
+	}
+	if o.leaderElectNamespace == "" {
+		o.leaderElectNamespace = ownNamespace(os.Getenv, os.ReadFile)
+	}
+	return o, nil
+}
+
+func (o *options) validate(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag", strings.Join(args, " "))
+	}
+	if o.workers < 1 {
+		return errors.New("--workers must be at least 1")
+	}
+	return nil
+}
+
+// ownNamespace is the namespace the controller runs in: $POD_NAMESPACE (the
+// Deployment sets it through the downward API), else the ServiceAccount's
+// namespace file, else defaultLeaseNamespace.
+func ownNamespace(getenv func(string) string, readFile func(string) ([]byte, error)) string {
+	if ns := strings.TrimSpace(getenv("POD_NAMESPACE")); ns != "" {
+		return ns
+	}
+	if b, err := readFile(serviceAccountNamespaceFile); err == nil {
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns
+		}
+	}
+	return defaultLeaseNamespace
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -25,31 +26,66 @@ func (r *readiness) ready() bool {
 	return f != nil && (*f)()
 }
 
-// serveHTTP serves /metrics and the probes until ctx is done.
-func serveHTTP(ctx context.Context, opts options, registry *prometheus.Registry, ready *readiness) error {
-	var servers []*http.Server
-	if opts.metricsBindAddress != "0" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-		servers = append(servers, &http.Server{Addr: opts.metricsBindAddress, Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+// endpoints are the HTTP servers of the process (metrics, probes), each
+// already bound to its address.
+type endpoints struct {
+	servers   []*http.Server
+	listeners []net.Listener
+}
+
+// listenHTTP binds the metrics and probe addresses ("0" disables one). It
+// binds them all before anything is served, so an address in use stops the
+// process at start-up with a clear error instead of a controller running
+// without its metrics.
+func listenHTTP(opts options, registry *prometheus.Registry, ready *readiness) (*endpoints, error) {
+	e := &endpoints{}
+	add := func(what, addr string, handler http.Handler) error {
+		if addr == "0" {
+			return nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("bind the %s address %s: %w", what, addr, err)
+		}
+		e.listeners = append(e.listeners, l)
+		e.servers = append(e.servers, &http.Server{Addr: l.Addr().String(), Handler: handler, ReadHeaderTimeout: 10 * time.Second})
+		return nil
 	}
-	if opts.healthProbeBindAddress != "0" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			if !ready.ready() {
-				http.Error(w, "caches not synced", http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ok")
-		})
-		servers = append(servers, &http.Server{Addr: opts.healthProbeBindAddress, Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+	metrics := http.NewServeMux()
+	metrics.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	probes := http.NewServeMux()
+	probes.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	probes.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.ready() {
+			http.Error(w, "caches not synced", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	err := errors.Join(
+		add("metrics (--metrics-bind-address)", opts.metricsBindAddress, metrics),
+		add("health probe (--health-probe-bind-address)", opts.healthProbeBindAddress, probes),
+	)
+	if err != nil {
+		e.close()
+		return nil, err
 	}
-	errs := make(chan error, len(servers))
-	for _, srv := range servers {
+	return e, nil
+}
+
+func (e *endpoints) close() {
+	for _, l := range e.listeners {
+		_ = l.Close()
+	}
+}
+
+// serve serves every endpoint until ctx is done, then shuts them down.
+func (e *endpoints) serve(ctx context.Context) error {
+	errs := make(chan error, len(e.servers))
+	for i, srv := range e.servers {
 		go func() {
 			klog.FromContext(ctx).Info("Serving", "address", srv.Addr)
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(e.listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs <- fmt.Errorf("serve %s: %w", srv.Addr, err)
 			}
 		}()
@@ -61,7 +97,7 @@ func serveHTTP(ctx context.Context, opts options, registry *prometheus.Registry,
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, srv := range servers {
+	for _, srv := range e.servers {
 		_ = srv.Shutdown(shutdownCtx)
 	}
 	return nil

@@ -23,9 +23,11 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/yaml"
 
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 )
@@ -111,7 +113,7 @@ func setUpAndRun(m *testing.M) (int, error) {
 		}
 	}
 
-	// The controller runs as the ServiceAccount of examples/controller-rbac.yaml,
+	// The controller runs as the ServiceAccount of deploy/rbac.yaml,
 	// so every test also proves that role is enough.
 	controllerKubeconfig, err := serviceAccountKubeconfig(root)
 	if err != nil {
@@ -167,10 +169,10 @@ func kubectlOutput(stdin []byte, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// serviceAccountKubeconfig applies examples/controller-rbac.yaml and writes a
+// serviceAccountKubeconfig applies deploy/rbac.yaml and writes a
 // kubeconfig with a token of its ServiceAccount.
 func serviceAccountKubeconfig(root string) (string, error) {
-	if _, err := kubectlOutput(nil, "apply", "-f", filepath.Join(root, "examples", "controller-rbac.yaml")); err != nil {
+	if _, err := kubectlOutput(nil, "apply", "-f", filepath.Join(root, "deploy", "namespace.yaml"), "-f", filepath.Join(root, "deploy", "rbac.yaml")); err != nil {
 		return "", fmt.Errorf("apply controller RBAC: %w", err)
 	}
 	token, err := kubectlOutput(nil, "-n", "kuscia-system", "create", "token", "kusciatask-controller", "--duration=2h")
@@ -216,9 +218,17 @@ func (p *controllerProcess) start() error {
 	if err != nil {
 		return err
 	}
-	p.cmd = exec.Command(p.bin, "--kubeconfig", p.kubeconfig, "--workers", "4", "-v", "4",
-		"--leader-elect", "--leader-elect-namespace", "kuscia-system",
+	args, podEnv, err := deploymentArgs(env.root)
+	if err != nil {
+		return err
+	}
+	// The Deployment's arguments, then the two things a process outside the
+	// cluster needs: the API server to talk to and ports of its own (later
+	// flags win).
+	args = append(args, "--kubeconfig", p.kubeconfig,
 		"--metrics-bind-address", metricsAddress, "--health-probe-bind-address", probeAddress)
+	p.cmd = exec.Command(p.bin, args...)
+	p.cmd.Env = append(os.Environ(), podEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start controller: %w", err)
@@ -241,6 +251,30 @@ func (p *controllerProcess) stop(sig syscall.Signal) {
 		<-done
 	}
 	p.cmd = nil
+}
+
+// deploymentArgs reads the controller container's arguments from
+// deploy/deployment.yaml, and its environment with the downward-API
+// POD_NAMESPACE resolved to the Deployment's namespace.
+func deploymentArgs(root string) (args, podEnv []string, err error) {
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "deployment.yaml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var d appsv1.Deployment
+	if err := yaml.UnmarshalStrict(data, &d); err != nil {
+		return nil, nil, fmt.Errorf("decode deploy/deployment.yaml: %w", err)
+	}
+	if len(d.Spec.Template.Spec.Containers) != 1 {
+		return nil, nil, fmt.Errorf("deploy/deployment.yaml: want one container, got %d", len(d.Spec.Template.Spec.Containers))
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, e := range c.Env {
+		if e.Name == "POD_NAMESPACE" {
+			podEnv = append(podEnv, "POD_NAMESPACE="+d.Namespace)
+		}
+	}
+	return c.Args, podEnv, nil
 }
 
 func testContext(t *testing.T) context.Context {

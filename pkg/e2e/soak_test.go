@@ -1,0 +1,270 @@
+//go:build e2e && soak
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+)
+
+// soakShape is one kind of task in the soak and how it must end.
+type soakShape struct {
+	name       string
+	manifest   func(task string) string
+	wantPhase  kusciav1alpha1.KusciaTaskPhase
+	wantReason kusciav1alpha1.KusciaTaskReason
+}
+
+// The soak's two domains, its own so that its watch and its final count see
+// nothing of other tests.
+const soakA, soakB = "soak-a", "soak-b"
+
+func soakShapes() []soakShape {
+	party := func(domain, extra string) string {
+		return fmt.Sprintf("  - domainID: %s\n    appImageRef: secretflow-image\n%s", domain, extra)
+	}
+	container := func(replicas int, env map[string]string, cpu string) string {
+		var b strings.Builder
+		b.WriteString("    template:\n")
+		if replicas > 0 {
+			fmt.Fprintf(&b, "      replicas: %d\n", replicas)
+		}
+		b.WriteString("      spec:\n        containers:\n        - name: secretflow\n")
+		if len(env) > 0 {
+			b.WriteString("          env:\n")
+			for k, v := range env {
+				fmt.Fprintf(&b, "          - {name: %s, value: %q}\n", k, v)
+			}
+		}
+		if cpu != "" {
+			fmt.Fprintf(&b, "          resources:\n            requests: {cpu: %q, memory: 64Mi}\n", cpu)
+		}
+		return b.String()
+	}
+	task := func(name, schedule string, parties ...string) string {
+		return fmt.Sprintf("apiVersion: kuscia.secretflow/v1alpha1\nkind: KusciaTask\nmetadata:\n  name: %s\nspec:\n  initiator: %s\n%s  taskInputConfig: '{}'\n  parties:\n%s",
+			name, soakA, schedule, strings.Join(parties, ""))
+	}
+	delay := func() map[string]string { return map[string]string{"KWOK_DELAY": fmt.Sprintf("%ds", 1+rand.IntN(6))} }
+	waiting := "  scheduleConfig:\n    resourceReservedSeconds: 2\n    retryIntervalSeconds: 1\n    lifecycleSeconds: 15\n"
+	return []soakShape{
+		{"succeeds", func(n string) string {
+			return task(n, "", party(soakA, container(0, delay(), "")), party(soakB, container(0, delay(), "")))
+		}, kusciav1alpha1.TaskSucceeded, kusciav1alpha1.ReasonSucceeded},
+		{"fails", func(n string) string {
+			fail := map[string]string{"KWOK_OUTCOME": "fail", "KWOK_EXIT_CODE": "3", "KWOK_DELAY": "2s"}
+			return task(n, "", party(soakA, container(0, map[string]string{"KWOK_OUTCOME": "run"}, "")), party(soakB, container(0, fail, "")))
+		}, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonPartiesFailed},
+		{"replicas", func(n string) string {
+			return task(n, "", party(soakA, container(3, delay(), "")), party(soakB, container(2, delay(), "")))
+		}, kusciav1alpha1.TaskSucceeded, kusciav1alpha1.ReasonSucceeded},
+		{"waiting-gang", func(n string) string {
+			return task(n, waiting, party(soakA, container(0, map[string]string{"KWOK_OUTCOME": "run"}, "")), party(soakB, container(0, nil, "64")))
+		}, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired},
+		{"partial-gang", func(n string) string {
+			partial := "  scheduleConfig:\n    minReservedMembers: 1\n"
+			return task(n, partial, party(soakA, container(0, delay(), "")), party(soakB, container(0, nil, "64")))
+		}, kusciav1alpha1.TaskSucceeded, kusciav1alpha1.ReasonSucceeded},
+	}
+}
+
+// podCreates records every pod created in the soak's domains, from a watch
+// that survives reconnects, keyed by pod and reservation round.
+type podCreates struct {
+	mu   sync.Mutex
+	uids map[string]map[string]bool // "ns/name round N" -> pod UIDs
+	n    int
+}
+
+func watchPodCreates(ctx context.Context, t *testing.T, namespaces ...string) *podCreates {
+	pc := &podCreates{uids: map[string]map[string]bool{}}
+	for _, ns := range namespaces {
+		list, err := env.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return env.kube.CoreV1().Pods(ns).Watch(ctx, o)
+			},
+		})
+		require.NoError(t, err)
+		go func() {
+			defer w.Stop()
+			for ev := range w.ResultChan() {
+				if pod, ok := ev.Object.(*corev1.Pod); ok && ev.Type == watch.Added {
+					pc.add(pod)
+				}
+			}
+		}()
+	}
+	return pc
+}
+
+func (pc *podCreates) add(pod *corev1.Pod) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	key := pod.Namespace + "/" + pod.Name + " round " + pod.Annotations[builder.AnnotationRound]
+	if pc.uids[key] == nil {
+		pc.uids[key] = map[string]bool{}
+	}
+	pc.uids[key][string(pod.UID)] = true
+	pc.n++
+}
+
+// duplicates lists the (pod, round) pairs created more than once.
+func (pc *podCreates) duplicates() (pairs int, dups []string) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	for key, uids := range pc.uids {
+		if len(uids) > 1 {
+			dups = append(dups, fmt.Sprintf("%s: %d creates", key, len(uids)))
+		}
+	}
+	return len(pc.uids), dups
+}
+
+func soakInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// TestSoak (make soak) runs SOAK_TASKS tasks of mixed shapes while the
+// controller is killed with SIGKILL at random moments at least SOAK_KILLS
+// times, then checks that every task ended as its shape must, that each pod
+// of each round was created once, and that deleting the tasks leaves no
+// child behind.
+func TestSoak(t *testing.T) {
+	tasks, kills := soakInt("SOAK_TASKS", 60), soakInt("SOAK_KILLS", 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	for _, ns := range []string{soakA, soakB} {
+		applyYAML(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    kuscia.secretflow/domain: %s\n", ns, ns))
+	}
+	creates := watchPodCreates(ctx, t, soakA, soakB)
+	start := time.Now()
+
+	// Kill the controller at random moments until the tasks are all done and
+	// it was killed at least `kills` times.
+	allDone := make(chan struct{})
+	killed := make(chan int)
+	go func() {
+		n := 0
+		defer func() { killed <- n }()
+		for {
+			select {
+			case <-allDone:
+				if n >= kills {
+					return
+				}
+			case <-time.After(time.Duration(1500+rand.IntN(3000)) * time.Millisecond):
+			}
+			env.controller.stop(syscall.SIGKILL)
+			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+			if err := env.controller.start(); err != nil {
+				t.Errorf("restart the controller: %v", err)
+				return
+			}
+			n++
+		}
+	}()
+
+	shapes := soakShapes()
+	want := map[string]soakShape{}
+	for i := range tasks {
+		shape := shapes[i%len(shapes)]
+		name := fmt.Sprintf("soak-%s-%02d", shape.name, i)
+		want[name] = shape
+		applyYAML(t, shape.manifest(name))
+		time.Sleep(time.Duration(rand.IntN(600)) * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		for name := range want {
+			_, _ = kubectlOutput(nil, "delete", "kt", name, "--ignore-not-found", "--wait=false")
+		}
+	})
+
+	// Every task ends, and as its shape says.
+	var wrong []string
+	for name, shape := range want {
+		task := waitTerminal(ctx, t, name)
+		if task.Status.Phase != shape.wantPhase || task.Status.Reason != shape.wantReason {
+			wrong = append(wrong, fmt.Sprintf("%s: %s/%s (%s), want %s/%s",
+				name, task.Status.Phase, task.Status.Reason, task.Status.Message, shape.wantPhase, shape.wantReason))
+		}
+	}
+	terminalAfter := time.Since(start)
+	close(allDone)
+	nKills := <-killed
+
+	// Deleting the tasks leaves nothing behind.
+	for name := range want {
+		kubectl(t, "delete", "kt", name, "--wait=false")
+	}
+	var left int
+	eventually(t, 120*time.Second, "every child of the soak's tasks to be collected", func() (bool, string) {
+		left = 0
+		for _, ns := range []string{soakA, soakB} {
+			for _, list := range []func() (int, error){
+				func() (int, error) {
+					l, err := env.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+					return len(l.Items), err
+				},
+				func() (int, error) {
+					l, err := env.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+					return len(l.Items), err
+				},
+				func() (int, error) {
+					l, err := env.kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: kusciav1alpha1.LabelTaskUID})
+					return len(l.Items), err
+				},
+			} {
+				n, err := list()
+				require.NoError(t, err)
+				left += n
+			}
+		}
+		return left == 0, fmt.Sprintf("%d children left", left)
+	})
+
+	pairs, dups := creates.duplicates()
+	t.Logf("soak: %d tasks (%d shapes), %d SIGKILLs, all terminal after %s; %d pod creates over %d (pod, round) pairs, %d duplicates; %d children left after delete",
+		tasks, len(shapes), nKills, terminalAfter.Round(time.Second), creates.n, pairs, len(dups), left)
+	assert.Empty(t, wrong, "every task ends as its shape must")
+	assert.Empty(t, dups, "each pod of each round is created once")
+	assert.GreaterOrEqual(t, nKills, kills)
+}
+
+// waitTerminal waits for the task to reach Succeeded or Failed.
+func waitTerminal(ctx context.Context, t *testing.T, name string) *kusciav1alpha1.KusciaTask {
+	t.Helper()
+	var task *kusciav1alpha1.KusciaTask
+	eventually(t, 5*time.Minute, "task "+name+" to finish", func() (bool, string) {
+		got, err := env.kuscia.KusciaV1alpha1().KusciaTasks().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		task = got
+		return got.Status.Phase.IsTerminal(), fmt.Sprintf("phase %q reason %q", got.Status.Phase, got.Status.Reason)
+	})
+	return task
+}
