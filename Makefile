@@ -5,7 +5,6 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 BIN        := bin/kusciatask-controller
-GATE_BIN   := bin/kuscia-gate
 GO         ?= go
 # Baked into the binaries (see pkg/version) and the image.
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
