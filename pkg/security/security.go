@@ -150,4 +150,3 @@ func SecretRefs(spec *corev1.PodSpec) []string {
 func allContainers(spec *corev1.PodSpec) []corev1.Container {
 	return slices.Concat(spec.InitContainers, spec.Containers)
 }
-
