@@ -12,6 +12,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/reservation"
+	"kusciatask.io/controller/pkg/security"
 )
 
 // DefaultConfigFile is the config file every pod gets: taskInputConfig
@@ -23,6 +24,9 @@ const DefaultConfigFile = "task-config.conf"
 type TaskPlan struct {
 	// Schedule is the task's scheduleConfig with defaults applied.
 	Schedule reservation.Config
+	// Policy is the operator's policy the task was planned under, with
+	// defaults applied; building the task follows it too.
+	Policy Policy
 	// Parties in spec order.
 	Parties []*PartyPlan
 }
@@ -42,8 +46,13 @@ type PartyPlan struct {
 	Spec kusciav1alpha1.PodSpec
 	// ConfigTemplates are the AppImage's config file templates.
 	ConfigTemplates map[string]string
+	// Security is what every pod of the party must satisfy in its
+	// namespace. Empty (a started task's plan): the default level.
+	Security security.Requirements
 	// Pods in replica order.
 	Pods []PodPlan
+	// podBytes is the size of the party's pod template, as JSON.
+	podBytes int
 }
 
 // PodPlan names one pod and its satellites.
@@ -68,11 +77,13 @@ type Inputs struct {
 	AppImages map[string]*kusciav1alpha1.AppImage
 	// Namespaces by name; a missing name means the namespace does not exist.
 	Namespaces map[string]*corev1.Namespace
+	// Policy is the operator's policy; zero fields take defaults.
+	Policy Policy
 }
 
 // newTaskPlan checks the spec on its own and starts its plan with the
 // schedule configuration.
-func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec) (*TaskPlan, error) {
+func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec, policy Policy) (*TaskPlan, error) {
 	if err := validateSpec(spec); err != nil {
 		return nil, err
 	}
@@ -80,22 +91,29 @@ func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec) (*TaskPlan, error) {
 	if err != nil {
 		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err)
 	}
-	return &TaskPlan{Schedule: schedule}, nil
+	return &TaskPlan{Schedule: schedule, Policy: policy.withDefaults()}, nil
 }
 
 // PlanTask resolves a task. Every problem with the user's input comes back as
-// an *InputError naming the party and field.
+// an *InputError naming the party and field; so does a task larger than the
+// policy allows, before any of its pods is planned.
 func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
-	plan, err := newTaskPlan(&task.Spec)
+	plan, err := newTaskPlan(&task.Spec, in.Policy)
 	if err != nil {
 		return nil, err
 	}
 	for i := range task.Spec.Parties {
-		party, err := planParty(task, i, in)
+		party, err := planParty(task, i, in, plan.Policy)
 		if err != nil {
 			return nil, err
 		}
 		plan.Parties = append(plan.Parties, party)
+	}
+	if err := checkTaskSize(plan); err != nil {
+		return nil, err
+	}
+	for i, party := range plan.Parties {
+		party.Pods = planPods(task.Name, &task.Spec.Parties[i], party)
 	}
 	return plan, nil
 }
@@ -106,7 +124,7 @@ func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
 // task runs changes nothing for it. A party none of whose pods is left is
 // given the smallest size it could have had; its pods count as deleted.
 func PlanStarted(task *kusciav1alpha1.KusciaTask, replicas map[string]int) (*TaskPlan, error) {
-	plan, err := newTaskPlan(&task.Spec)
+	plan, err := newTaskPlan(&task.Spec, Policy{})
 	if err != nil {
 		return nil, err
 	}
@@ -129,12 +147,12 @@ func PlanStarted(task *kusciav1alpha1.KusciaTask, replicas map[string]int) (*Tas
 // PartyReplicas reads the party sizes a started task was created with: from
 // the annotation on its pods, and 0 for a party that never had a pod (status
 // reports every pod the task had). A party whose pods are all gone is left
-// out.
+// out, and so is a size no task can have (a hand-edited annotation).
 func PartyReplicas(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) map[string]int {
 	out := map[string]int{}
 	for _, pod := range pods {
 		n, err := strconv.Atoi(pod.Annotations[AnnotationPartyReplicas])
-		if err == nil && n >= 0 {
+		if err == nil && n >= 0 && n <= kusciav1alpha1.MaxReplicas {
 			out[pod.Labels[kusciav1alpha1.LabelParty]] = n
 		}
 	}
@@ -153,7 +171,9 @@ func PartyReplicas(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) map[stri
 	return out
 }
 
-func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPlan, error) {
+// planParty resolves a party's template, size and security requirements;
+// its pods are planned once the whole task's size is known to be allowed.
+func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs, policy Policy) (*PartyPlan, error) {
 	p := &task.Spec.Parties[index]
 	if err := checkDomain(p.DomainID, in.Namespaces[p.DomainID]); err != nil {
 		return nil, err
@@ -169,9 +189,8 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 			"party %s: AppImage %q has no deploy template for role %q", p.DomainID, p.AppImageRef, p.Role)
 	}
 	replicas, spec := mergeTemplate(base, p.Template)
-	if replicas < 0 {
-		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate,
-			"party %s: replicas must not be negative, got %d", p.DomainID, replicas)
+	if err := checkReplicas(p.DomainID, int(replicas), policy); err != nil {
+		return nil, err
 	}
 	party := &PartyPlan{
 		DomainID:        p.DomainID,
@@ -180,6 +199,10 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 		Replicas:        int(replicas),
 		Spec:            spec,
 		ConfigTemplates: img.Spec.ConfigTemplates,
+		Security:        security.For(policy.PodSecurityLevel, in.Namespaces[p.DomainID]),
+	}
+	if err := validateImage(p.DomainID, img); err != nil {
+		return nil, err
 	}
 	if err := validatePodSpec(p.DomainID, &spec, party.configFiles()); err != nil {
 		return nil, err
@@ -189,7 +212,9 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, err)
 	}
 	party.MinReservedPods = minPods
-	party.Pods = planPods(task.Name, p, party)
+	if party.podBytes, err = podTemplateBytes(&spec); err != nil {
+		return nil, err
+	}
 	return party, nil
 }
 
@@ -233,6 +258,15 @@ func (p *PartyPlan) configFiles() sets.Set[string] {
 		files.Insert(name)
 	}
 	return files
+}
+
+// securityRequirements are the party's requirements, or the default level's
+// for a plan that did not resolve them.
+func (p *PartyPlan) securityRequirements() security.Requirements {
+	if len(p.Security.Levels) == 0 {
+		return security.For(security.DefaultLevel, nil)
+	}
+	return p.Security
 }
 
 func imageRef(img kusciav1alpha1.AppImageInfo) string {

@@ -1,6 +1,8 @@
 package builder
 
 import (
+	"unicode/utf8"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -38,6 +40,9 @@ func validateSpec(spec *kusciav1alpha1.KusciaTaskSpec) error {
 	if !seen.Has(spec.Initiator) {
 		return invalid("spec.initiator: %q is not one of the parties", spec.Initiator)
 	}
+	if n := utf8.RuneCountInString(spec.TaskInputConfig); n > kusciav1alpha1.MaxTaskInputConfigLength {
+		return invalid("spec.taskInputConfig: %d characters, more than the %d allowed", n, kusciav1alpha1.MaxTaskInputConfigLength)
+	}
 	return nil
 }
 
@@ -56,14 +61,17 @@ func checkDomain(domainID string, ns *corev1.Namespace) error {
 }
 
 // validatePodSpec checks what the merged template needs to make a pod: at
-// least one container, unique container and port names, mounts of config
-// files that exist.
+// least one container and no more lists than the schema allows, unique
+// container and port names, mounts of config files that exist.
 func validatePodSpec(domainID string, spec *kusciav1alpha1.PodSpec, configFiles sets.Set[string]) error {
 	invalid := func(format string, args ...any) error {
 		return inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: "+format, append([]any{domainID}, args...)...)
 	}
 	if len(spec.Containers) == 0 {
 		return invalid("the deploy template has no containers")
+	}
+	if err := checkCounts(domainID, spec); err != nil {
+		return err
 	}
 	containers, ports := sets.New[string](), sets.New[string]()
 	for _, c := range spec.Containers {
