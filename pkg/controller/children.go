@@ -55,18 +55,14 @@ func (c *Controller) ensureResources(ctx context.Context, tc *taskContext, round
 		return true, nil
 	}
 	// Build every party before creating anything: a party whose config
-	// does not render must not leave the others' pods running.
-	parties := make([]*builder.PartyObjects, len(tc.plan.Parties))
-	for i := range tc.plan.Parties {
-		objs, err := builder.BuildParty(tc.task, tc.plan, i, round)
-		if err != nil {
-			return false, err
-		}
-		parties[i] = objs
+	// does not render, or whose pods break the security policy, must not
+	// leave the others' pods running.
+	parties, err := builder.BuildTask(ctx, tc.task, tc.plan, round)
+	if err != nil {
+		return false, err
 	}
 	have := tc.children.names()
 	ch := &tc.children
-	var err error
 	for _, objs := range parties {
 		for _, cm := range objs.ConfigMaps {
 			if ch.configMaps, err = ensure(ctx, tc.task, have, cm, c.kubeClient.CoreV1().ConfigMaps(cm.Namespace), ch.configMaps); err != nil {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions/kuscia/v1alpha1"
 	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
@@ -62,6 +63,9 @@ type Controller struct {
 	handlers map[kusciav1alpha1.KusciaTaskPhase]phaseHandler
 	// metrics observes syncs; nil-safe.
 	metrics *Metrics
+	// policy is what the operator lets tasks do (pod security level,
+	// size bounds); the builder applies it.
+	policy builder.Policy
 }
 
 // Informers are the informers the controller reads from. The pod, service
@@ -86,6 +90,9 @@ type Options struct {
 	RateLimiter workqueue.TypedRateLimiter[cache.ObjectName]
 	// Metrics defaults to no metrics.
 	Metrics *Metrics
+	// Policy bounds what tasks may do; zero fields take the builder's
+	// defaults.
+	Policy builder.Policy
 }
 
 // NewController builds a controller and registers its event handlers and
@@ -115,6 +122,7 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		recorder: opts.Recorder,
 		clock:    opts.Clock,
 		metrics:  opts.Metrics,
+		policy:   opts.Policy,
 	}
 	c.handlers = c.phaseHandlers()
 	if err := c.registerInformers(ctx, inf); err != nil {
