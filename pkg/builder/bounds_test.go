@@ -186,3 +186,21 @@ func TestPartyReplicasIgnoresImpossibleSizes(t *testing.T) {
 	}
 	assert.Equal(t, 1000, PartyReplicas(task, []*corev1.Pod{pod("1000")})["alice"])
 }
+
+// Port names become container port names: Kubernetes wants IANA service
+// names there.
+func TestPlanTaskPortNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"8080":               "must contain at least one letter",
+		"a--b":               "must not contain consecutive hyphens",
+		"much-too-long-name": "must be no more than 15 characters",
+	} {
+		t.Run(name, func(t *testing.T) {
+			ie := planError(t, func(_ *kusciav1alpha1.KusciaTask, in *Inputs) {
+				secretflowContainer(*in).Ports[0].Name = name
+			})
+			assert.Equal(t, kusciav1alpha1.ReasonInvalidTemplate, ie.Reason)
+			assert.Contains(t, ie.Message, `party alice: container "secretflow" port name "`+name+`": `+want)
+		})
+	}
+}

@@ -80,6 +80,9 @@ func validatePodSpec(domainID string, spec *kusciav1alpha1.PodSpec, configFiles 
 		}
 		containers.Insert(c.Name)
 		for _, p := range c.Ports {
+			if errs := validation.IsValidPortName(p.Name); len(errs) > 0 {
+				return invalid("container %q port name %q: %s", c.Name, p.Name, errs[0])
+			}
 			if ports.Has(p.Name) {
 				return invalid("port name %q is used twice", p.Name)
 			}

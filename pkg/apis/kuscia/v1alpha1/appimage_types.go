@@ -176,9 +176,12 @@ type ConfigVolumeMount struct {
 type ContainerPort struct {
 	// Name of the port, part of its service's name and of the env var
 	// KUSCIA_PORT_<NAME>_NUMBER.
+	// An IANA service name, as Kubernetes wants it: at most 15 lowercase
+	// letters, digits and single hyphens, with at least one letter.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=15
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('[a-z]')",message="a port name must contain at least one letter"
 	Name string `json:"name"`
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
