@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -190,8 +192,11 @@ func checkNoRecursion(t *template.Template) error {
 		state[name] = done
 		return nil
 	}
-	for _, tt := range t.Templates() {
-		if err := visit(tt.Name()); err != nil {
+	// The file's own template first, then by name: the same set always
+	// reports the same cycle.
+	names := slices.Sorted(maps.Keys(calls))
+	for _, name := range append([]string{t.Name()}, names...) {
+		if err := visit(name); err != nil {
 			return err
 		}
 	}

@@ -59,7 +59,7 @@ func TestTemplateBombs(t *testing.T) {
 		{"huge range", `{{range 2000000000}}{{end}}`, "more than 100000 steps"},
 		{"nested ranges", `{{range 100000}}{{range 100000}}{{end}}{{end}}`, "more than 100000 steps"},
 		{"range in a defined template", `{{define "a"}}{{range 2000000000}}{{end}}{{end}}{{template "a" .}}`, "more than 100000 steps"},
-		{"recursion", `{{define "a"}}{{template "a" .}}{{end}}{{template "a" .}}`, `template "a" calls itself (a -> a)`},
+		{"recursion", `{{define "a"}}{{template "a" .}}{{end}}{{template "a" .}}`, `template "a" calls itself (task-config.conf -> a -> a)`},
 		{"mutual recursion", `{{define "a"}}{{template "b" .}}{{end}}{{define "b"}}{{if true}}{{template "a" .}}{{end}}{{end}}{{template "a" .}}`, "calls itself"},
 		{"recursion through block", `{{block "a" .}}{{template "a" .}}{{end}}`, "calls itself"},
 		{"exponential calls", exponentialTemplates(40), "more than 100000 steps"},

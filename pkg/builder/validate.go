@@ -75,6 +75,9 @@ func validatePodSpec(domainID string, spec *kusciav1alpha1.PodSpec, configFiles 
 	}
 	containers, ports := sets.New[string](), sets.New[string]()
 	for _, c := range spec.Containers {
+		if errs := validation.IsDNS1123Label(c.Name); len(errs) > 0 {
+			return invalid("container name %q: %s", c.Name, errs[0])
+		}
 		if containers.Has(c.Name) {
 			return invalid("container name %q is used twice", c.Name)
 		}
