@@ -30,7 +30,7 @@ type KusciaTaskSpecApplyConfiguration struct {
 	ScheduleConfig *ScheduleConfigApplyConfiguration `json:"scheduleConfig,omitempty"`
 	// TaskInputConfig is handed to every party: rendered into its config
 	// templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf
-	// when the AppImage has no templates.
+	// when the AppImage has no templates. At most 524288 characters.
 	TaskInputConfig *string `json:"taskInputConfig,omitempty"`
 	// Parties lists every participant; each runs in the namespace named by
 	// its domainID.
