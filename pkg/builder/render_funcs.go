@@ -12,10 +12,6 @@ import (
 // gigabyte.
 const maxFormatWidth = 4096
 
-// escapeGrowth is how much html, js, urlquery and json can grow a value
-// (js escapes one byte as \uXXXX).
-const escapeGrowth = 6
-
 // templateFuncs are the functions of config templates, bound to one
 // budget: json quotes a value as a JSON string (for embedding
 // TASK_INPUT_CONFIG in a JSON file); the builtins that build new strings are
@@ -24,58 +20,57 @@ func templateFuncs(b *renderBudget) template.FuncMap {
 	return template.FuncMap{
 		budgetFunc: func() (string, error) { return "", b.step() },
 		"json": func(v string) (string, error) {
-			if err := b.value("json", escapeGrowth*len(v)); err != nil {
-				return "", err
-			}
-			out, err := json.Marshal(v)
-			return string(out), err
+			return b.bounded("json", len(v), func() string {
+				out, _ := json.Marshal(v) // a string always encodes
+				return string(out)
+			})
 		},
-		"print":    b.sprint("print", 1, fmt.Sprint),
-		"println":  b.sprint("println", 1, fmt.Sprintln),
-		"html":     b.sprint("html", escapeGrowth, template.HTMLEscaper),
-		"js":       b.sprint("js", escapeGrowth, template.JSEscaper),
-		"urlquery": b.sprint("urlquery", escapeGrowth, template.URLQueryEscaper),
+		"print":    b.sprint("print", fmt.Sprint),
+		"println":  b.sprint("println", fmt.Sprintln),
+		"html":     b.sprint("html", template.HTMLEscaper),
+		"js":       b.sprint("js", template.JSEscaper),
+		"urlquery": b.sprint("urlquery", template.URLQueryEscaper),
 		"printf":   b.sprintf,
 	}
 }
 
-// value counts a function call as a step and refuses a result that could
-// exceed a ConfigMap, before it is built.
-func (b *renderBudget) value(fn string, size int) error {
+// bounded counts a function call as a step and bounds the value it makes:
+// an input larger than a config file is refused before anything is built;
+// otherwise f runs (none of the functions grows its input more than
+// sixfold, so it allocates at most a few MiB) and a result larger than a
+// config file is refused.
+func (b *renderBudget) bounded(fn string, inputSize int, f func() string) (string, error) {
 	if err := b.step(); err != nil {
-		return err
+		return "", err
 	}
-	if size > MaxConfigMapBytes {
-		return boundErrorf("%s would make a value of up to %d bytes, more than the %d a config file may hold", fn, size, MaxConfigMapBytes)
+	if inputSize > MaxConfigMapBytes {
+		return "", boundErrorf("%s: its input is %d bytes, more than the %d a config file may hold", fn, inputSize, MaxConfigMapBytes)
 	}
-	return nil
+	out := f()
+	if len(out) > MaxConfigMapBytes {
+		return "", boundErrorf("%s: its result is %d bytes, more than the %d a config file may hold", fn, len(out), MaxConfigMapBytes)
+	}
+	return out, nil
 }
 
-// sprint bounds a builtin that formats its arguments one after the other,
-// growing them by at most growth.
-func (b *renderBudget) sprint(fn string, growth int, f func(...any) string) func(...any) (string, error) {
+// sprint bounds a builtin that formats its arguments one after the other.
+func (b *renderBudget) sprint(fn string, f func(...any) string) func(...any) (string, error) {
 	return func(args ...any) (string, error) {
-		if err := b.value(fn, growth*argsSize(args)); err != nil {
-			return "", err
-		}
-		return f(args...), nil
+		return b.bounded(fn, argsSize(args), func() string { return f(args...) })
 	}
 }
 
 // sprintf is printf with every width and precision bounded, explicit
 // argument indexes and '*' refused (so each argument is formatted at most
-// once), and the result bounded before it is built.
+// once, and %q or %x at most quadruple it), and the result bounded.
 func (b *renderBudget) sprintf(format string, args ...any) (string, error) {
 	pad, err := formatPadding(format)
 	if err != nil {
 		return "", err
 	}
-	// %q and %x at most quadruple a string; each argument may also bring a
-	// %!(EXTRA ...) or type annotation.
-	if err := b.value("printf", len(format)+pad+4*argsSize(args)+64*len(args)); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf(format, args...), nil
+	// Each argument may also bring a %!(EXTRA ...) or type annotation.
+	size := len(format) + pad + argsSize(args) + 64*len(args)
+	return b.bounded("printf", size, func() string { return fmt.Sprintf(format, args...) })
 }
 
 // formatPadding checks every verb of a printf format and returns the sum of

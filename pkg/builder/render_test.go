@@ -68,14 +68,14 @@ func TestTemplateBombs(t *testing.T) {
 		{"printf precision", `{{printf "%.999999999f" 1.0}}`, "a precision above 4096"},
 		{"printf star width", `{{printf "%*d" 999999999 1}}`, "'*' and explicit argument indexes"},
 		{"printf argument index", `{{printf "%[1]s%[1]s" .TASK_INPUT_CONFIG}}`, "'*' and explicit argument indexes"},
-		{"print doubling", `{{$x := .TASK_INPUT_CONFIG}}{{range 64}}{{$x = print $x $x}}{{end}}`, "print would make a value of up to"},
-		{"printf doubling", `{{$x := "ab"}}{{range 64}}{{$x = printf "%s%s" $x $x}}{{end}}`, "printf would make a value"},
-		{"println doubling", `{{$x := "ab"}}{{range 64}}{{$x = println $x $x}}{{end}}`, "println would make a value"},
-		{"html growth", `{{$x := "&"}}{{range 64}}{{$x = html $x $x}}{{end}}`, "html would make a value"},
-		{"js growth", `{{$x := "<"}}{{range 64}}{{$x = js $x $x}}{{end}}`, "js would make a value"},
-		{"urlquery growth", `{{$x := "%"}}{{range 64}}{{$x = urlquery $x $x}}{{end}}`, "urlquery would make a value"},
-		{"json growth", `{{$x := "\"\"\"\""}}{{range 64}}{{$x = json $x}}{{end}}`, "json would make a value"},
-		{"many printf of the data", `{{range 100000}}{{printf "%v%v%v%v%v%v" $ $ $ $ $ $}}{{end}}`, "printf would make a value of up to"},
+		{"print doubling", `{{$x := .TASK_INPUT_CONFIG}}{{range 64}}{{$x = print $x $x}}{{end}}`, "print: its input is "},
+		{"printf doubling", `{{$x := "ab"}}{{range 64}}{{$x = printf "%s%s" $x $x}}{{end}}`, "printf: its input is "},
+		{"println doubling", `{{$x := "ab"}}{{range 64}}{{$x = println $x $x}}{{end}}`, "println: its input is "},
+		{"html growth", `{{$x := "&"}}{{range 64}}{{$x = html $x $x}}{{end}}`, "html: its input is "},
+		{"js growth", `{{$x := "<"}}{{range 64}}{{$x = js $x $x}}{{end}}`, "js: its input is "},
+		{"urlquery growth", `{{$x := "%"}}{{range 64}}{{$x = urlquery $x $x}}{{end}}`, "urlquery: its input is "},
+		{"json growth", `{{$x := "\"\"\"\""}}{{range 64}}{{$x = json $x}}{{end}}`, "json: its result is "},
+		{"many printf of the data", `{{range 100000}}{{printf "%v%v%v%v%v%v" $ $ $ $ $ $}}{{end}}`, "printf: its input is "},
 		{"many prints of the data", `{{range 100000}}{{printf "%v" $}}{{end}}`, "the pod's config files would exceed 1048576 bytes"},
 	}
 	for _, tc := range cases {
@@ -95,6 +95,33 @@ func TestTemplateBombs(t *testing.T) {
 			assert.Equal(t, kusciav1alpha1.ReasonConfigRenderFailed, ie.Reason)
 			assert.Contains(t, ie.Message, `party alice: config template "task-config.conf": `)
 			assert.Contains(t, ie.Message, tc.want)
+		})
+	}
+}
+
+// A function whose input fits a config file but whose result does not is
+// refused after it ran (it grows its input at most sixfold); a result that
+// fits is kept, however large its worst case would be.
+func TestBoundedFunctionResults(t *testing.T) {
+	cases := []struct {
+		template, input, want string
+	}{
+		{`{{html .TASK_INPUT_CONFIG}}`, strings.Repeat("<", 300*1024), "html: its result is 1228800 bytes, more than the 1048576 a config file may hold"},
+		{`{{js .TASK_INPUT_CONFIG}}`, strings.Repeat("<", 200*1024), "js: its result is 1228800 bytes"},
+		{`{{json .TASK_INPUT_CONFIG}}`, strings.Repeat("\x01", 200*1024), "json: its result is 1228802 bytes"},
+		{`{{json .TASK_INPUT_CONFIG}}`, strings.Repeat("x", 900*1024), ""},
+		{`{{printf "%q" .TASK_INPUT_CONFIG}}`, strings.Repeat("x", 900*1024), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.template, func(t *testing.T) {
+			out, err := renderWith(context.Background(), RenderLimits{Timeout: slowMachine}, "t", tc.template,
+				map[string]string{KeyTaskInputConfig: tc.input})
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.Greater(t, len(out), 900*1024)
+				return
+			}
+			assert.ErrorContains(t, err, tc.want)
 		})
 	}
 }

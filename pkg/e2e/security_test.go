@@ -26,11 +26,11 @@ import (
 
 // applyObject applies an object given as a Go value (as JSON, so config
 // templates need no YAML quoting) and returns kubectl's output and error.
-func applyObject(t *testing.T, obj any) (string, error) {
+func applyObject(t *testing.T, obj any, args ...string) (string, error) {
 	t.Helper()
 	b, err := json.Marshal(obj)
 	require.NoError(t, err)
-	return kubectlOutput(b, "apply", "-f", "-")
+	return kubectlOutput(b, append([]string{"apply", "-f", "-"}, args...)...)
 }
 
 // twoPartyTask is a task of alice and bob on the given AppImage, with
@@ -258,18 +258,30 @@ func TestAdmissionRejectsOversizedInput(t *testing.T) {
 	container := func(img *kusciav1alpha1.AppImage) *kusciav1alpha1.Container {
 		return &img.Spec.DeployTemplates[0].Spec.Containers[0]
 	}
+	withInput := func(n int) any {
+		task := twoPartyTask("e2e-oversized", "secretflow-image", nil)
+		task.Spec.TaskInputConfig = strings.Repeat("x", n)
+		return task
+	}
 	cases := []struct {
 		name string
 		obj  any
+		args []string
 		want []string
 	}{{
 		name: "1.5 MB taskInputConfig",
-		obj: func() any {
-			task := twoPartyTask("e2e-oversized", "secretflow-image", nil)
-			task.Spec.TaskInputConfig = strings.Repeat("x", 1536*1024)
-			return task
-		}(),
-		want: []string{"spec.taskInputConfig", "Too long"},
+		obj:  withInput(1_500_000),
+		want: []string{"spec.taskInputConfig: Too long: may not be more than 524288"},
+	}, {
+		name: "1.5 MB taskInputConfig, server-side apply",
+		obj:  withInput(1_500_000),
+		args: []string{"--server-side"},
+		want: []string{"spec.taskInputConfig: Too long: may not be more than 524288"},
+	}, {
+		name: "taskInputConfig just over the bound",
+		obj:  withInput(kusciav1alpha1.MaxTaskInputConfigLength + 1),
+		args: []string{"--server-side"},
+		want: []string{"spec.taskInputConfig: Too long: may not be more than 524288"},
 	}, {
 		name: "task replicas",
 		obj: twoPartyTask("e2e-oversized", "secretflow-image", func(p *kusciav1alpha1.PartyInfo) {
@@ -317,7 +329,7 @@ func TestAdmissionRejectsOversizedInput(t *testing.T) {
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := applyObject(t, tc.obj)
+			out, err := applyObject(t, tc.obj, tc.args...)
 			require.Error(t, err, "accepted")
 			for _, w := range tc.want {
 				assert.Contains(t, out, w)
@@ -328,4 +340,25 @@ func TestAdmissionRejectsOversizedInput(t *testing.T) {
 		_, err := kubectlOutput(nil, "get", kind, "e2e-oversized")
 		assert.Error(t, err, "no oversized %s may have been stored", kind)
 	}
+}
+
+// A taskInputConfig near the bound runs. Client-side `kubectl apply` cannot
+// send it (it copies the object into an annotation limited to 256 KiB);
+// `kubectl apply --server-side` or `kubectl create` can.
+func TestSecurityLargeInputRuns(t *testing.T) {
+	const name = "e2e-large-input"
+	deleteTaskOnCleanup(t, name)
+	task := twoPartyTask(name, "secretflow-image", nil)
+	task.Spec.TaskInputConfig = `{"pad":"` + strings.Repeat("x", 400*1024) + `"}`
+	out, err := applyObject(t, task)
+	require.Error(t, err)
+	assert.Contains(t, out, "metadata.annotations: Too long")
+	out, err = applyObject(t, task, "--server-side")
+	require.NoError(t, err, out)
+	got := waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 90*time.Second)
+	cm, err := env.kube.CoreV1().ConfigMaps("alice").Get(testContext(t), name+"-0-config", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, cm.Data["task-config.conf"], task.Spec.TaskInputConfig[:100])
+	assert.Greater(t, len(cm.Data["task-config.conf"]), 400*1024)
+	assert.Equal(t, kusciav1alpha1.TaskSucceeded, got.Status.Phase)
 }
