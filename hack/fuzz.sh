@@ -35,12 +35,17 @@ for t in "${targets[@]}"; do
 		failed=1
 		tail -n 30 "${log}"
 	fi
-	# The last progress line: "fuzz: elapsed: 30s, execs: 123 (4/sec), new interesting: 5 (total: 20)"
-	figures=$(grep -E '^fuzz: elapsed:' "${log}" | tail -n 1 | sed -E 's/^fuzz: //')
-	summary+=("$(printf '%-20s %-4s %4ss  %s' "${name}" "${result}" "$(($(date +%s) - start))" "${figures:-no figures (see above)}")")
+	# The last progress line reads "fuzz: elapsed: 30s, execs: 123 (4/sec),
+	# new interesting: 5 (total: 20)"; its rate is the last interval's.
+	last=$(grep -E '^fuzz: elapsed: .*execs:' "${log}" | tail -n 1 || true)
+	execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"${last}")
+	found=$(sed -nE 's/.*new interesting: ([0-9]+) \(total: ([0-9]+)\).*/\1 new, corpus \2/p' <<<"${last}")
+	secs=$(($(date +%s) - start))
+	summary+=("$(printf '%-20s %-6s %5ss %10s  %s' "${name}" "${result}" "${secs}" "${execs:--}" "${found:-(still gathering baseline coverage; raise FUZZTIME)}")")
 done
 
 echo
 echo "== fuzz summary (FUZZTIME=${FUZZTIME})"
+printf '%-20s %-6s %6s %10s  %s\n' target result time execs "interesting inputs"
 printf '%s\n' "${summary[@]}"
 exit "${failed}"

@@ -24,7 +24,7 @@ import (
 var fuzzPolicy = Policy{
 	MaxReplicasPerParty: 8,
 	MaxPodsPerTask:      16,
-	Render:              RenderLimits{MaxSteps: 20_000, MaxBytes: 4 << 20, Timeout: time.Second},
+	Render:              RenderLimits{MaxSteps: 5_000, MaxBytes: 4 << 20, Timeout: time.Second},
 }
 
 // fuzzInputs makes a domain of every party's namespace that is a valid

@@ -102,6 +102,9 @@ func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTaskInputConfig(&task.Spec); err != nil {
+		return nil, err
+	}
 	for i := range task.Spec.Parties {
 		party, err := planParty(task, i, in, plan.Policy)
 		if err != nil {

@@ -40,8 +40,15 @@ func validateSpec(spec *kusciav1alpha1.KusciaTaskSpec) error {
 	if !seen.Has(spec.Initiator) {
 		return invalid("spec.initiator: %q is not one of the parties", spec.Initiator)
 	}
+	return nil
+}
+
+// checkTaskInputConfig bounds the input every pod's config carries. Only
+// tasks about to create pods are checked: a running task keeps running.
+func checkTaskInputConfig(spec *kusciav1alpha1.KusciaTaskSpec) error {
 	if n := utf8.RuneCountInString(spec.TaskInputConfig); n > kusciav1alpha1.MaxTaskInputConfigLength {
-		return invalid("spec.taskInputConfig: %d characters, more than the %d allowed", n, kusciav1alpha1.MaxTaskInputConfigLength)
+		return inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "spec.taskInputConfig: %d characters, more than the %d allowed",
+			n, kusciav1alpha1.MaxTaskInputConfigLength)
 	}
 	return nil
 }
