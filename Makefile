@@ -18,6 +18,8 @@ IMAGE      ?= kusciatask-controller:$(VERSION)
 CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 # State of the demo control plane (hack/local-up.sh); e2e tests use their own.
 LOCAL_UP_DIR ?= $(CURDIR)/_output/local
+FUZZTIME   ?= 30s
+FUZZ       ?= .
 export LOCAL_UP_DIR
 KUBECONFIG_LOCAL := $(LOCAL_UP_DIR)/kubeconfig
 
@@ -48,6 +50,10 @@ unit: ## Run the unit and fake-clientset tests (race detector on).
 e2e: ## Run the end-to-end tests against a real local control plane (builds it on first use).
 	hack/build-tools.sh
 	$(GO) test -tags e2e -count=1 -timeout 40m ./pkg/e2e/... $(E2E_ARGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; FUZZ=regexp picks targets) and print their figures. Not part of make test.
+	FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' hack/fuzz.sh
 
 .PHONY: bench
 bench: ## Run the benchmarks: sync cost (fakes), then throughput on a local control plane. Compare ratios within one run.

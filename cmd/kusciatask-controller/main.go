@@ -42,6 +42,15 @@ AppImages, creates each party's ConfigMaps, headless Services and Pods in the
 party's namespace (a namespace labelled kuscia.secretflow/domain), reserves
 them as a gang and reports parties, pods and services in .status.
 
+Whoever may create a KusciaTask or an AppImage borrows the controller's right
+to create pods in every domain, so each task is held to a policy before
+anything of it is created: its pods must meet a Pod Security Standards level
+(--pod-security-level, made stricter by a domain's own
+pod-security.kubernetes.io/enforce label), may read a domain's Secrets only
+where the namespace is labelled kuscia.secretflow/allow-secret-refs=true, and
+its size is bounded (--max-replicas-per-party, --max-pods-per-task). Config
+templates render under a fixed budget of steps, bytes and time per task.
+
 Usage:
   kusciatask-controller [flags]
 
@@ -120,6 +129,10 @@ func run(ctx context.Context, opts options) error {
 
 func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, registry *prometheus.Registry, ready *readiness) error {
 	utilMust(kusciascheme.AddToScheme(scheme.Scheme))
+	policy, err := opts.policy()
+	if err != nil {
+		return err
+	}
 	// Children are only watched when they carry the task-UID label: the
 	// controller never needs the rest of the cluster's pods in memory.
 	children := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, opts.resync,
@@ -140,7 +153,7 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 		Pods:       children.Core().V1().Pods(),
 		Services:   children.Core().V1().Services(),
 		ConfigMaps: children.Core().V1().ConfigMaps(),
-	}, controller.Options{Recorder: recorder, Metrics: controller.NewMetrics(registry)})
+	}, controller.Options{Recorder: recorder, Metrics: controller.NewMetrics(registry), Policy: policy})
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)
 	}

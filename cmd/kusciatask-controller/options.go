@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"k8s.io/klog/v2"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/security"
 )
 
 // options are the command-line flags.
@@ -25,6 +29,9 @@ type options struct {
 	metricsBindAddress     string
 	healthProbeBindAddress string
 	printVersion           bool
+	podSecurityLevel       string
+	maxReplicasPerParty    int
+	maxPodsPerTask         int
 }
 
 // Defaults that depend on where the controller runs.
@@ -62,6 +69,15 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 		"Address of the Prometheus /metrics endpoint (host:port; \":8080\" is every interface); \"0\" disables it.")
 	fs.StringVar(&o.healthProbeBindAddress, "health-probe-bind-address", ":8081",
 		"Address of the /healthz and /readyz endpoints; \"0\" disables them.")
+	fs.StringVar(&o.podSecurityLevel, "pod-security-level", string(security.DefaultLevel),
+		"Pod Security Standards level (privileged, baseline or restricted) every pod the controller builds must meet, "+
+			"checked before anything of a task is created. A domain namespace's own pod-security.kubernetes.io/enforce "+
+			"label can only make it stricter. A violating task fails with reason PodSecurityViolation.")
+	fs.IntVar(&o.maxReplicasPerParty, "max-replicas-per-party", builder.DefaultMaxReplicasPerParty,
+		fmt.Sprintf("Most pods one party of a task may ask for (1 to %d, the CRD's own limit); more fails the task with reason TooManyPods.",
+			kusciav1alpha1.MaxReplicas))
+	fs.IntVar(&o.maxPodsPerTask, "max-pods-per-task", builder.DefaultMaxPodsPerTask,
+		"Most pods one task may ask for over all its parties; more fails the task with reason TooManyPods.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {
@@ -82,6 +98,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	return o, nil
 }
 
+// validate checks what the flag package cannot: no positional arguments,
+// and the flags that have a range.
 func (o *options) validate(args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("unexpected arguments %q: every setting is a flag", strings.Join(args, " "))
@@ -89,7 +107,8 @@ func (o *options) validate(args []string) error {
 	if o.workers < 1 {
 		return errors.New("--workers must be at least 1")
 	}
-	return nil
+	_, err := o.policy()
+	return err
 }
 
 // ownNamespace is the namespace the controller runs in: $POD_NAMESPACE (the
@@ -105,4 +124,23 @@ func ownNamespace(getenv func(string) string, readFile func(string) ([]byte, err
 		}
 	}
 	return defaultLeaseNamespace
+}
+
+// policy is what the flags let tasks do.
+func (o options) policy() (builder.Policy, error) {
+	level, err := security.ParseLevel(o.podSecurityLevel)
+	if err != nil {
+		return builder.Policy{}, fmt.Errorf("--pod-security-level: %w", err)
+	}
+	if o.maxReplicasPerParty < 1 || o.maxReplicasPerParty > kusciav1alpha1.MaxReplicas {
+		return builder.Policy{}, fmt.Errorf("--max-replicas-per-party must be between 1 and %d, got %d", kusciav1alpha1.MaxReplicas, o.maxReplicasPerParty)
+	}
+	if o.maxPodsPerTask < 1 {
+		return builder.Policy{}, fmt.Errorf("--max-pods-per-task must be at least 1, got %d", o.maxPodsPerTask)
+	}
+	return builder.Policy{
+		PodSecurityLevel:    level,
+		MaxReplicasPerParty: o.maxReplicasPerParty,
+		MaxPodsPerTask:      o.maxPodsPerTask,
+	}, nil
 }

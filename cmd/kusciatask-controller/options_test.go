@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	psapi "k8s.io/pod-security-admission/api"
+
+	"kusciatask.io/controller/pkg/builder"
 )
 
 func parse(t *testing.T, args ...string) (options, string, error) {
@@ -36,6 +39,9 @@ func TestFlagDefaults(t *testing.T) {
 		leaderElectID:          "kusciatask-controller",
 		metricsBindAddress:     ":8080",
 		healthProbeBindAddress: ":8081",
+		podSecurityLevel:       "baseline",
+		maxReplicasPerParty:    builder.DefaultMaxReplicasPerParty,
+		maxPodsPerTask:         builder.DefaultMaxPodsPerTask,
 	}, o)
 }
 
@@ -57,6 +63,7 @@ func TestFlagErrors(t *testing.T) {
 	assert.True(t, errors.Is(err, errHelp))
 	assert.Contains(t, out, "Usage:")
 	assert.Contains(t, out, "-version")
+	assert.Contains(t, out, "-pod-security-level")
 }
 
 func TestVersionFlag(t *testing.T) {
@@ -74,4 +81,39 @@ func TestOwnNamespace(t *testing.T) {
 	assert.Equal(t, "ops", ownNamespace(env("ops"), file("other", nil)), "POD_NAMESPACE wins")
 	assert.Equal(t, "from-sa", ownNamespace(env(""), file("from-sa\n", nil)), "else the ServiceAccount's")
 	assert.Equal(t, defaultLeaseNamespace, ownNamespace(env(""), file("", notFound)), "else kuscia-system")
+}
+
+func TestPolicyFlags(t *testing.T) {
+	o, _, err := parse(t, "--pod-security-level=restricted", "--max-replicas-per-party=5", "--max-pods-per-task=9")
+	require.NoError(t, err)
+	p, err := o.policy()
+	require.NoError(t, err)
+	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelRestricted, MaxReplicasPerParty: 5, MaxPodsPerTask: 9}, p)
+
+	o, _, err = parse(t)
+	require.NoError(t, err)
+	p, err = o.policy()
+	require.NoError(t, err)
+	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelBaseline,
+		MaxReplicasPerParty: builder.DefaultMaxReplicasPerParty, MaxPodsPerTask: builder.DefaultMaxPodsPerTask}, p, "defaults")
+}
+
+func TestPolicyFlagErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown level", []string{"--pod-security-level=strict"}, "--pod-security-level"},
+		{"no replicas", []string{"--max-replicas-per-party=0"}, "--max-replicas-per-party must be between 1 and 1000, got 0"},
+		{"replicas above the CRD", []string{"--max-replicas-per-party=1001"}, "--max-replicas-per-party must be between 1 and 1000"},
+		{"no pods", []string{"--max-pods-per-task=0"}, "--max-pods-per-task must be at least 1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, out, err := parse(t, tc.args...)
+			assert.ErrorContains(t, err, tc.want)
+			assert.Contains(t, out, tc.want, "the error is printed for the user")
+		})
+	}
 }

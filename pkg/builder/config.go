@@ -1,10 +1,11 @@
 package builder
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"text/template"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
@@ -50,9 +51,10 @@ type AllocatedPorts struct {
 	Ports []kusciav1alpha1.ContainerPort `json:"ports"`
 }
 
-// clusterDefine builds the ClusterDefine seen by one pod.
-func clusterDefine(plan *TaskPlan, selfParty, selfPod int) ClusterDefine {
-	def := ClusterDefine{SelfPartyIdx: selfParty, SelfEndpointIdx: selfPod}
+// clusterParties lists every party with its service endpoints, as every
+// pod's ClusterDefine shows them.
+func clusterParties(plan *TaskPlan) []ClusterParty {
+	parties := make([]ClusterParty, 0, len(plan.Parties))
 	for _, party := range plan.Parties {
 		cp := ClusterParty{Name: party.DomainID, Role: party.Role, Services: []ClusterService{}}
 		for si, port := range servicePorts(&party.Spec) {
@@ -63,75 +65,112 @@ func clusterDefine(plan *TaskPlan, selfParty, selfPod int) ClusterDefine {
 			}
 			cp.Services = append(cp.Services, svc)
 		}
-		def.Parties = append(def.Parties, cp)
+		parties = append(parties, cp)
 	}
-	return def
+	return parties
 }
 
-// renderConfig renders the config files of one pod: every AppImage config
+// renderer renders the config files of one task build under one budget.
+type renderer struct {
+	task   *kusciav1alpha1.KusciaTask
+	plan   *TaskPlan
+	budget *renderBudget
+	funcs  template.FuncMap
+	// parsed caches each template by file name and text: parties sharing
+	// an AppImage parse it once.
+	parsed map[[2]string]*template.Template
+	// parties is the JSON of clusterParties, the same for every pod.
+	parties []byte
+}
+
+func newRenderer(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskPlan) *renderer {
+	budget := newRenderBudget(ctx, plan.Policy.withDefaults().Render)
+	return &renderer{
+		task:   task,
+		plan:   plan,
+		budget: budget,
+		funcs:  templateFuncs(budget),
+		parsed: map[[2]string]*template.Template{},
+	}
+}
+
+// render renders the config files of one pod: every AppImage config
 // template, and task-config.conf (taskInputConfig verbatim) unless a
-// template of that name exists. A template that uses an unknown key fails.
-func renderConfig(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx, podIdx int) (map[string]string, error) {
-	party := plan.Parties[partyIdx]
-	data, err := templateData(task, plan, partyIdx, podIdx)
+// template of that name exists. A template that uses an unknown key or hits
+// a bound fails with ConfigRenderFailed.
+func (r *renderer) render(partyIdx, podIdx int) (map[string]string, error) {
+	party := r.plan.Parties[partyIdx]
+	failed := func(file, msg string) error {
+		return inputErrorf(kusciav1alpha1.ReasonConfigRenderFailed, "party %s: config template %q: %s", party.DomainID, file, msg)
+	}
+	files := map[string]string{DefaultConfigFile: r.task.Spec.TaskInputConfig}
+	if len(party.ConfigTemplates) == 0 {
+		if len(r.task.Spec.TaskInputConfig) > MaxConfigMapBytes {
+			return nil, failed(DefaultConfigFile, fmt.Sprintf("taskInputConfig is %d bytes, more than the %d a ConfigMap holds",
+				len(r.task.Spec.TaskInputConfig), MaxConfigMapBytes))
+		}
+		return files, nil
+	}
+	data, err := r.data(partyIdx, podIdx)
 	if err != nil {
 		return nil, err
 	}
-	files := map[string]string{DefaultConfigFile: task.Spec.TaskInputConfig}
-	names := make([]string, 0, len(party.ConfigTemplates))
-	for name := range party.ConfigTemplates {
-		names = append(names, name)
+	room := MaxConfigMapBytes
+	if _, templated := party.ConfigTemplates[DefaultConfigFile]; !templated {
+		room -= len(r.task.Spec.TaskInputConfig)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		out, err := renderTemplate(name, party.ConfigTemplates[name], data)
-		if err != nil {
-			return nil, inputErrorf(kusciav1alpha1.ReasonConfigRenderFailed,
-				"party %s: config template %q: %v", party.DomainID, name, err)
+	for _, name := range slices.Sorted(maps.Keys(party.ConfigTemplates)) {
+		w := &limitedWriter{budget: r.budget, room: room}
+		if err := r.execute(name, party.ConfigTemplates[name], w, data); err != nil {
+			if ctxErr := r.budget.ctx.Err(); ctxErr != nil {
+				// The controller is stopping: not the template's fault.
+				return nil, fmt.Errorf("render config of party %s: %w", party.DomainID, ctxErr)
+			}
+			return nil, failed(name, renderError(err))
 		}
-		files[name] = out
+		files[name] = w.b.String()
+		room = w.room
 	}
 	return files, nil
 }
 
-func templateData(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx, podIdx int) (map[string]string, error) {
-	party := plan.Parties[partyIdx]
-	define, err := json.Marshal(clusterDefine(plan, partyIdx, podIdx))
-	if err != nil {
-		return nil, fmt.Errorf("encode cluster define: %w", err)
+func (r *renderer) execute(name, text string, w *limitedWriter, data map[string]string) error {
+	key := [2]string{name, text}
+	t, ok := r.parsed[key]
+	if !ok {
+		var err error
+		if t, err = parseBounded(name, text, r.funcs); err != nil {
+			return err
+		}
+		r.parsed[key] = t
 	}
+	if w.room < 0 {
+		return boundErrorf("the pod's config files would exceed %d bytes, the most a ConfigMap holds", MaxConfigMapBytes)
+	}
+	return t.Execute(w, data)
+}
+
+// data is what one pod's templates see.
+func (r *renderer) data(partyIdx, podIdx int) (map[string]string, error) {
+	if r.parties == nil {
+		var err error
+		if r.parties, err = json.Marshal(clusterParties(r.plan)); err != nil {
+			return nil, fmt.Errorf("encode cluster define: %w", err)
+		}
+	}
+	define := fmt.Sprintf(`{"parties":%s,"selfPartyIdx":%d,"selfEndpointIdx":%d}`, r.parties, partyIdx, podIdx)
+	party := r.plan.Parties[partyIdx]
 	ports, err := json.Marshal(AllocatedPorts{Ports: allPorts(&party.Spec)})
 	if err != nil {
 		return nil, fmt.Errorf("encode allocated ports: %w", err)
 	}
 	return map[string]string{
-		KeyTaskID:            task.Name,
-		KeyTaskInputConfig:   task.Spec.TaskInputConfig,
-		KeyTaskClusterDefine: string(define),
+		KeyTaskID:            r.task.Name,
+		KeyTaskInputConfig:   r.task.Spec.TaskInputConfig,
+		KeyTaskClusterDefine: define,
 		KeyAllocatedPorts:    string(ports),
 		KeyDomainID:          party.DomainID,
 	}, nil
-}
-
-// templateFuncs extend text/template for config files: json quotes a value
-// as a JSON string, for embedding TASK_INPUT_CONFIG in a JSON file.
-var templateFuncs = template.FuncMap{
-	"json": func(v string) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-}
-
-func renderTemplate(name, text string, data map[string]string) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		return "", err
-	}
-	return buf.String(), nil
 }
 
 func allPorts(spec *kusciav1alpha1.PodSpec) []kusciav1alpha1.ContainerPort {

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"maps"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/security"
 )
 
 // AnnotationRound is set on every pod to the reservation round it was
@@ -38,13 +40,42 @@ type PartyObjects struct {
 	Pods       []*corev1.Pod
 }
 
-// BuildParty builds every object of the party at plan.Parties[partyIdx]; pods
-// carry the reservation round.
+// BuildTask builds every object of every party, before anything is
+// created: the config templates of the whole task render under one budget
+// (plan.Policy.Render), and every pod is checked against its party's
+// security requirements (Pod Security Standards, Secret references). A
+// refusal is an *InputError; nothing of the task should then be created.
+func BuildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskPlan, round int32) ([]*PartyObjects, error) {
+	r := newRenderer(ctx, task, plan)
+	parties := make([]*PartyObjects, len(plan.Parties))
+	for i := range plan.Parties {
+		objs, err := r.buildParty(i, round)
+		if err != nil {
+			return nil, err
+		}
+		parties[i] = objs
+	}
+	return parties, nil
+}
+
+// BuildParty builds every object of the party at plan.Parties[partyIdx],
+// with a render budget of its own; pods carry the reservation round. The
+// controller uses BuildTask, which shares one budget across the parties.
 func BuildParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, round int32) (*PartyObjects, error) {
-	party := plan.Parties[partyIdx]
+	return newRenderer(context.Background(), task, plan).buildParty(partyIdx, round)
+}
+
+func (r *renderer) buildParty(partyIdx int, round int32) (*PartyObjects, error) {
+	task, party := r.task, r.plan.Parties[partyIdx]
+	req := party.securityRequirements()
 	objs := &PartyObjects{}
 	for _, pod := range party.Pods {
-		files, err := renderConfig(task, plan, partyIdx, pod.Index)
+		p := buildPod(task, party, pod, round)
+		p.Annotations[AnnotationSpecHash] = r.plan.SpecHash
+		if v := security.Check(req, p); v != nil {
+			return nil, inputErrorf(v.Reason, "party %s: %s", party.DomainID, v.Message)
+		}
+		files, err := r.render(partyIdx, pod.Index)
 		if err != nil {
 			return nil, err
 		}
@@ -52,8 +83,6 @@ func BuildParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, r
 		for _, svc := range pod.Services {
 			objs.Services = append(objs.Services, buildService(task, party, pod, svc))
 		}
-		p := buildPod(task, party, pod, round)
-		p.Annotations[AnnotationSpecHash] = plan.SpecHash
 		objs.Pods = append(objs.Pods, p)
 	}
 	return objs, nil

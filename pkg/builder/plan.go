@@ -9,6 +9,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/reservation"
+	"kusciatask.io/controller/pkg/security"
 )
 
 // DefaultConfigFile is the config file every pod gets: taskInputConfig
@@ -20,6 +21,9 @@ const DefaultConfigFile = "task-config.conf"
 type TaskPlan struct {
 	// Schedule is the task's scheduleConfig with defaults applied.
 	Schedule reservation.Config
+	// Policy is the operator's policy the task was planned under, with
+	// defaults applied; building the task follows it too.
+	Policy Policy
 	// Parties in spec order.
 	Parties []*PartyPlan
 	// SpecHash is SpecHash of the task's spec, recorded on every pod.
@@ -41,8 +45,13 @@ type PartyPlan struct {
 	Spec kusciav1alpha1.PodSpec
 	// ConfigTemplates are the AppImage's config file templates.
 	ConfigTemplates map[string]string
+	// Security is what every pod of the party must satisfy in its
+	// namespace. Empty (a started task's plan): the default level.
+	Security security.Requirements
 	// Pods in replica order.
 	Pods []PodPlan
+	// podBytes is the size of the party's pod template, as JSON.
+	podBytes int
 }
 
 // PodPlan names one pod and its satellites.
@@ -67,11 +76,13 @@ type Inputs struct {
 	AppImages map[string]*kusciav1alpha1.AppImage
 	// Namespaces by name; a missing name means the namespace does not exist.
 	Namespaces map[string]*corev1.Namespace
+	// Policy is the operator's policy; zero fields take defaults.
+	Policy Policy
 }
 
 // newTaskPlan checks the spec on its own and starts its plan with the
 // schedule configuration.
-func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec) (*TaskPlan, error) {
+func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec, policy Policy) (*TaskPlan, error) {
 	if err := validateSpec(spec); err != nil {
 		return nil, err
 	}
@@ -79,27 +90,39 @@ func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec) (*TaskPlan, error) {
 	if err != nil {
 		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err)
 	}
-	return &TaskPlan{Schedule: schedule, SpecHash: SpecHash(spec)}, nil
+	return &TaskPlan{Schedule: schedule, Policy: policy.withDefaults(), SpecHash: SpecHash(spec)}, nil
 }
 
 // PlanTask resolves a task. Every problem with the user's input comes back as
-// an *InputError naming the party and field.
+// an *InputError naming the party and field; so does a task larger than the
+// policy allows, before any of its pods is planned.
 func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
-	plan, err := newTaskPlan(&task.Spec)
+	plan, err := newTaskPlan(&task.Spec, in.Policy)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTaskInputConfig(&task.Spec); err != nil {
+		return nil, err
+	}
 	for i := range task.Spec.Parties {
-		party, err := planParty(task, i, in)
+		party, err := planParty(task, i, in, plan.Policy)
 		if err != nil {
 			return nil, err
 		}
 		plan.Parties = append(plan.Parties, party)
 	}
+	if err := checkTaskSize(plan); err != nil {
+		return nil, err
+	}
+	for i, party := range plan.Parties {
+		party.Pods = planPods(task.Name, &task.Spec.Parties[i], party)
+	}
 	return plan, nil
 }
 
-func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPlan, error) {
+// planParty resolves a party's template, size and security requirements;
+// its pods are planned once the whole task's size is known to be allowed.
+func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs, policy Policy) (*PartyPlan, error) {
 	p := &task.Spec.Parties[index]
 	if err := checkDomain(p.DomainID, in.Namespaces[p.DomainID]); err != nil {
 		return nil, err
@@ -115,11 +138,8 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 			"party %s: AppImage %q has no deploy template for role %q", p.DomainID, p.AppImageRef, p.Role)
 	}
 	replicas, spec := mergeTemplate(base, p.Template)
-	if replicas < 1 {
-		// A party that runs no pod would count as done without doing
-		// anything, and a task of such parties would "succeed".
-		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate,
-			"party %s: replicas must be at least 1, got %d: a party without pods cannot take part", p.DomainID, replicas)
+	if err := checkReplicas(p.DomainID, int(replicas), policy); err != nil {
+		return nil, err
 	}
 	party := &PartyPlan{
 		DomainID:        p.DomainID,
@@ -128,6 +148,10 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 		Replicas:        int(replicas),
 		Spec:            spec,
 		ConfigTemplates: img.Spec.ConfigTemplates,
+		Security:        security.For(policy.PodSecurityLevel, in.Namespaces[p.DomainID]),
+	}
+	if err := validateImage(p.DomainID, img); err != nil {
+		return nil, err
 	}
 	if err := validatePodSpec(p.DomainID, &spec, party.configFiles()); err != nil {
 		return nil, err
@@ -137,7 +161,9 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs) (*PartyPla
 		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, err)
 	}
 	party.MinReservedPods = minPods
-	party.Pods = planPods(task.Name, p, party)
+	if party.podBytes, err = podTemplateBytes(&spec); err != nil {
+		return nil, err
+	}
 	return party, nil
 }
 
@@ -181,6 +207,15 @@ func (p *PartyPlan) configFiles() sets.Set[string] {
 		files.Insert(name)
 	}
 	return files
+}
+
+// securityRequirements are the party's requirements, or the default level's
+// for a plan that did not resolve them.
+func (p *PartyPlan) securityRequirements() security.Requirements {
+	if len(p.Security.Levels) == 0 {
+		return security.For(security.DefaultLevel, nil)
+	}
+	return p.Security
 }
 
 func imageRef(img kusciav1alpha1.AppImageInfo) string {

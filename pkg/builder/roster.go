@@ -66,7 +66,7 @@ func (p *TaskPlan) Roster() *Roster {
 // have had; its pods count as deleted. It fails with SpecChanged when a pod
 // was made from another spec than the task's current one.
 func StartedRoster(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) (*Roster, error) {
-	plan, err := newTaskPlan(&task.Spec)
+	plan, err := newTaskPlan(&task.Spec, Policy{})
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func StartedRoster(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) (*Roster
 func partySizes(pods []*corev1.Pod) map[string]int {
 	out := map[string]int{}
 	for _, pod := range pods {
-		if n, err := strconv.Atoi(pod.Annotations[AnnotationPartyReplicas]); err == nil && n > 0 {
+		if n, err := strconv.Atoi(pod.Annotations[AnnotationPartyReplicas]); err == nil && n > 0 && n <= kusciav1alpha1.MaxReplicas {
 			out[pod.Labels[kusciav1alpha1.LabelParty]] = n
 		}
 	}

@@ -1,6 +1,8 @@
 package builder
 
 import (
+	"unicode/utf8"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -41,6 +43,16 @@ func validateSpec(spec *kusciav1alpha1.KusciaTaskSpec) error {
 	return nil
 }
 
+// checkTaskInputConfig bounds the input every pod's config carries. Only
+// tasks about to create pods are checked: a running task keeps running.
+func checkTaskInputConfig(spec *kusciav1alpha1.KusciaTaskSpec) error {
+	if n := utf8.RuneCountInString(spec.TaskInputConfig); n > kusciav1alpha1.MaxTaskInputConfigLength {
+		return inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "spec.taskInputConfig: %d characters, more than the %d allowed",
+			n, kusciav1alpha1.MaxTaskInputConfigLength)
+	}
+	return nil
+}
+
 // checkDomain fails a party whose namespace is missing or not a Kuscia
 // domain: a KusciaTask must not become a way to start pods in any namespace.
 func checkDomain(domainID string, ns *corev1.Namespace) error {
@@ -56,8 +68,8 @@ func checkDomain(domainID string, ns *corev1.Namespace) error {
 }
 
 // validatePodSpec checks what the merged template needs to make a pod: at
-// least one container, unique container and port names, mounts of config
-// files that exist.
+// least one container and no more lists than the schema allows, unique
+// container and port names, mounts of config files that exist.
 func validatePodSpec(domainID string, spec *kusciav1alpha1.PodSpec, configFiles sets.Set[string]) error {
 	invalid := func(format string, args ...any) error {
 		return inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: "+format, append([]any{domainID}, args...)...)
@@ -65,13 +77,22 @@ func validatePodSpec(domainID string, spec *kusciav1alpha1.PodSpec, configFiles 
 	if len(spec.Containers) == 0 {
 		return invalid("the deploy template has no containers")
 	}
+	if err := checkCounts(domainID, spec); err != nil {
+		return err
+	}
 	containers, ports := sets.New[string](), sets.New[string]()
 	for _, c := range spec.Containers {
+		if errs := validation.IsDNS1123Label(c.Name); len(errs) > 0 {
+			return invalid("container name %q: %s", c.Name, errs[0])
+		}
 		if containers.Has(c.Name) {
 			return invalid("container name %q is used twice", c.Name)
 		}
 		containers.Insert(c.Name)
 		for _, p := range c.Ports {
+			if errs := validation.IsValidPortName(p.Name); len(errs) > 0 {
+				return invalid("container %q port name %q: %s", c.Name, p.Name, errs[0])
+			}
 			if ports.Has(p.Name) {
 				return invalid("port name %q is used twice", p.Name)
 			}

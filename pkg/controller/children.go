@@ -65,9 +65,14 @@ func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
 // missingChildren builds the round's config maps, services and pods and
 // returns those the cache does not hold, in creation order (a pod after
 // the config map it mounts and the services its peers dial). Every party is
-// built before anything is created: a party whose config does not render
-// must not leave the others' pods running.
-func missingChildren(tc *taskContext, plan *builder.TaskPlan, round int32) ([]metav1.Object, error) {
+// built, under one render budget, before anything is created: a party whose
+// config does not render, or whose pods break the security policy, must not
+// leave the others' pods running.
+func missingChildren(ctx context.Context, tc *taskContext, plan *builder.TaskPlan, round int32) ([]metav1.Object, error) {
+	parties, err := builder.BuildTask(ctx, tc.task, plan, round)
+	if err != nil {
+		return nil, err
+	}
 	have := tc.children.names()
 	var out []metav1.Object
 	add := func(obj metav1.Object) {
@@ -75,11 +80,7 @@ func missingChildren(tc *taskContext, plan *builder.TaskPlan, round int32) ([]me
 			out = append(out, obj)
 		}
 	}
-	for i := range plan.Parties {
-		objs, err := builder.BuildParty(tc.task, plan, i, round)
-		if err != nil {
-			return nil, err
-		}
+	for _, objs := range parties {
 		for _, cm := range objs.ConfigMaps {
 			add(cm)
 		}

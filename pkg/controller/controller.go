@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions/kuscia/v1alpha1"
 	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
@@ -68,6 +69,9 @@ type Controller struct {
 	clock clock.PassiveClock
 	// metrics observes syncs; nil-safe.
 	metrics *Metrics
+	// policy is what the operator lets tasks do (pod security level,
+	// size bounds); the builder applies it.
+	policy builder.Policy
 }
 
 // Informers are the informers the controller reads from. The pod, service
@@ -94,6 +98,9 @@ type Options struct {
 	Metrics *Metrics
 	// ExpectationsTimeout defaults to DefaultExpectationsTimeout.
 	ExpectationsTimeout time.Duration
+	// Policy bounds what tasks may do; zero fields take the builder's
+	// defaults.
+	Policy builder.Policy
 }
 
 // taskMutationCacheSize bounds how many written tasks the mutation cache
@@ -132,6 +139,7 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		recorder: opts.Recorder,
 		clock:    opts.Clock,
 		metrics:  opts.Metrics,
+		policy:   opts.Policy,
 	}
 	if err := c.registerInformers(ctx, inf); err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ func (c *Controller) handlerFor(phase kusciav1alpha1.KusciaTaskPhase) phaseHandl
 // job per action: Create and Wait (in a round) make sure the round's
 // objects exist; the status of Reserved, Release and Expire says which pods
 // to stop (the parties the gang goes without, the released round, all).
-func (c *Controller) handlePending(_ context.Context, tc *taskContext) (step, error) {
+func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, error) {
 	plan, err := builder.PlanTask(tc.task, c.inputsFor(tc.task))
 	if err != nil {
 		return step{}, err
@@ -70,7 +70,7 @@ func (c *Controller) handlePending(_ context.Context, tc *taskContext) (step, er
 	// Pods of another round have the names of this round's: they must be
 	// gone before this round's are created.
 	if roundUnderWay(d) && !created && len(stale) == 0 {
-		if st.create, err = missingChildren(tc, plan, d.State.Round); err != nil {
+		if st.create, err = missingChildren(ctx, tc, plan, d.State.Round); err != nil {
 			return step{}, err
 		}
 	}

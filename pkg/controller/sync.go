@@ -142,6 +142,7 @@ func (c *Controller) inputsFor(task *kusciav1alpha1.KusciaTask) builder.Inputs {
 	in := builder.Inputs{
 		AppImages:  map[string]*kusciav1alpha1.AppImage{},
 		Namespaces: map[string]*corev1.Namespace{},
+		Policy:     c.policy,
 	}
 	for _, p := range task.Spec.Parties {
 		if img, err := c.appImageLister.Get(p.AppImageRef); err == nil {

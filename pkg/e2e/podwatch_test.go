@@ -36,9 +36,9 @@ func scratchNamespace(t *testing.T, prefix string) string {
 	return ns.Name
 }
 
-// podWatch follows one pod through every change the API server reports
+// singlePodWatch follows one pod through every change the API server reports
 // (not samples), checking an invariant on each.
-type podWatch struct {
+type singlePodWatch struct {
 	t      *testing.T
 	w      watch.Interface
 	last   *corev1.Pod
@@ -47,7 +47,7 @@ type podWatch struct {
 
 // watchPod creates pod and watches it from its creation on, so no change
 // is missed.
-func watchPod(t *testing.T, pod *corev1.Pod) *podWatch {
+func watchPod(t *testing.T, pod *corev1.Pod) *singlePodWatch {
 	t.Helper()
 	ctx := testContext(t)
 	created, err := env.kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
@@ -58,12 +58,12 @@ func watchPod(t *testing.T, pod *corev1.Pod) *podWatch {
 	})
 	require.NoError(t, err)
 	t.Cleanup(w.Stop)
-	return &podWatch{t: t, w: w, last: created}
+	return &singlePodWatch{t: t, w: w, last: created}
 }
 
 // until reads events until cond holds for the pod, failing the test if
 // check (when set) rejects any state seen on the way, or after timeout.
-func (p *podWatch) until(timeout time.Duration, what string, check func(*corev1.Pod) error, cond func(*corev1.Pod) bool) *corev1.Pod {
+func (p *singlePodWatch) until(timeout time.Duration, what string, check func(*corev1.Pod) error, cond func(*corev1.Pod) bool) *corev1.Pod {
 	p.t.Helper()
 	if p.verify(check, p.last) && cond(p.last) {
 		return p.last
@@ -90,7 +90,7 @@ func (p *podWatch) until(timeout time.Duration, what string, check func(*corev1.
 }
 
 // holds reads every event for d and fails if check rejects any.
-func (p *podWatch) holds(d time.Duration, check func(*corev1.Pod) error) {
+func (p *singlePodWatch) holds(d time.Duration, check func(*corev1.Pod) error) {
 	p.t.Helper()
 	p.verify(check, p.last)
 	end := time.After(d)
@@ -112,7 +112,7 @@ func (p *podWatch) holds(d time.Duration, check func(*corev1.Pod) error) {
 	}
 }
 
-func (p *podWatch) verify(check func(*corev1.Pod) error, pod *corev1.Pod) bool {
+func (p *singlePodWatch) verify(check func(*corev1.Pod) error, pod *corev1.Pod) bool {
 	p.t.Helper()
 	if check == nil {
 		return true

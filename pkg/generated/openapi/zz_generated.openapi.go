@@ -17527,7 +17527,7 @@ func schema_pkg_apis_kuscia_v1alpha1_AppImageSpec(ref common.ReferenceCallback) 
 					},
 					"configTemplates": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ConfigTemplates maps a file name to a Go text/template. The controller renders each one per pod and mounts the result where a container's configVolumeMounts ask for that file.",
+							Description: "ConfigTemplates maps a file name to a Go text/template. The controller renders each one per pod and mounts the result where a container's configVolumeMounts ask for that file. At most 16 templates of at most 65536 characters each.",
 							Type:        []string{"object"},
 							AdditionalProperties: &spec.SchemaOrBool{
 								Allows: true,
@@ -17697,7 +17697,8 @@ func schema_pkg_apis_kuscia_v1alpha1_Container(ref common.ReferenceCallback) com
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "EnvFrom may name ConfigMaps; Secrets only where the domain allows them (namespace label kuscia.secretflow/allow-secret-refs=true).",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -17714,7 +17715,8 @@ func schema_pkg_apis_kuscia_v1alpha1_Container(ref common.ReferenceCallback) com
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Env may read ConfigMap keys; Secret keys only where the domain allows them (namespace label kuscia.secretflow/allow-secret-refs=true).",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -17755,7 +17757,8 @@ func schema_pkg_apis_kuscia_v1alpha1_Container(ref common.ReferenceCallback) com
 					},
 					"securityContext": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.SecurityContext{}.OpenAPIModelName()),
+							Description: "SecurityContext must meet the Pod Security Standards level of the controller (--pod-security-level, default baseline) and of the domain's pod-security.kubernetes.io/enforce label.",
+							Ref:         ref(v1.SecurityContext{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -17776,7 +17779,7 @@ func schema_pkg_apis_kuscia_v1alpha1_ContainerPort(ref common.ReferenceCallback)
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Name of the port, part of its service's name and of the env var KUSCIA_PORT_<NAME>_NUMBER.",
+							Description: "Name of the port, part of its service's name and of the env var KUSCIA_PORT_<NAME>_NUMBER. An IANA service name, as Kubernetes wants it: at most 15 lowercase letters, digits and single hyphens, with at least one letter.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -17833,7 +17836,7 @@ func schema_pkg_apis_kuscia_v1alpha1_DeployTemplate(ref common.ReferenceCallback
 					},
 					"replicas": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Replicas is the number of pods per party, at least 1. Default 1.",
+							Description: "Replicas is the number of pods per party: at least 1, at most 1000. Default 1.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -18025,7 +18028,7 @@ func schema_pkg_apis_kuscia_v1alpha1_KusciaTaskSpec(ref common.ReferenceCallback
 					},
 					"taskInputConfig": {
 						SchemaProps: spec.SchemaProps{
-							Description: "TaskInputConfig is handed to every party: rendered into its config templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf when the AppImage has no templates. It cannot change.",
+							Description: "TaskInputConfig is handed to every party: rendered into its config templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf when the AppImage has no templates. At most 524288 characters. It cannot change.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -18285,7 +18288,7 @@ func schema_pkg_apis_kuscia_v1alpha1_PartyTemplate(ref common.ReferenceCallback)
 				Properties: map[string]spec.Schema{
 					"replicas": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Replicas is the number of pods of the party, at least 1 (a party that runs nothing cannot take part).",
+							Description: "Replicas is the number of pods of the party: at least 1 (a party that runs nothing cannot take part), at most 1000 (the controller may allow fewer: --max-replicas-per-party).",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},
@@ -18335,7 +18338,7 @@ func schema_pkg_apis_kuscia_v1alpha1_PodSpec(ref common.ReferenceCallback) commo
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Containers of the pod.",
+							Description: "Containers of the pod, at most 8.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

@@ -31,12 +31,16 @@ type AppImageSpec struct {
 
 	// ConfigTemplates maps a file name to a Go text/template. The controller
 	// renders each one per pod and mounts the result where a container's
-	// configVolumeMounts ask for that file.
+	// configVolumeMounts ask for that file. At most 16 templates of at most
+	// 65536 characters each.
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 65536)",message="each config template must be at most 65536 characters"
 	// +optional
 	ConfigTemplates map[string]string `json:"configTemplates,omitempty"`
 
 	// DeployTemplates are the pod templates, chosen per party by role.
 	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	DeployTemplates []DeployTemplate `json:"deployTemplates"`
 }
@@ -45,8 +49,10 @@ type AppImageSpec struct {
 type AppImageInfo struct {
 	// Name is the image repository, e.g. secretflow/secretflow-lite-anolis8.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
 	Name string `json:"name"`
 	// Tag defaults to "latest".
+	// +kubebuilder:validation:MaxLength=128
 	// +optional
 	Tag string `json:"tag,omitempty"`
 	// ID is the image digest, informational.
@@ -66,8 +72,10 @@ type DeployTemplate struct {
 	// empty serves any party whose role no other template names.
 	// +optional
 	Role string `json:"role,omitempty"`
-	// Replicas is the number of pods per party, at least 1. Default 1.
+	// Replicas is the number of pods per party: at least 1, at most 1000.
+	// Default 1.
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 	// Spec is the pod template.
@@ -80,14 +88,17 @@ type PodSpec struct {
 	// +kubebuilder:validation:Enum=Always;OnFailure;Never
 	// +optional
 	RestartPolicy corev1.RestartPolicy `json:"restartPolicy,omitempty"`
-	// Containers of the pod.
+	// Containers of the pod, at most 8.
+	// +kubebuilder:validation:MaxItems=8
 	// +listType=atomic
 	// +optional
 	Containers []Container `json:"containers,omitempty"`
 	// +optional
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// +kubebuilder:validation:MaxProperties=32
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
@@ -101,9 +112,11 @@ type Container struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
+	// +kubebuilder:validation:MaxItems=256
 	// +listType=atomic
 	// +optional
 	Command []string `json:"command,omitempty"`
+	// +kubebuilder:validation:MaxItems=256
 	// +listType=atomic
 	// +optional
 	Args []string `json:"args,omitempty"`
@@ -111,16 +124,24 @@ type Container struct {
 	WorkingDir string `json:"workingDir,omitempty"`
 	// ConfigVolumeMounts mount rendered config files (keys of the AppImage's
 	// configTemplates, or task-config.conf) into the container.
+	// +kubebuilder:validation:MaxItems=17
 	// +listType=atomic
 	// +optional
 	ConfigVolumeMounts []ConfigVolumeMount `json:"configVolumeMounts,omitempty"`
 	// Ports the container serves; Cluster and Domain ports get a service.
+	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic
 	// +optional
 	Ports []ContainerPort `json:"ports,omitempty"`
+	// EnvFrom may name ConfigMaps; Secrets only where the domain allows
+	// them (namespace label kuscia.secretflow/allow-secret-refs=true).
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
 	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+	// Env may read ConfigMap keys; Secret keys only where the domain allows
+	// them (namespace label kuscia.secretflow/allow-secret-refs=true).
+	// +kubebuilder:validation:MaxItems=256
 	// +listType=atomic
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
@@ -135,6 +156,9 @@ type Container struct {
 	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
 	// +optional
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// SecurityContext must meet the Pod Security Standards level of the
+	// controller (--pod-security-level, default baseline) and of the
+	// domain's pod-security.kubernetes.io/enforce label.
 	// +optional
 	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
 }
@@ -153,9 +177,12 @@ type ConfigVolumeMount struct {
 type ContainerPort struct {
 	// Name of the port, part of its service's name and of the env var
 	// KUSCIA_PORT_<NAME>_NUMBER.
+	// An IANA service name, as Kubernetes wants it: at most 15 lowercase
+	// letters, digits and single hyphens, with at least one letter.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=15
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('[a-z]')",message="a port name must contain at least one letter"
 	Name string `json:"name"`
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535

@@ -100,6 +100,20 @@ const (
 	// changed after the task's pods were made, on a cluster that does not
 	// enforce the CRD's immutability rules.
 	ReasonSpecChanged KusciaTaskReason = "SpecChanged"
+	// ReasonPodSecurityViolation: a pod of the task would break the Pod
+	// Security Standards level of the controller (--pod-security-level) or
+	// of the party's namespace (label pod-security.kubernetes.io/enforce).
+	ReasonPodSecurityViolation KusciaTaskReason = "PodSecurityViolation"
+	// ReasonSecretRefForbidden: a container reads a Secret (envFrom
+	// secretRef or env valueFrom secretKeyRef) in a domain that does not
+	// allow it (label kuscia.secretflow/allow-secret-refs=true).
+	ReasonSecretRefForbidden KusciaTaskReason = "SecretRefForbidden"
+	// ReasonTooManyPods: a party or the task asks for more pods than the
+	// controller allows (--max-replicas-per-party, --max-pods-per-task).
+	ReasonTooManyPods KusciaTaskReason = "TooManyPods"
+	// ReasonTaskTooLarge: the task's pods together would be larger than one
+	// task may build (its pod templates times its pods).
+	ReasonTaskTooLarge KusciaTaskReason = "TaskTooLarge"
 )
 
 // Reasons in status.podStatuses that the controller sets itself (the others
@@ -151,4 +165,9 @@ const (
 	// LabelDomain marks a namespace as a Kuscia domain; only such namespaces
 	// may run a party.
 	LabelDomain = "kuscia.secretflow/domain"
+	// LabelAllowSecretRefs set to "true" on a domain namespace lets the
+	// tasks' containers read that namespace's Secrets through env and
+	// envFrom. Without it such a task fails with SecretRefForbidden: a
+	// KusciaTask must not hand a domain's Secrets to whoever wrote it.
+	LabelAllowSecretRefs = "kuscia.secretflow/allow-secret-refs"
 )

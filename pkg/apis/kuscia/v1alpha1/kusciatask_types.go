@@ -5,10 +5,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// MaxParties bounds spec.parties. The bound keeps the CEL uniqueness rule
-// inside the apiserver's cost budget; no real task comes close to it.
-const MaxParties = 64
-
 // +genclient
 // +genclient:nonNamespaced
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -52,7 +48,9 @@ type KusciaTaskSpec struct {
 
 	// TaskInputConfig is handed to every party: rendered into its config
 	// templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf
-	// when the AppImage has no templates. It cannot change.
+	// when the AppImage has no templates. At most 524288 characters. It
+	// cannot change.
+	// +kubebuilder:validation:MaxLength=524288
 	// +optional
 	TaskInputConfig string `json:"taskInputConfig,omitempty"`
 
@@ -118,6 +116,7 @@ type PartyInfo struct {
 	// MinReservedPods is how many of the party's pods must be reserved (and
 	// later succeed) for the party to count. Default: all its replicas.
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	MinReservedPods *int32 `json:"minReservedPods,omitempty"`
 
@@ -129,9 +128,11 @@ type PartyInfo struct {
 // PartyTemplate overrides parts of an AppImage deploy template for one party.
 // Every field that is set wins over the AppImage's.
 type PartyTemplate struct {
-	// Replicas is the number of pods of the party, at least 1 (a party
-	// that runs nothing cannot take part).
+	// Replicas is the number of pods of the party: at least 1 (a party that
+	// runs nothing cannot take part), at most 1000 (the controller may allow
+	// fewer: --max-replicas-per-party).
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 

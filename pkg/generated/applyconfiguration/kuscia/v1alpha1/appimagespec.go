@@ -27,7 +27,8 @@ type AppImageSpecApplyConfiguration struct {
 	Image *AppImageInfoApplyConfiguration `json:"image,omitempty"`
 	// ConfigTemplates maps a file name to a Go text/template. The controller
 	// renders each one per pod and mounts the result where a container's
-	// configVolumeMounts ask for that file.
+	// configVolumeMounts ask for that file. At most 16 templates of at most
+	// 65536 characters each.
 	ConfigTemplates map[string]string `json:"configTemplates,omitempty"`
 	// DeployTemplates are the pod templates, chosen per party by role.
 	DeployTemplates []DeployTemplateApplyConfiguration `json:"deployTemplates,omitempty"`

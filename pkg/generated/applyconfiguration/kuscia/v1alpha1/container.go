@@ -37,15 +37,22 @@ type ContainerApplyConfiguration struct {
 	// configTemplates, or task-config.conf) into the container.
 	ConfigVolumeMounts []ConfigVolumeMountApplyConfiguration `json:"configVolumeMounts,omitempty"`
 	// Ports the container serves; Cluster and Domain ports get a service.
-	Ports           []ContainerPortApplyConfiguration `json:"ports,omitempty"`
-	EnvFrom         []v1.EnvFromSource                `json:"envFrom,omitempty"`
-	Env             []v1.EnvVar                       `json:"env,omitempty"`
-	Resources       *v1.ResourceRequirements          `json:"resources,omitempty"`
-	LivenessProbe   *v1.Probe                         `json:"livenessProbe,omitempty"`
-	ReadinessProbe  *v1.Probe                         `json:"readinessProbe,omitempty"`
-	StartupProbe    *v1.Probe                         `json:"startupProbe,omitempty"`
-	ImagePullPolicy *v1.PullPolicy                    `json:"imagePullPolicy,omitempty"`
-	SecurityContext *v1.SecurityContext               `json:"securityContext,omitempty"`
+	Ports []ContainerPortApplyConfiguration `json:"ports,omitempty"`
+	// EnvFrom may name ConfigMaps; Secrets only where the domain allows
+	// them (namespace label kuscia.secretflow/allow-secret-refs=true).
+	EnvFrom []v1.EnvFromSource `json:"envFrom,omitempty"`
+	// Env may read ConfigMap keys; Secret keys only where the domain allows
+	// them (namespace label kuscia.secretflow/allow-secret-refs=true).
+	Env             []v1.EnvVar              `json:"env,omitempty"`
+	Resources       *v1.ResourceRequirements `json:"resources,omitempty"`
+	LivenessProbe   *v1.Probe                `json:"livenessProbe,omitempty"`
+	ReadinessProbe  *v1.Probe                `json:"readinessProbe,omitempty"`
+	StartupProbe    *v1.Probe                `json:"startupProbe,omitempty"`
+	ImagePullPolicy *v1.PullPolicy           `json:"imagePullPolicy,omitempty"`
+	// SecurityContext must meet the Pod Security Standards level of the
+	// controller (--pod-security-level, default baseline) and of the
+	// domain's pod-security.kubernetes.io/enforce label.
+	SecurityContext *v1.SecurityContext `json:"securityContext,omitempty"`
 }
 
 // ContainerApplyConfiguration constructs a declarative configuration of the Container type for use with

@@ -29,6 +29,8 @@ import (
 type ContainerPortApplyConfiguration struct {
 	// Name of the port, part of its service's name and of the env var
 	// KUSCIA_PORT_<NAME>_NUMBER.
+	// An IANA service name, as Kubernetes wants it: at most 15 lowercase
+	// letters, digits and single hyphens, with at least one letter.
 	Name *string `json:"name,omitempty"`
 	Port *int32  `json:"port,omitempty"`
 	// Protocol spoken on the port. Default TCP.

@@ -28,7 +28,8 @@ type DeployTemplateApplyConfiguration struct {
 	// Role is a comma-separated list of the roles this template serves;
 	// empty serves any party whose role no other template names.
 	Role *string `json:"role,omitempty"`
-	// Replicas is the number of pods per party, at least 1. Default 1.
+	// Replicas is the number of pods per party: at least 1, at most 1000.
+	// Default 1.
 	Replicas *int32 `json:"replicas,omitempty"`
 	// Spec is the pod template.
 	Spec *PodSpecApplyConfiguration `json:"spec,omitempty"`

@@ -30,7 +30,8 @@ type KusciaTaskSpecApplyConfiguration struct {
 	ScheduleConfig *ScheduleConfigApplyConfiguration `json:"scheduleConfig,omitempty"`
 	// TaskInputConfig is handed to every party: rendered into its config
 	// templates as TASK_INPUT_CONFIG, or written verbatim to task-config.conf
-	// when the AppImage has no templates. It cannot change.
+	// when the AppImage has no templates. At most 524288 characters. It
+	// cannot change.
 	TaskInputConfig *string `json:"taskInputConfig,omitempty"`
 	// Parties lists every participant; each runs in the namespace named by
 	// its domainID. They cannot change: each party's pods are made from them

@@ -28,8 +28,9 @@ import (
 // PartyTemplate overrides parts of an AppImage deploy template for one party.
 // Every field that is set wins over the AppImage's.
 type PartyTemplateApplyConfiguration struct {
-	// Replicas is the number of pods of the party, at least 1 (a party
-	// that runs nothing cannot take part).
+	// Replicas is the number of pods of the party: at least 1 (a party that
+	// runs nothing cannot take part), at most 1000 (the controller may allow
+	// fewer: --max-replicas-per-party).
 	Replicas *int32 `json:"replicas,omitempty"`
 	// RestartPolicy is accepted here as well as under spec, because Kuscia's
 	// own examples put it here. spec.restartPolicy wins when both are set.

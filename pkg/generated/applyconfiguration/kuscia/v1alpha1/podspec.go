@@ -29,7 +29,7 @@ import (
 type PodSpecApplyConfiguration struct {
 	// RestartPolicy of the pods. Default Never.
 	RestartPolicy *v1.RestartPolicy `json:"restartPolicy,omitempty"`
-	// Containers of the pod.
+	// Containers of the pod, at most 8.
 	Containers   []ContainerApplyConfiguration `json:"containers,omitempty"`
 	Affinity     *v1.Affinity                  `json:"affinity,omitempty"`
 	NodeSelector map[string]string             `json:"nodeSelector,omitempty"`
