@@ -70,7 +70,7 @@ func StartedRoster(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) (*Roster
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckSpecUnchanged(task, pods); err != nil {
+	if err := CheckSpecUnchanged(plan.SpecHash, pods); err != nil {
 		return nil, err
 	}
 	sizes := partySizes(pods)
@@ -148,11 +148,11 @@ func SpecHash(spec *kusciav1alpha1.KusciaTaskSpec) string {
 }
 
 // CheckSpecUnchanged fails with SpecChanged when one of the task's pods was
-// made from another spec than the task's current one. The CRD refuses such
-// edits; this catches them where its rules are not enforced. Pods without
-// the annotation (made by an older controller) are taken as matching.
-func CheckSpecUnchanged(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
-	want := SpecHash(&task.Spec)
+// made from another spec than the task's current one, whose SpecHash is
+// want. The CRD refuses such edits; this catches them where its rules are
+// not enforced. Pods without the annotation (made by an older controller)
+// are taken as matching.
+func CheckSpecUnchanged(want string, pods []*corev1.Pod) error {
 	var other []string
 	for _, pod := range pods {
 		if got, ok := pod.Annotations[AnnotationSpecHash]; ok && want != "" && got != want {

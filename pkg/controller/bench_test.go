@@ -43,10 +43,11 @@ func BenchmarkSync(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("steady/parties=%d", parties), func(b *testing.B) {
 			f := newFixture(&testing.T{}, wideTask(b, parties)...)
-			f.mustSync(psi)
-			f.mustSync(psi)
+			f.mustSync(psi) // writes Pending, then creates
+			f.mustSync(psi) // reports what it created
 			f.refresh()
 			f.kube.ClearActions()
+			f.kuscia.ClearActions()
 			for b.Loop() {
 				if _, err := f.c.syncHandler(f.ctx, keyOf(psi)); err != nil {
 					b.Fatal(err)

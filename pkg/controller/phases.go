@@ -57,7 +57,7 @@ func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, 
 	if err != nil {
 		return step{}, err
 	}
-	if err := builder.CheckSpecUnchanged(tc.task, tc.children.pods); err != nil {
+	if err := builder.CheckSpecUnchanged(plan.SpecHash, tc.children.pods); err != nil {
 		return step{}, err
 	}
 	roster := plan.Roster()

@@ -92,11 +92,10 @@ func TestAQuotaHoldsTheTaskUntilItHeals(t *testing.T) {
 
 	applyYAML(t, psiTask(name, "  scheduleConfig: {lifecycleSeconds: 120}\n", partyOpts{}, partyOpts{domainID: ns}))
 	eventually(t, 30*time.Second, "the task to say the quota holds it", func() (bool, string) {
-		task := getTask(t, name)
-		s := task.Status
-		return s.Phase == kusciav1alpha1.TaskPending && s.StartTime != nil &&
-			s.Reason == kusciav1alpha1.ReasonResourceQuotaExceeded && strings.Contains(s.Message, "exceeded quota"),
-			fmt.Sprintf("phase %q reason %q message %q", s.Phase, s.Reason, s.Message)
+		s := getTask(t, name).Status
+		held := s.Phase == kusciav1alpha1.TaskPending && s.StartTime != nil &&
+			s.Reason == kusciav1alpha1.ReasonResourceQuotaExceeded && strings.Contains(s.Message, "exceeded quota")
+		return held, fmt.Sprintf("phase %q reason %q message %q", s.Phase, s.Reason, s.Message)
 	})
 
 	kubectl(t, "-n", ns, "delete", "resourcequota", "no-pods")
