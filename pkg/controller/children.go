@@ -156,13 +156,23 @@ func kindOf(obj metav1.Object) string {
 	return fmt.Sprintf("%T", obj)
 }
 
+// errTaskGone stops a creation whose task was deleted (or replaced by a new
+// task of the same name) meanwhile.
+var errTaskGone = errors.New("the task was deleted while its children were being created")
+
 // createChildren creates the objects in order and adds each to tc.children,
 // so a status computed after a failure sees what exists. It stops at the
 // first error: an *builder.InputError for a refusal a retry cannot fix, a
-// *retryableError for one it may.
+// *retryableError for one it may, errTaskGone or the context's error.
+// Before each create it checks that the sync is still wanted: the context
+// is live and the task still exists, with the same UID, and is not being
+// deleted. So deleting a task stops its creation within one create.
 func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
 	ch := &tc.children
 	for _, obj := range objs {
+		if err := c.stillWanted(ctx, tc.task); err != nil {
+			return err
+		}
 		var err error
 		switch o := obj.(type) {
 		case *corev1.ConfigMap:
@@ -179,6 +189,20 @@ func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs [
 		}
 	}
 	return nil
+}
+
+// stillWanted reports errTaskGone when the task went from the cache (or
+// came back with another UID, or is being deleted), and the context's error
+// when the sync is cancelled.
+func (c *Controller) stillWanted(ctx context.Context, task *kusciav1alpha1.KusciaTask) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	current, err := c.getTask(task.Name)
+	if apierrors.IsNotFound(err) || (err == nil && (current.UID != task.UID || current.DeletionTimestamp != nil)) {
+		return errTaskGone
+	}
+	return err
 }
 
 // createGetter is the part of a typed client that create needs.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	coreinformers "k8s.io/client-go/informers/core/v1"
@@ -72,6 +73,8 @@ type Controller struct {
 	// policy is what the operator lets tasks do (pod security level,
 	// size bounds); the builder applies it.
 	policy builder.Policy
+	// createChunk bounds the objects one sync creates.
+	createChunk int
 }
 
 // Informers are the informers the controller reads from. The pod, service
@@ -101,7 +104,15 @@ type Options struct {
 	// Policy bounds what tasks may do; zero fields take the builder's
 	// defaults.
 	Policy builder.Policy
+	// CreateChunk bounds the objects one sync creates; defaults to
+	// DefaultCreateChunk. A larger task is created over several syncs.
+	CreateChunk int
 }
+
+// DefaultCreateChunk is how many objects one sync creates at most: a large
+// task is created in chunks, so it never holds a worker for long and other
+// tasks get their turn in between.
+const DefaultCreateChunk = 100
 
 // taskMutationCacheSize bounds how many written tasks the mutation cache
 // remembers; entries leave it once the informer has caught up.
@@ -122,6 +133,9 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 	if opts.ExpectationsTimeout == 0 {
 		opts.ExpectationsTimeout = DefaultExpectationsTimeout
 	}
+	if opts.CreateChunk < 1 {
+		opts.CreateChunk = DefaultCreateChunk
+	}
 	c := &Controller{
 		kubeClient:   kubeClient,
 		kusciaClient: kusciaClient,
@@ -136,10 +150,11 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		taskIndexer:      inf.Tasks.Informer().GetIndexer(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: ControllerName}),
-		recorder: opts.Recorder,
-		clock:    opts.Clock,
-		metrics:  opts.Metrics,
-		policy:   opts.Policy,
+		recorder:    opts.Recorder,
+		clock:       opts.Clock,
+		metrics:     opts.Metrics,
+		policy:      opts.Policy,
+		createChunk: opts.CreateChunk,
 	}
 	if err := c.registerInformers(ctx, inf); err != nil {
 		return nil, err
@@ -242,15 +257,24 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	start := c.clock.Now()
 	result, err := c.syncHandler(ctx, key)
 	c.metrics.observeSync(c.clock.Since(start), err)
-	if err != nil {
+	switch {
+	case apierrors.IsConflict(err):
+		// Someone (often this controller's own earlier write, not yet in
+		// the cache) changed the task: routine, not an error to page on.
+		c.queue.AddRateLimited(key)
+		logger.V(4).Info("Task changed meanwhile; requeued", "err", err)
+	case err != nil:
 		c.queue.AddRateLimited(key)
 		logger.Error(err, "Sync failed; requeued", "retries", c.queue.NumRequeues(key))
-	} else {
+	default:
 		c.queue.Forget(key)
 	}
 	// A failed sync keeps its deadline too: backoff must not carry a task
 	// past its lifecycleSeconds.
-	if result.requeueAfter > 0 {
+	switch {
+	case result.requeue:
+		c.queue.Add(key)
+	case result.requeueAfter > 0:
 		c.queue.AddAfter(key, result.requeueAfter)
 	}
 	return true
@@ -259,6 +283,9 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 // syncResult tells the queue when to look at a task again without an event.
 type syncResult struct {
 	requeueAfter time.Duration
+	// requeue: sync again as soon as a worker is free (a large task whose
+	// creation goes on in the next chunk).
+	requeue bool
 }
 
 // HasSynced reports whether every informer cache has been filled; it backs

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
@@ -13,7 +14,10 @@ import (
 // Values of the result label of kusciatask_sync_duration_seconds.
 const (
 	resultSuccess = "success"
-	resultError   = "error"
+	// resultConflict: the task changed under the sync (an optimistic
+	// concurrency conflict); it is retried at once and is no error.
+	resultConflict = "conflict"
+	resultError    = "error"
 )
 
 // Metrics are the controller's Prometheus metrics. A nil *Metrics records
@@ -34,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.syncDuration)
 	// Both series exist from the start, so a scrape before the first sync
 	// (and an alert on errors) sees zeros, not nothing.
-	for _, result := range []string{resultSuccess, resultError} {
+	for _, result := range []string{resultSuccess, resultConflict, resultError} {
 		m.syncDuration.WithLabelValues(result)
 	}
 	return m
@@ -45,7 +49,10 @@ func (m *Metrics) observeSync(d time.Duration, err error) {
 		return
 	}
 	result := resultSuccess
-	if err != nil {
+	switch {
+	case apierrors.IsConflict(err):
+		result = resultConflict
+	case err != nil:
 		result = resultError
 	}
 	m.syncDuration.WithLabelValues(result).Observe(d.Seconds())

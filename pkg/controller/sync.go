@@ -80,7 +80,17 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return res, err
 	}
-	err = c.createChildren(ctx, tc, st.create)
+	create := st.create
+	if len(create) > c.createChunk {
+		// The rest in the next sync: a large task never holds a worker
+		// for long, and other tasks get their turn in between.
+		create, res.requeue = create[:c.createChunk], true
+	}
+	err = c.createChildren(ctx, tc, create)
+	if errors.Is(err, errTaskGone) {
+		klog.FromContext(ctx).V(2).Info("Task deleted; stopped creating its children")
+		return syncResult{}, nil
+	}
 	if ie, ok := builder.AsInputError(err); ok {
 		klog.FromContext(ctx).Info("The API server refused a child", "reason", ie.Reason, "message", ie.Message)
 		return c.carryOut(ctx, tc, failedStep(tc, st.roster, ie))

@@ -9,21 +9,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
-	"kusciatask.io/controller/pkg/builder"
 )
 
 // soakShape is one kind of task in the soak and how it must end.
@@ -87,60 +81,6 @@ func soakShapes() []soakShape {
 	}
 }
 
-// podCreates records every pod created in the soak's domains, from a watch
-// that survives reconnects, keyed by pod and reservation round.
-type podCreates struct {
-	mu   sync.Mutex
-	uids map[string]map[string]bool // "ns/name round N" -> pod UIDs
-	n    int
-}
-
-func watchPodCreates(ctx context.Context, t *testing.T, namespaces ...string) *podCreates {
-	pc := &podCreates{uids: map[string]map[string]bool{}}
-	for _, ns := range namespaces {
-		list, err := env.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		require.NoError(t, err)
-		w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return env.kube.CoreV1().Pods(ns).Watch(ctx, o)
-			},
-		})
-		require.NoError(t, err)
-		go func() {
-			defer w.Stop()
-			for ev := range w.ResultChan() {
-				if pod, ok := ev.Object.(*corev1.Pod); ok && ev.Type == watch.Added {
-					pc.add(pod)
-				}
-			}
-		}()
-	}
-	return pc
-}
-
-func (pc *podCreates) add(pod *corev1.Pod) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	key := pod.Namespace + "/" + pod.Name + " round " + pod.Annotations[builder.AnnotationRound]
-	if pc.uids[key] == nil {
-		pc.uids[key] = map[string]bool{}
-	}
-	pc.uids[key][string(pod.UID)] = true
-	pc.n++
-}
-
-// duplicates lists the (pod, round) pairs created more than once.
-func (pc *podCreates) duplicates() (pairs int, dups []string) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	for key, uids := range pc.uids {
-		if len(uids) > 1 {
-			dups = append(dups, fmt.Sprintf("%s: %d creates", key, len(uids)))
-		}
-	}
-	return len(pc.uids), dups
-}
-
 func soakInt(key string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
 		return v
@@ -160,7 +100,7 @@ func TestSoak(t *testing.T) {
 	for _, ns := range []string{soakA, soakB} {
 		applyYAML(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    kuscia.secretflow/domain: %s\n", ns, ns))
 	}
-	creates := watchPodCreates(ctx, t, soakA, soakB)
+	creates := watchPods(ctx, t, kusciav1alpha1.LabelTaskUID, soakA, soakB)
 	start := time.Now()
 
 	// Kill the controller at random moments until the tasks are all done and
@@ -246,9 +186,10 @@ func TestSoak(t *testing.T) {
 		return left == 0, fmt.Sprintf("%d children left", left)
 	})
 
-	pairs, dups := creates.duplicates()
+	dups := creates.duplicates()
+	nCreates, _ := creates.created()
 	t.Logf("soak: %d tasks (%d shapes), %d SIGKILLs, all terminal after %s; %d pod creates over %d (pod, round) pairs, %d duplicates; %d children left after delete",
-		tasks, len(shapes), nKills, terminalAfter.Round(time.Second), creates.n, pairs, len(dups), left)
+		tasks, len(shapes), nKills, terminalAfter.Round(time.Second), nCreates, len(creates.adds()), len(dups), left)
 	assert.Empty(t, wrong, "every task ends as its shape must")
 	assert.Empty(t, dups, "each pod of each round is created once")
 	assert.GreaterOrEqual(t, nKills, kills)

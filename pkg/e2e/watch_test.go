@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sync"
 	"testing"
@@ -27,6 +28,8 @@ type podWatch struct {
 	mu sync.Mutex
 	// added counts ADDED events by "namespace/name round N".
 	added map[string]int
+	// lastAdded is when the last ADDED event arrived.
+	lastAdded time.Time
 	// deleted is when each "namespace/name" was last DELETED.
 	deleted map[string]time.Time
 }
@@ -34,16 +37,22 @@ type podWatch struct {
 // watchTaskPods starts watching the pods of the named task.
 func watchTaskPods(t *testing.T, task string, namespaces ...string) *podWatch {
 	t.Helper()
+	return watchPods(testContext(t), t, kusciav1alpha1.LabelTask+"="+task, namespaces...)
+}
+
+// watchPods starts watching the pods that match a label selector, until ctx
+// ends; none may exist yet.
+func watchPods(ctx context.Context, t *testing.T, selector string, namespaces ...string) *podWatch {
+	t.Helper()
 	w := &podWatch{added: map[string]int{}, deleted: map[string]time.Time{}}
-	sel := kusciav1alpha1.LabelTask + "=" + task
 	for _, ns := range namespaces {
 		pods := env.kube.CoreV1().Pods(ns)
-		list, err := pods.List(testContext(t), metav1.ListOptions{LabelSelector: sel})
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: selector})
 		require.NoError(t, err)
-		require.Empty(t, list.Items, "pods of %s left from an earlier run", task)
-		rw, err := watchtools.NewRetryWatcherWithContext(testContext(t), list.ResourceVersion, &cache.ListWatch{
+		require.Empty(t, list.Items, "pods matching %s left from an earlier run", selector)
+		rw, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
 			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.LabelSelector = sel
+				o.LabelSelector = selector
 				return pods.Watch(ctx, o)
 			},
 		})
@@ -65,11 +74,35 @@ func (w *podWatch) record(events <-chan watch.Event) {
 		switch e.Type {
 		case watch.Added:
 			w.added[key+" round "+pod.Annotations[builder.AnnotationRound]]++
+			w.lastAdded = time.Now()
 		case watch.Deleted:
 			w.deleted[key] = time.Now()
 		}
 		w.mu.Unlock()
 	}
+}
+
+// created is how many pods were created, and when the last one was seen.
+func (w *podWatch) created() (n int, last time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.added {
+		n += c
+	}
+	return n, w.lastAdded
+}
+
+// duplicates lists the (pod, round) pairs created more than once.
+func (w *podWatch) duplicates() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for key, n := range w.added {
+		if n > 1 {
+			out = append(out, fmt.Sprintf("%s: %d creates", key, n))
+		}
+	}
+	return out
 }
 
 // adds returns a copy of the ADDED counts.
