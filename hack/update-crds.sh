@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates the CRD manifests in crds/ from the kubebuilder markers on the
 # types in pkg/apis, with the controller-gen pinned in go.mod, and copies them
-# into deploy/crds/ (kustomize reads no files outside deploy/).
+# into deploy/base/crds/ (kustomize reads no files outside deploy/).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "${ROOT}"
 rm -f crds/*.yaml
 go tool controller-gen crd paths=./pkg/apis/... output:crd:dir=crds
-mkdir -p deploy/crds
-rm -f deploy/crds/*.yaml
-cp crds/*.yaml deploy/crds/
+mkdir -p deploy/base/crds
+rm -f deploy/base/crds/*.yaml
+cp crds/*.yaml deploy/base/crds/

@@ -29,7 +29,7 @@ tar -C "${ROOT}" --exclude=./bin --exclude=./_output --exclude=./.git -cf - . | 
   hack/update-crds.sh >/dev/null
   go mod tidy
 )
-for path in go.mod go.sum pkg/apis pkg/generated crds deploy/crds hack/api-rule-violations.list; do
+for path in go.mod go.sum pkg/apis pkg/generated crds deploy/base/crds hack/api-rule-violations.list; do
   if ! diff -r -q "${ROOT}/${path}" "${scratch}/${path}" >/dev/null; then
     echo "drift in ${path}; run 'make generate':"
     diff -r -u "${ROOT}/${path}" "${scratch}/${path}" | head -40 || true

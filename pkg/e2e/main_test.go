@@ -113,7 +113,7 @@ func setUpAndRun(m *testing.M) (int, error) {
 		}
 	}
 
-	// The controller runs as the ServiceAccount of deploy/rbac.yaml,
+	// The controller runs as the ServiceAccount of deploy/base/rbac.yaml,
 	// so every test also proves that role is enough.
 	controllerKubeconfig, err := serviceAccountKubeconfig(root)
 	if err != nil {
@@ -169,10 +169,10 @@ func kubectlOutput(stdin []byte, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// serviceAccountKubeconfig applies deploy/rbac.yaml and writes a
+// serviceAccountKubeconfig applies deploy/base/rbac.yaml and writes a
 // kubeconfig with a token of its ServiceAccount.
 func serviceAccountKubeconfig(root string) (string, error) {
-	if _, err := kubectlOutput(nil, "apply", "-f", filepath.Join(root, "deploy", "namespace.yaml"), "-f", filepath.Join(root, "deploy", "rbac.yaml")); err != nil {
+	if _, err := kubectlOutput(nil, "apply", "-f", filepath.Join(root, "deploy", "base", "namespace.yaml"), "-f", filepath.Join(root, "deploy", "base", "rbac.yaml")); err != nil {
 		return "", fmt.Errorf("apply controller RBAC: %w", err)
 	}
 	token, err := kubectlOutput(nil, "-n", "kuscia-system", "create", "token", "kusciatask-controller", "--duration=2h")
@@ -254,19 +254,19 @@ func (p *controllerProcess) stop(sig syscall.Signal) {
 }
 
 // deploymentArgs reads the controller container's arguments from
-// deploy/deployment.yaml, and its environment with the downward-API
+// deploy/base/deployment.yaml, and its environment with the downward-API
 // POD_NAMESPACE resolved to the Deployment's namespace.
 func deploymentArgs(root string) (args, podEnv []string, err error) {
-	data, err := os.ReadFile(filepath.Join(root, "deploy", "deployment.yaml"))
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "base", "deployment.yaml"))
 	if err != nil {
 		return nil, nil, err
 	}
 	var d appsv1.Deployment
 	if err := yaml.UnmarshalStrict(data, &d); err != nil {
-		return nil, nil, fmt.Errorf("decode deploy/deployment.yaml: %w", err)
+		return nil, nil, fmt.Errorf("decode deploy/base/deployment.yaml: %w", err)
 	}
 	if len(d.Spec.Template.Spec.Containers) != 1 {
-		return nil, nil, fmt.Errorf("deploy/deployment.yaml: want one container, got %d", len(d.Spec.Template.Spec.Containers))
+		return nil, nil, fmt.Errorf("deploy/base/deployment.yaml: want one container, got %d", len(d.Spec.Template.Spec.Containers))
 	}
 	c := d.Spec.Template.Spec.Containers[0]
 	for _, e := range c.Env {
