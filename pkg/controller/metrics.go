@@ -24,7 +24,22 @@ const (
 // nothing.
 type Metrics struct {
 	syncDuration *prometheus.HistogramVec
+	// rounds counts reservation rounds by how they ended: reserved,
+	// released (timed out or a pod failed) or expired (lifecycleSeconds).
+	rounds *prometheus.CounterVec
+	// timeToReserve is the time from a task's start to its gang reserved.
+	timeToReserve prometheus.Histogram
+	// finished counts tasks that reached a terminal phase, by reason.
+	finished *prometheus.CounterVec
 }
+
+// Outcomes of a reservation round, the outcome label of
+// kusciatask_reservation_rounds_total.
+const (
+	roundReserved = "reserved"
+	roundReleased = "released"
+	roundExpired  = "expired"
+)
 
 // NewMetrics registers the sync metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -35,7 +50,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.syncDuration)
+	m.rounds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kusciatask_reservation_rounds_total",
+		Help: "Reservation rounds by outcome: reserved, released (not reserved in time, or a pod failed), or expired (the task's lifecycleSeconds passed; once per task).",
+	}, []string{"outcome"})
+	m.timeToReserve = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "kusciatask_time_to_reserve_seconds",
+		Help:    "Time from a task's startTime until its gang was reserved.",
+		Buckets: prometheus.ExponentialBuckets(0.25, 2, 12),
+	})
+	m.finished = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kusciatask_finished_total",
+		Help: "Tasks that reached Succeeded or Failed, by phase and reason.",
+	}, []string{"phase", "reason"})
+	reg.MustRegister(m.syncDuration, m.rounds, m.timeToReserve, m.finished)
+	for _, outcome := range []string{roundReserved, roundReleased, roundExpired} {
+		m.rounds.WithLabelValues(outcome)
+	}
 	// Both series exist from the start, so a scrape before the first sync
 	// (and an alert on errors) sees zeros, not nothing.
 	for _, result := range []string{resultSuccess, resultConflict, resultError} {
@@ -95,5 +126,32 @@ func (t *taskPhaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for phase, n := range counts {
 		ch <- prometheus.MustNewConstMetric(t.desc, prometheus.GaugeValue, float64(n), string(phase))
+	}
+}
+
+// observeTransition counts what a status write changed: a round that ended,
+// the time the gang took, a task that finished.
+func (m *Metrics) observeTransition(old, s *kusciav1alpha1.KusciaTaskStatus) {
+	if m == nil {
+		return
+	}
+	if s.Reservation != nil && s.Reservation.ReleasedTime != nil &&
+		(old.Reservation == nil || old.Reservation.ReleasedTime == nil || old.Reservation.Round != s.Reservation.Round) {
+		m.rounds.WithLabelValues(roundReleased).Inc()
+	}
+	if old.Phase == s.Phase {
+		return
+	}
+	switch {
+	case s.Phase == kusciav1alpha1.TaskRunning:
+		m.rounds.WithLabelValues(roundReserved).Inc()
+		if s.StartTime != nil && s.LastReconcileTime != nil {
+			m.timeToReserve.Observe(s.LastReconcileTime.Sub(s.StartTime.Time).Seconds())
+		}
+	case s.Reason == kusciav1alpha1.ReasonReservationExpired:
+		m.rounds.WithLabelValues(roundExpired).Inc()
+	}
+	if s.Phase.IsTerminal() {
+		m.finished.WithLabelValues(string(s.Phase), string(s.Reason)).Inc()
 	}
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
@@ -19,12 +22,15 @@ func TestMetrics(t *testing.T) {
 	m := NewMetrics(reg)
 	n, err := testutil.GatherAndCount(reg, "kusciatask_sync_duration_seconds")
 	require.NoError(t, err)
-	assert.Equal(t, 2, n, "success and error series exist before any sync")
+	assert.Equal(t, 3, n, "success, conflict and error series exist before any sync")
 
 	m.observeSync(time.Millisecond, nil)
 	m.observeSync(time.Millisecond, errors.New("boom"))
 	m.observeSync(time.Millisecond, nil)
-	assert.Equal(t, map[string]uint64{resultSuccess: 2, resultError: 1}, syncCounts(t, reg))
+	conflict := apierrors.NewConflict(kusciav1alpha1.Resource("kusciatasks"), "t", errors.New("the object has been modified"))
+	m.observeSync(time.Millisecond, fmt.Errorf("update status of task t: %w", conflict))
+	assert.Equal(t, map[string]uint64{resultSuccess: 2, resultConflict: 1, resultError: 1}, syncCounts(t, reg),
+		"a conflict is routine, not an error")
 	var nilMetrics *Metrics
 	assert.NotPanics(t, func() { nilMetrics.observeSync(time.Second, nil) })
 
@@ -65,4 +71,50 @@ func syncCounts(t *testing.T, reg *prometheus.Registry) map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// A task's life as its status writes tell it: rounds by outcome, the time
+// its gang took, how it finished.
+func TestTransitionMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	at := func(sec int) *metav1.Time { tm := metav1.NewTime(t0.Add(time.Duration(sec) * time.Second)); return &tm }
+	pending := kusciav1alpha1.KusciaTaskStatus{Phase: kusciav1alpha1.TaskPending, StartTime: at(0),
+		Reservation: &kusciav1alpha1.ReservationStatus{Round: 1}}
+	released := *pending.DeepCopy()
+	released.Reservation.ReleasedTime = at(30)
+	round2 := *pending.DeepCopy()
+	round2.Reservation.Round = 2
+	running := *round2.DeepCopy()
+	running.Phase, running.LastReconcileTime = kusciav1alpha1.TaskRunning, at(45)
+	succeeded := *running.DeepCopy()
+	succeeded.Phase, succeeded.Reason = kusciav1alpha1.TaskSucceeded, kusciav1alpha1.ReasonSucceeded
+	expired := *released.DeepCopy()
+	expired.Phase, expired.Reason = kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired
+
+	steps := [][2]kusciav1alpha1.KusciaTaskStatus{
+		{{}, pending}, {pending, released}, {released, released}, {released, round2},
+		{round2, running}, {running, succeeded}, {succeeded, succeeded},
+		{released, expired},
+	}
+	for _, s := range steps {
+		m.observeTransition(&s[0], &s[1])
+	}
+	want := `
+# HELP kusciatask_finished_total Tasks that reached Succeeded or Failed, by phase and reason.
+# TYPE kusciatask_finished_total counter
+kusciatask_finished_total{phase="Failed",reason="ReservationExpired"} 1
+kusciatask_finished_total{phase="Succeeded",reason="Succeeded"} 1
+# HELP kusciatask_reservation_rounds_total Reservation rounds by outcome: reserved, released (not reserved in time, or a pod failed), or expired (the task's lifecycleSeconds passed; once per task).
+# TYPE kusciatask_reservation_rounds_total counter
+kusciatask_reservation_rounds_total{outcome="expired"} 1
+kusciatask_reservation_rounds_total{outcome="released"} 1
+kusciatask_reservation_rounds_total{outcome="reserved"} 1
+`
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "kusciatask_finished_total", "kusciatask_reservation_rounds_total"))
+	n, err := testutil.GatherAndCount(reg, "kusciatask_time_to_reserve_seconds")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	var nilMetrics *Metrics
+	assert.NotPanics(t, func() { nilMetrics.observeTransition(&pending, &running) })
 }

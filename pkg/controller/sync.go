@@ -187,5 +187,6 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	for _, e := range status.Events(&task.Status, &s, len(task.Spec.Parties)) {
 		c.recorder.Event(task, e.Type, e.Reason, e.Message)
 	}
+	c.metrics.observeTransition(&task.Status, &s)
 	return written, nil
 }
