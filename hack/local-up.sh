@@ -355,6 +355,9 @@ cmd_start() {
     die "LOCAL_UP_CRDS=${LOCAL_UP_CRDS} does not exist"
   fi
 
+  command -v openssl >/dev/null ||
+    die "openssl is needed to make the control plane's certificates (Debian: apt-get install openssl)"
+
   # Build (or find cached) binaries; its progress lines go to stderr.
   "${ROOT}/hack/build-tools.sh" >&2
 

@@ -13,6 +13,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -207,7 +208,10 @@ type controllerProcess struct {
 	bin        string
 	kubeconfig string
 	log        string
-	cmd        *exec.Cmd
+	// metrics and probes are its addresses; empty means metricsAddress and
+	// probeAddress.
+	metrics, probes string
+	cmd             *exec.Cmd
 }
 
 func (p *controllerProcess) start() error {
@@ -225,8 +229,8 @@ func (p *controllerProcess) start() error {
 	// The Deployment's arguments, then the two things a process outside the
 	// cluster needs: the API server to talk to and ports of its own (later
 	// flags win).
-	args = append(args, "--kubeconfig", p.kubeconfig,
-		"--metrics-bind-address", metricsAddress, "--health-probe-bind-address", probeAddress)
+	metrics, probes := cmp.Or(p.metrics, metricsAddress), cmp.Or(p.probes, probeAddress)
+	args = append(args, "--kubeconfig", p.kubeconfig, "--metrics-bind-address", metrics, "--health-probe-bind-address", probes)
 	p.cmd = exec.Command(p.bin, args...)
 	p.cmd.Env = append(os.Environ(), podEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile

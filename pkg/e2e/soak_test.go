@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ func soakInt(key string, def int) int {
 // child behind.
 func TestSoak(t *testing.T) {
 	tasks, kills := soakInt("SOAK_TASKS", 60), soakInt("SOAK_KILLS", 10)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	for _, ns := range []string{soakA, soakB} {
 		applyYAML(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    kuscia.secretflow/domain: %s\n", ns, ns))
@@ -104,22 +105,26 @@ func TestSoak(t *testing.T) {
 	start := time.Now()
 
 	// Kill the controller at random moments until the tasks are all done and
-	// it was killed at least `kills` times.
+	// it was killed at least `kills` times. Each new controller must first
+	// win the Lease (the killed one's expires after 15 s); it is killed at a
+	// random moment of its first seconds as the leader.
 	allDone := make(chan struct{})
 	killed := make(chan int)
 	go func() {
 		n := 0
 		defer func() { killed <- n }()
 		for {
+			if !waitLeader(ctx) {
+				return
+			}
 			select {
 			case <-allDone:
 				if n >= kills {
 					return
 				}
-			case <-time.After(time.Duration(1500+rand.IntN(3000)) * time.Millisecond):
+			case <-time.After(time.Duration(500+rand.IntN(4000)) * time.Millisecond):
 			}
 			env.controller.stop(syscall.SIGKILL)
-			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
 			if err := env.controller.start(); err != nil {
 				t.Errorf("restart the controller: %v", err)
 				return
@@ -193,6 +198,21 @@ func TestSoak(t *testing.T) {
 	assert.Empty(t, wrong, "every task ends as its shape must")
 	assert.Empty(t, dups, "each pod of each round is created once")
 	assert.GreaterOrEqual(t, nKills, kills)
+}
+
+// waitLeader waits until the controller is ready, which it is only as the
+// leader with synced caches; false when ctx ends first.
+func waitLeader(ctx context.Context) bool {
+	for ctx.Err() == nil {
+		if resp, err := http.Get("http://" + probeAddress + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return true
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
 }
 
 // waitTerminal waits for the task to reach Succeeded or Failed.
