@@ -193,3 +193,44 @@ func TestFailedPodReleasesTheRoundAtOnce(t *testing.T) {
 	assert.Equal(t, corev1.ConditionFalse, cond.Status)
 	assert.Equal(t, kusciav1alpha1.ReasonRoundReleased, cond.Reason)
 }
+
+// A pod that failed in a released round holds the name the next round's pod
+// needs: the release deletes it too, and the next round's pods are created.
+// (Seen in the soak: the failed pod stayed, the next round never came, and
+// the task expired.)
+func TestFailedPodOfAReleasedRoundMakesWayForTheNext(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	f.updatePod("alice/secretflow-task-psi-0", failPod("oom"))
+	f.updatePod("bob/secretflow-task-psi-0", unschedulable(insufficientCPU))
+	f.mustSync(psi)
+	require.NotNil(t, f.task(psi).Status.Reservation.ReleasedTime, "round 1 released")
+	assert.ElementsMatch(t, []string{"update kusciatasks/status /secretflow-task-psi",
+		"delete pods alice/secretflow-task-psi-0", "delete pods bob/secretflow-task-psi-0"}, f.writes(),
+		"every pod of the released round goes, the failed one too")
+	assert.Equal(t, "Error: oom",
+		podReport(f.task(psi), "alice/secretflow-task-psi-0"), "the failed pod keeps its story")
+
+	f.clock.Step(30 * time.Second)
+	var writes []string
+	for range 4 {
+		f.mustSync(psi)
+		writes = append(writes, f.writes()...)
+	}
+	assert.Contains(t, writes, "create pods alice/secretflow-task-psi-0")
+	assert.Contains(t, writes, "create pods bob/secretflow-task-psi-0")
+	task := f.task(psi)
+	assert.EqualValues(t, 2, task.Status.Reservation.Round)
+	for key, pod := range f.pods() {
+		assert.Equal(t, "2", pod.Annotations["kuscia.secretflow/reservation-round"], key)
+	}
+}
+
+// podReport is a pod's reason and message in the task's status.
+func podReport(task *kusciav1alpha1.KusciaTask, key string) string {
+	ps := task.Status.PodStatuses[key]
+	if ps == nil {
+		return ""
+	}
+	return ps.Reason + ": " + ps.Message
+}

@@ -66,7 +66,11 @@ func soakShapes() []soakShape {
 			return task(n, "", party(soakA, container(0, delay(), "")), party(soakB, container(0, delay(), "")))
 		}, kusciav1alpha1.TaskSucceeded, kusciav1alpha1.ReasonSucceeded},
 		{"fails", func(n string) string {
-			fail := map[string]string{"KWOK_OUTCOME": "fail", "KWOK_EXIT_CODE": "3", "KWOK_DELAY": "2s"}
+			// Late enough that a controller is up between bob starting and
+			// failing (each new one waits up to 15 s for the Lease): without
+			// the gate, a pod that fails before its task is seen reserved
+			// only releases the round.
+			fail := map[string]string{"KWOK_OUTCOME": "fail", "KWOK_EXIT_CODE": "3", "KWOK_DELAY": "25s"}
 			return task(n, "", party(soakA, container(0, map[string]string{"KWOK_OUTCOME": "run"}, "")), party(soakB, container(0, fail, "")))
 		}, kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonPartiesFailed},
 		{"replicas", func(n string) string {

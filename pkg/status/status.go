@@ -61,7 +61,9 @@ func Pending(in Input, d reservation.Decision, res Resources) Next {
 	s := n.s
 	s.Phase = kusciav1alpha1.TaskPending
 	for _, pod := range res.Stale {
-		n.stop(pod, "it is left over from an earlier reservation round")
+		// Finished or not: a pod of an earlier round holds the name a pod
+		// of this round needs.
+		n.remove(pod, "it is left over from an earlier reservation round")
 	}
 	if res.Created {
 		n.condition(kusciav1alpha1.ConditionResourceCreated, corev1.ConditionTrue, kusciav1alpha1.ReasonResourcesCreated, "")
@@ -82,7 +84,11 @@ func Pending(in Input, d reservation.Decision, res Resources) Next {
 		// Released, until the next round starts: the same report while the
 		// old pods go and while the retry interval runs, so nothing is
 		// rewritten in between.
-		n.stopAll(fmt.Sprintf("reservation round %d was released", state.Round))
+		// Every pod of the round goes, finished ones too: the next
+		// round's pods need their names, and the round waits for them.
+		for _, pod := range n.in.Pods {
+			n.remove(pod, fmt.Sprintf("reservation round %d was released", state.Round))
+		}
 		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonRoundReleased, state.LastFailure)
 		s.Reason, s.Message = kusciav1alpha1.ReasonRoundReleased, state.LastFailure
 	default:
@@ -173,8 +179,16 @@ func begin(in Input) *next {
 
 // stop reports a live pod as stopped, and why; the controller deletes it.
 func (n *next) stop(pod *corev1.Pod, why string) {
+	if podstate.Of(pod).Live() {
+		n.remove(pod, why)
+	}
+}
+
+// remove reports a pod as stopped, and why, whether it is still live or
+// not (a finished pod keeps its own story); the controller deletes it.
+func (n *next) remove(pod *corev1.Pod, why string) {
 	key := podKey(pod)
-	if _, done := n.stopped[key]; done || !podstate.Of(pod).Live() {
+	if _, done := n.stopped[key]; done || pod.DeletionTimestamp != nil {
 		return
 	}
 	n.stopped[key] = why
