@@ -98,6 +98,9 @@ func run(ctx context.Context, opts options) error {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	registerWorkqueueMetrics(registry)
+	// Registered before leader election, so a standby's /metrics shows
+	// zero syncs rather than nothing.
+	metrics := controller.NewMetrics(registry)
 
 	ready := &readiness{}
 	web, err := listenHTTP(opts, registry, ready)
@@ -105,7 +108,7 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	run := func(ctx context.Context) error {
-		return runController(ctx, opts, kubeClient, kusciaClient, registry, ready)
+		return runController(ctx, opts, kubeClient, kusciaClient, registry, metrics, ready)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.serve(ctx) }()
@@ -127,7 +130,7 @@ func run(ctx context.Context, opts options) error {
 	}
 }
 
-func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, registry *prometheus.Registry, ready *readiness) error {
+func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, registry *prometheus.Registry, metrics *controller.Metrics, ready *readiness) error {
 	utilMust(kusciascheme.AddToScheme(scheme.Scheme))
 	policy, err := opts.policy()
 	if err != nil {
@@ -153,7 +156,7 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 		Pods:       children.Core().V1().Pods(),
 		Services:   children.Core().V1().Services(),
 		ConfigMaps: children.Core().V1().ConfigMaps(),
-	}, controller.Options{Recorder: recorder, Metrics: controller.NewMetrics(registry), Policy: policy})
+	}, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy})
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)
 	}

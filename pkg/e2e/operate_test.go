@@ -26,8 +26,12 @@ import (
 // controller's /metrics.
 func syncCount(t *testing.T, metrics, result string) int {
 	t.Helper()
-	code, body := httpGet(t, "http://"+metrics+"/metrics")
-	require.Equal(t, 200, code, body)
+	var body string
+	eventually(t, 30*time.Second, "the controller to serve "+metrics, func() (bool, string) {
+		var code int
+		code, body = httpGet(t, "http://"+metrics+"/metrics")
+		return code == 200, body
+	})
 	re := regexp.MustCompile(`(?m)^kusciatask_sync_duration_seconds_count\{result="` + result + `"\} (\d+)$`)
 	m := re.FindStringSubmatch(body)
 	require.NotNil(t, m, "no sync count for result %q", result)
@@ -71,6 +75,7 @@ func TestConflictStormIsRoutine(t *testing.T) {
 	const name = "e2e-conflict-storm"
 	deleteTaskOnCleanup(t, name)
 	from, errorsBefore := logSize(t), syncCount(t, metricsAddress, "error")
+	conflictsBefore := syncCount(t, metricsAddress, "conflict")
 
 	slow := map[string]string{"KWOK_DELAY": "6s"}
 	applyYAML(t, psiTask(name, "", partyOpts{env: slow}, partyOpts{env: slow}))
@@ -91,7 +96,7 @@ func TestConflictStormIsRoutine(t *testing.T) {
 	waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 60*time.Second)
 	stop()
 	n := <-updates
-	t.Logf("%d label updates during the task", n)
+	t.Logf("%d label updates during the task; %d syncs met a conflict", n, syncCount(t, metricsAddress, "conflict")-conflictsBefore)
 	require.Greater(t, n, 30, "the storm ran")
 
 	assert.Empty(t, errorLines(t, from), "no error-level log line")
