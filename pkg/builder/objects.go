@@ -72,6 +72,9 @@ func (r *renderer) buildParty(partyIdx int, round int32) (*PartyObjects, error) 
 	for _, pod := range party.Pods {
 		p := buildPod(task, party, pod, round)
 		p.Annotations[AnnotationSpecHash] = r.plan.SpecHash
+		if err := addGate(p, r.plan, party); err != nil {
+			return nil, err
+		}
 		if v := security.Check(req, p); v != nil {
 			return nil, inputErrorf(v.Reason, "party %s: %s", party.DomainID, v.Message)
 		}

@@ -48,6 +48,9 @@ type Policy struct {
 	MaxPodBytesPerTask  int
 	// Render bounds the config templates of one task build.
 	Render RenderLimits
+	// Gate is the reservation gate added to every pod; the zero value adds
+	// none.
+	Gate GatePolicy
 }
 
 // RenderLimits bound the rendering of a task's config templates. One budget

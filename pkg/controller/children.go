@@ -50,7 +50,7 @@ func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.K
 // findChild looks a child up in its informer cache by kind and
 // "namespace/name"; it backs the expectations.
 func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
-	indexer := map[string]cache.Indexer{kindPod: c.podIndexer, kindService: c.serviceIndexer, kindConfigMap: c.configMapIndexer}[kind]
+	indexer := map[string]cache.Indexer{kindPod: c.podIndexer, kindPodGate: c.podIndexer, kindService: c.serviceIndexer, kindConfigMap: c.configMapIndexer}[kind]
 	if indexer == nil {
 		return nil, false
 	}

@@ -210,6 +210,8 @@ func describeAction(a core.Action) string {
 		}
 	case core.DeleteAction:
 		name = act.GetName()
+	case core.PatchAction:
+		name = act.GetName()
 	}
 	return strings.TrimSpace(a.GetVerb() + " " + res + " " + a.GetNamespace() + "/" + name)
 }

@@ -80,6 +80,10 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return res, err
 	}
+	if err := c.openGates(ctx, task, st.next.Open); err != nil {
+		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		return res, err
+	}
 	err = c.createChildren(ctx, tc, st.create)
 	if ie, ok := builder.AsInputError(err); ok {
 		klog.FromContext(ctx).Info("The API server refused a child", "reason", ie.Reason, "message", ie.Message)
@@ -138,11 +142,13 @@ func (c *Controller) getTask(name string) (*kusciav1alpha1.KusciaTask, error) {
 }
 
 // inputsFor collects the AppImages and namespaces the task refers to.
-func (c *Controller) inputsFor(task *kusciav1alpha1.KusciaTask) builder.Inputs {
+func (c *Controller) inputsFor(tc *taskContext) builder.Inputs {
+	task := tc.task
 	in := builder.Inputs{
 		AppImages:  map[string]*kusciav1alpha1.AppImage{},
 		Namespaces: map[string]*corev1.Namespace{},
 		Policy:     c.policy,
+		Start:      startTime(tc),
 	}
 	for _, p := range task.Spec.Parties {
 		if img, err := c.appImageLister.Get(p.AppImageRef); err == nil {

@@ -41,6 +41,9 @@ type Input struct {
 type Next struct {
 	Status kusciav1alpha1.KusciaTaskStatus
 	Stop   []*corev1.Pod
+	// Open are the pods whose reservation gate the controller opens once
+	// the status is written: the closed gates of a Running task.
+	Open []*corev1.Pod
 }
 
 // Resources is what a Pending task's sync found of its children.
@@ -160,6 +163,8 @@ type next struct {
 	// order they were stopped in.
 	stopped   map[string]string
 	stopOrder []*corev1.Pod
+	// open are the pods whose gate to open.
+	open []*corev1.Pod
 }
 
 // begin starts from the previous status; the first status gets startTime.
@@ -192,12 +197,13 @@ func (n *next) stopAll(why string) {
 // lastReconcileTime when anything changed.
 func (n *next) done() Next {
 	old := &n.in.Task.Status
+	n.openGates()
 	n.s.PodStatuses = podStatuses(old.PodStatuses, n.in.Pods, n.stopped)
 	n.s.ServiceStatuses = serviceStatuses(old.ServiceStatuses, n.in.Services, n.s.PodStatuses)
 	if !equality.Semantic.DeepEqual(withoutReconcileTime(n.s), withoutReconcileTime(old)) {
 		n.s.LastReconcileTime = &n.now
 	}
-	return Next{Status: *n.s, Stop: n.stopOrder}
+	return Next{Status: *n.s, Stop: n.stopOrder, Open: n.open}
 }
 
 // finish moves the task to a terminal phase: completionTime, condition
