@@ -60,6 +60,8 @@ func TestGatesOpenWhenReserved(t *testing.T) {
 	f.mustSync(psi)
 	assert.Equal(t, []string{"update kusciatasks/status /secretflow-task-psi"}, f.writes(), "no gate opens while bob waits")
 	assert.Equal(t, gate.Closed, f.gateOf(alicePod))
+	assert.Equal(t, "reserved 1/1 pods, gate closed; waiting for [bob]: "+bobPod+": "+insufficientCPU,
+		f.task(psi).Status.PartyTaskStatus[0].Message)
 
 	f.updatePod(bobPod, bind("node-1"))
 	f.mustSync(psi)
@@ -68,7 +70,10 @@ func TestGatesOpenWhenReserved(t *testing.T) {
 		"patch pods alice/secretflow-task-psi-0",
 		"patch pods bob/secretflow-task-psi-0",
 	}, f.writes(), "Running, and one patch per pod")
-	assert.Equal(t, kusciav1alpha1.TaskRunning, f.task(psi).Status.Phase)
+	task := f.task(psi)
+	assert.Equal(t, kusciav1alpha1.TaskRunning, task.Status.Phase)
+	require.NotNil(t, task.Status.Reservation.GateOpenedTime)
+	assert.Contains(t, f.events(), "Normal GatesOpened opened the gates of the pods of parties [alice bob]: the gang formed in 0s (round 1)")
 	assert.Equal(t, gate.Open, f.gateOf(alicePod))
 	assert.Equal(t, gate.Open, f.gateOf(bobPod))
 

@@ -142,10 +142,16 @@ func TestReservationHold(t *testing.T) {
 	task := getTask(t, name)
 	assert.Equal(t, kusciav1alpha1.TaskPending, task.Status.Phase)
 	assert.Equal(t, []string{"alice"}, task.Status.Reservation.ReservedParties)
+	assert.Contains(t, task.Status.PartyTaskStatus[0].Message, "reserved 1/1 pods, gate closed; waiting for [bob]: bob/")
+	assert.Contains(t, task.Status.PartyTaskStatus[0].Message, "node affinity/selector")
+	assert.Nil(t, task.Status.Reservation.GateOpenedTime)
 
 	labelNode(t, "kwok-node-0", labelKey, name)
 	task = waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 60*time.Second)
 	assert.EqualValues(t, 1, task.Status.Reservation.Round)
+	require.NotNil(t, task.Status.Reservation.GateOpenedTime)
+	assert.Regexp(t, `Normal\s+GatesOpened\s+.*opened the gates of the pods of parties \[alice bob\]: the gang formed in \d+s`,
+		kubectl(t, "describe", "kt", name))
 
 	violations, bound, opened, party, events := pods.snapshot()
 	assert.Empty(t, violations, "an application container ran behind a closed gate")

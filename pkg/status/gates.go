@@ -1,7 +1,10 @@
 package status
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/gate"
@@ -31,4 +34,20 @@ func (n *next) openGates() {
 func GateClosed(pod *corev1.Pod) bool {
 	v, gated := pod.Annotations[gate.Annotation]
 	return gated && !gate.IsOpen(v)
+}
+
+// anyGated reports whether any of the pods carries a reservation gate.
+func anyGated(pods []*corev1.Pod) bool {
+	for _, pod := range pods {
+		if _, gated := pod.Annotations[gate.Annotation]; gated {
+			return true
+		}
+	}
+	return false
+}
+
+// wholeSecond is t as status stores it: whole seconds, in UTC.
+func wholeSecond(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(time.Unix(t.Unix(), 0).UTC())
+	return &mt
 }

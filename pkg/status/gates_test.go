@@ -2,16 +2,20 @@ package status
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/reservation"
 )
+
+const insufficient = "0/2 nodes are available: 2 Insufficient cpu."
 
 // gateAll gives every pod of the fixture a closed gate, as the builder does
 // with --reservation-gate.
@@ -122,4 +126,54 @@ func TestOpenGatesNotWhenFinished(t *testing.T) {
 	n := computeNext(f.input(at(5)), Outcome{})
 	require.Equal(t, kusciav1alpha1.TaskFailed, n.Status.Phase)
 	assert.Empty(t, n.Open)
+}
+
+// While a gated task waits, a reserved party says what it holds behind its
+// gate and whom it waits for; the sync that reserves it stamps
+// gateOpenedTime (whole seconds) and records GatesOpened once, with the
+// time the gang took from the round's start.
+func TestGatedReservationStatus(t *testing.T) {
+	f := psiFixture(t)
+	f.gateAll()
+	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	bind(f.pod(t, alicePod))
+	unschedulable(f.pod(t, bobPod), insufficient)
+	s := f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
+	assert.Equal(t, "reserved 1/1 pods, gate closed; waiting for [bob]: "+bobPod+": "+insufficient, partyStatus(t, s, "alice").Message)
+	assert.Nil(t, s.Reservation.GateOpenedTime, "no gate opens while bob waits")
+
+	old := f.task.Status
+	bind(f.pod(t, bobPod))
+	s = f.compute(t, at(6.7), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(6.7))})
+	require.Equal(t, kusciav1alpha1.TaskRunning, s.Phase)
+	require.NotNil(t, s.Reservation.GateOpenedTime)
+	assert.True(t, s.Reservation.GateOpenedTime.Equal(ptr.To(metav1.NewTime(at(6.7).Truncate(time.Second)))), "whole seconds: %v", s.Reservation.GateOpenedTime)
+	events := Events(&old, &s, 2)
+	assert.Contains(t, events, Event{corev1.EventTypeNormal, EventGatesOpened,
+		"opened the gates of the pods of parties [alice bob]: the gang formed in 7s (round 1)"})
+
+	// Running on: the time stays, the event is not told again.
+	old = f.task.Status
+	s = f.compute(t, at(9), Outcome{})
+	assert.True(t, s.Reservation.GateOpenedTime.Equal(old.Reservation.GateOpenedTime))
+	for _, e := range Events(&old, &s, 2) {
+		assert.NotEqual(t, EventGatesOpened, e.Reason)
+	}
+}
+
+// Without gates (--reservation-gate=false) no gate is reported.
+func TestUngatedReservationStatus(t *testing.T) {
+	f := psiFixture(t)
+	f.toRunning(t)
+	assert.Nil(t, f.task.Status.Reservation.GateOpenedTime)
+}
+
+func TestFirstReason(t *testing.T) {
+	for in, want := range map[string]string{
+		"a: x":             "a: x",
+		"a: x; b: y":       "a: x (and 1 more)",
+		"a: x; b: y; c: z": "a: x (and 2 more)",
+	} {
+		assert.Equal(t, want, firstReason(in), in)
+	}
 }

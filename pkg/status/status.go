@@ -74,6 +74,9 @@ func Pending(in Input, d reservation.Decision, res Resources) Next {
 	s.PartyTaskStatus = reservingParties(in.Roster, d, n.pods)
 	switch {
 	case d.Action == reservation.ActionReserved:
+		if anyGated(in.Pods) {
+			s.Reservation.GateOpenedTime = wholeSecond(in.Now)
+		}
 		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, fmt.Sprintf("parties %v reserved", d.ReservedParties))
 		n.condition(kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, "")
 		s.Phase = kusciav1alpha1.TaskRunning
