@@ -13,6 +13,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/security"
 )
 
@@ -35,6 +36,7 @@ type options struct {
 	maxPodsPerTask         int
 	reservationGate        bool
 	gateImage              string
+	podGroups              podgroup.Mode
 }
 
 // Defaults that depend on where the controller runs.
@@ -87,6 +89,11 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.gateImage, "gate-image", gate.DefaultImage,
 		"Image of the gate init container: the controller's own image, which ships "+gate.BinaryPath+
 			". Point it at your registry's mirror of that image.")
+	o.podGroups = podgroup.ModeAuto
+	fs.Var(&o.podGroups, "pod-groups",
+		"Co-schedule each party with Kubernetes' gang scheduling (a scheduling.k8s.io/v1beta1 PodGroup per party, "+
+			"minCount = minReservedPods): auto uses it when the API server serves podgroups, true requires it "+
+			"(the controller does not start otherwise), false never uses it.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {

@@ -14,6 +14,7 @@ import (
 
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/podgroup"
 )
 
 func parse(t *testing.T, args ...string) (options, string, error) {
@@ -45,6 +46,7 @@ func TestFlagDefaults(t *testing.T) {
 		maxPodsPerTask:         builder.DefaultMaxPodsPerTask,
 		reservationGate:        true,
 		gateImage:              gate.DefaultImage,
+		podGroups:              podgroup.ModeAuto,
 	}, o)
 }
 
@@ -147,4 +149,19 @@ func TestPolicyFlagErrors(t *testing.T) {
 			assert.Contains(t, out, tc.want, "the error is printed for the user")
 		})
 	}
+}
+
+func TestPodGroupsFlag(t *testing.T) {
+	for arg, want := range map[string]podgroup.Mode{"": podgroup.ModeAuto, "auto": podgroup.ModeAuto, "true": podgroup.ModeOn, "false": podgroup.ModeOff} {
+		args := []string{}
+		if arg != "" {
+			args = append(args, "--pod-groups="+arg)
+		}
+		o, _, err := parse(t, args...)
+		require.NoError(t, err, arg)
+		assert.Equal(t, want, o.podGroups, arg)
+	}
+	_, out, err := parse(t, "--pod-groups=maybe")
+	require.Error(t, err)
+	assert.Contains(t, out, "want auto, true or false")
 }

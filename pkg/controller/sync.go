@@ -30,7 +30,8 @@ type taskContext struct {
 
 // input is what the status package computes a status from.
 func (tc *taskContext) input(roster *builder.Roster) status.Input {
-	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now}
+	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now,
+		GroupMessages: groupMessages(tc.children.podGroups)}
 }
 
 // syncHandler reconciles one task: the handler of its phase decides the

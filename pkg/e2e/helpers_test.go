@@ -145,6 +145,7 @@ type partyOpts struct {
 	env          map[string]string
 	cpu          string
 	nodeSelector map[string]string
+	replicas     int
 }
 
 func (p partyOpts) domain(def string) string {
@@ -155,11 +156,15 @@ func (p partyOpts) domain(def string) string {
 }
 
 func (p partyOpts) template() string {
-	if len(p.env) == 0 && p.cpu == "" && len(p.nodeSelector) == 0 {
+	if len(p.env) == 0 && p.cpu == "" && len(p.nodeSelector) == 0 && p.replicas == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("    template:\n      spec:\n")
+	b.WriteString("    template:\n")
+	if p.replicas > 0 {
+		fmt.Fprintf(&b, "      replicas: %d\n", p.replicas)
+	}
+	b.WriteString("      spec:\n")
 	if len(p.nodeSelector) > 0 {
 		b.WriteString("        nodeSelector:\n")
 		for _, k := range slices.Sorted(maps.Keys(p.nodeSelector)) {

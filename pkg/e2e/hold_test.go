@@ -197,3 +197,43 @@ func TestReservationReleaseWithoutRunning(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, aliceBound, 2, "alice's pod was bound (held) in every round")
 }
+
+// All or nothing within a party (PodGroups on, as the local plane serves
+// them): alice runs 3 pods of 3 cpu on two 4-cpu nodes. One by one two
+// would fit; as a gang none does, so none is ever bound, and her party
+// message carries the scheduler's reason for the group.
+func TestPartyAllOrNothing(t *testing.T) {
+	const name = "e2e-all-or-nothing"
+	deleteTaskOnCleanup(t, name)
+	pods := followGates(t, name, "alice", "bob")
+	schedule := "  scheduleConfig:\n    resourceReservedSeconds: 60\n    lifecycleSeconds: 120\n"
+	applyYAML(t, psiTask(name, schedule, partyOpts{replicas: 3, cpu: "3"}, partyOpts{}))
+
+	var msg string
+	eventually(t, 60*time.Second, "alice's message to carry the pod group's reason", func() (bool, string) {
+		task := getTask(t, name)
+		if len(task.Status.PartyTaskStatus) < 2 {
+			return false, "no party status yet"
+		}
+		msg = task.Status.PartyTaskStatus[0].Message
+		return strings.Contains(msg, "alice: pod group: "), msg
+	})
+	t.Logf("alice: %s", msg)
+	assert.Contains(t, msg, "not reserved (reserved 0/3 pods, needs 3)")
+	time.Sleep(3 * time.Second)
+	task := getTask(t, name)
+	assert.Equal(t, kusciav1alpha1.TaskPending, task.Status.Phase)
+	assert.Contains(t, task.Status.PartyTaskStatus[1].Message, "waiting for [alice]: alice/")
+	assert.Contains(t, task.Status.Message, "alice: pod group: ", "the task's message (and a released round's lastFailure) carries it too")
+
+	_, bound, _, party, _ := pods.snapshot()
+	aliceSeen := 0
+	for uid, p := range party {
+		if p == "alice" {
+			aliceSeen++
+			_, wasBound := bound[uid]
+			assert.False(t, wasBound, "an alice pod was bound although her gang cannot fit")
+		}
+	}
+	assert.Equal(t, 3, aliceSeen, "alice's three pods were created")
+}

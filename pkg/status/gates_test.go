@@ -177,3 +177,18 @@ func TestFirstReason(t *testing.T) {
 		assert.Equal(t, want, firstReason(in), in)
 	}
 }
+
+// A party whose PodGroup cannot be placed says the scheduler's reason for
+// the group after its pods' reasons.
+func TestPartyMessagesWithPodGroup(t *testing.T) {
+	const groupMsg = "0/2 nodes are available: 2 Insufficient cpu."
+	f := psiFixture(t)
+	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	bind(f.pod(t, alicePod))
+	in := f.input(at(2))
+	in.GroupMessages = map[string]string{"bob": groupMsg}
+	n := Pending(in, *f.evaluate(f.task.Status.Reservation, at(2)), Resources{Created: true})
+	assert.Equal(t, "reserved 1/1 pods; waiting for [bob]: "+bobPod+": not scheduled yet (and 1 more)", partyStatus(t, n.Status, "alice").Message)
+	assert.Equal(t, "not reserved (reserved 0/1 pods, needs 1): "+bobPod+": not scheduled yet; bob: pod group: "+groupMsg,
+		partyStatus(t, n.Status, "bob").Message)
+}

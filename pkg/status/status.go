@@ -33,6 +33,9 @@ type Input struct {
 	Pods     []*corev1.Pod
 	Services []*corev1.Service
 	Now      time.Time
+	// GroupMessages are, by domainID, why kube-scheduler cannot place a
+	// party's PodGroup (PodGroupInitiallyScheduled=False).
+	GroupMessages map[string]string
 }
 
 // Next is a task's next status and the pods it reports as stopped. The
@@ -71,7 +74,7 @@ func Pending(in Input, d reservation.Decision, res Resources) Next {
 	}
 	state := d.State
 	s.Reservation = &state
-	s.PartyTaskStatus = reservingParties(in.Roster, d, n.pods)
+	s.PartyTaskStatus = reservingParties(in.Roster, d, n.pods, in.GroupMessages)
 	switch {
 	case d.Action == reservation.ActionReserved:
 		if anyGated(in.Pods) {
