@@ -26,9 +26,9 @@ import (
 
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
-	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned/fake"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
+	"kusciatask.io/controller/pkg/podgroup"
 )
 
 // t0 is the fixture's starting time, on a whole second as the API stores it.
