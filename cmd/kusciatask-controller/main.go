@@ -32,6 +32,7 @@ import (
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciascheme "kusciatask.io/controller/pkg/generated/clientset/versioned/scheme"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/version"
 )
 
@@ -149,14 +150,23 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: controller.ControllerName})
 
-	c, err := controller.NewController(ctx, kubeClient, kusciaClient, controller.Informers{
+	inf := controller.Informers{
 		Tasks:      kuscia.Kuscia().V1alpha1().KusciaTasks(),
 		AppImages:  kuscia.Kuscia().V1alpha1().AppImages(),
 		Namespaces: cluster.Core().V1().Namespaces(),
 		Pods:       children.Core().V1().Pods(),
 		Services:   children.Core().V1().Services(),
 		ConfigMaps: children.Core().V1().ConfigMaps(),
-	}, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy})
+	}
+	usePodGroups, err := podgroup.Enabled(ctx, opts.podGroups, kubeClient.Discovery())
+	if err != nil {
+		return fmt.Errorf("--pod-groups=%s: %w", opts.podGroups.String(), err)
+	}
+	klog.FromContext(ctx).Info("Co-scheduling parties", "podGroups", usePodGroups, "mode", opts.podGroups.String())
+	if usePodGroups {
+		inf.PodGroups = children.Scheduling().V1beta1().PodGroups()
+	}
+	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy})
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/security"
 )
 
@@ -32,6 +34,9 @@ type options struct {
 	podSecurityLevel       string
 	maxReplicasPerParty    int
 	maxPodsPerTask         int
+	reservationGate        bool
+	gateImage              string
+	podGroups              podgroup.Mode
 }
 
 // Defaults that depend on where the controller runs.
@@ -78,6 +83,17 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 			kusciav1alpha1.MaxReplicas))
 	fs.IntVar(&o.maxPodsPerTask, "max-pods-per-task", builder.DefaultMaxPodsPerTask,
 		"Most pods one task may ask for over all its parties; more fails the task with reason TooManyPods.")
+	fs.BoolVar(&o.reservationGate, "reservation-gate", true,
+		"Hold every task pod behind an init container (the gate) until the task is reserved, so a reserved party holds "+
+			"its nodes without running anything. false: a bound pod starts at once, as without a reservation.")
+	fs.StringVar(&o.gateImage, "gate-image", gate.DefaultImage,
+		"Image of the gate init container: the controller's own image, which ships "+gate.BinaryPath+
+			". Point it at your registry's mirror of that image.")
+	o.podGroups = podgroup.ModeAuto
+	fs.Var(&o.podGroups, "pod-groups",
+		"Co-schedule each party with Kubernetes' gang scheduling (a scheduling.k8s.io/v1beta1 PodGroup per party, "+
+			"minCount = minReservedPods): auto uses it when the API server serves podgroups, true requires it "+
+			"(the controller does not start otherwise), false never uses it.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {
@@ -138,9 +154,17 @@ func (o options) policy() (builder.Policy, error) {
 	if o.maxPodsPerTask < 1 {
 		return builder.Policy{}, fmt.Errorf("--max-pods-per-task must be at least 1, got %d", o.maxPodsPerTask)
 	}
-	return builder.Policy{
+	p := builder.Policy{
 		PodSecurityLevel:    level,
 		MaxReplicasPerParty: o.maxReplicasPerParty,
 		MaxPodsPerTask:      o.maxPodsPerTask,
-	}, nil
+	}
+	if o.reservationGate {
+		image := strings.TrimSpace(o.gateImage)
+		if image == "" || image != o.gateImage {
+			return builder.Policy{}, fmt.Errorf("--gate-image must be an image reference without white space, got %q", o.gateImage)
+		}
+		p.Gate = builder.GatePolicy{Image: image}
+	}
+	return p, nil
 }

@@ -13,6 +13,8 @@ import (
 	psapi "k8s.io/pod-security-admission/api"
 
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/podgroup"
 )
 
 func parse(t *testing.T, args ...string) (options, string, error) {
@@ -42,6 +44,9 @@ func TestFlagDefaults(t *testing.T) {
 		podSecurityLevel:       "baseline",
 		maxReplicasPerParty:    builder.DefaultMaxReplicasPerParty,
 		maxPodsPerTask:         builder.DefaultMaxPodsPerTask,
+		reservationGate:        true,
+		gateImage:              gate.DefaultImage,
+		podGroups:              podgroup.ModeAuto,
 	}, o)
 }
 
@@ -88,14 +93,40 @@ func TestPolicyFlags(t *testing.T) {
 	require.NoError(t, err)
 	p, err := o.policy()
 	require.NoError(t, err)
-	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelRestricted, MaxReplicasPerParty: 5, MaxPodsPerTask: 9}, p)
+	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelRestricted, MaxReplicasPerParty: 5, MaxPodsPerTask: 9,
+		Gate: builder.GatePolicy{Image: gate.DefaultImage}}, p)
 
 	o, _, err = parse(t)
 	require.NoError(t, err)
 	p, err = o.policy()
 	require.NoError(t, err)
 	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelBaseline,
-		MaxReplicasPerParty: builder.DefaultMaxReplicasPerParty, MaxPodsPerTask: builder.DefaultMaxPodsPerTask}, p, "defaults")
+		MaxReplicasPerParty: builder.DefaultMaxReplicasPerParty, MaxPodsPerTask: builder.DefaultMaxPodsPerTask,
+		Gate: builder.GatePolicy{Image: gate.DefaultImage}}, p, "defaults")
+}
+
+func TestGateFlags(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want builder.GatePolicy
+	}{
+		{"default: gated with the controller's image", nil, builder.GatePolicy{Image: "kusciatask-controller:latest"}},
+		{"own registry", []string{"--gate-image=registry.example/kuscia/kusciatask-controller:v1"},
+			builder.GatePolicy{Image: "registry.example/kuscia/kusciatask-controller:v1"}},
+		{"gate off", []string{"--reservation-gate=false"}, builder.GatePolicy{}},
+		{"gate off, image ignored", []string{"--reservation-gate=false", "--gate-image="}, builder.GatePolicy{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o, _, err := parse(t, tc.args...)
+			require.NoError(t, err)
+			p, err := o.policy()
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, p.Gate)
+			assert.Equal(t, tc.want.Image != "", p.Gate.Enabled())
+		})
+	}
 }
 
 func TestPolicyFlagErrors(t *testing.T) {
@@ -108,6 +139,8 @@ func TestPolicyFlagErrors(t *testing.T) {
 		{"no replicas", []string{"--max-replicas-per-party=0"}, "--max-replicas-per-party must be between 1 and 1000, got 0"},
 		{"replicas above the CRD", []string{"--max-replicas-per-party=1001"}, "--max-replicas-per-party must be between 1 and 1000"},
 		{"no pods", []string{"--max-pods-per-task=0"}, "--max-pods-per-task must be at least 1"},
+		{"empty gate image", []string{"--gate-image="}, "--gate-image must be an image reference"},
+		{"gate image with spaces", []string{"--gate-image= x:1"}, "--gate-image must be an image reference"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,4 +149,19 @@ func TestPolicyFlagErrors(t *testing.T) {
 			assert.Contains(t, out, tc.want, "the error is printed for the user")
 		})
 	}
+}
+
+func TestPodGroupsFlag(t *testing.T) {
+	for arg, want := range map[string]podgroup.Mode{"": podgroup.ModeAuto, "auto": podgroup.ModeAuto, "true": podgroup.ModeOn, "false": podgroup.ModeOff} {
+		args := []string{}
+		if arg != "" {
+			args = append(args, "--pod-groups="+arg)
+		}
+		o, _, err := parse(t, args...)
+		require.NoError(t, err, arg)
+		assert.Equal(t, want, o.podGroups, arg)
+	}
+	_, out, err := parse(t, "--pod-groups=maybe")
+	require.Error(t, err)
+	assert.Contains(t, out, "want auto, true or false")
 }

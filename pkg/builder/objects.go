@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/security"
 )
 
@@ -37,7 +39,10 @@ const configVolume = "kuscia-config"
 type PartyObjects struct {
 	ConfigMaps []*corev1.ConfigMap
 	Services   []*corev1.Service
-	Pods       []*corev1.Pod
+	// PodGroup is the party's PodGroup, created before its pods; nil
+	// unless the policy uses PodGroups.
+	PodGroup *schedulingv1beta1.PodGroup
+	Pods     []*corev1.Pod
 }
 
 // BuildTask builds every object of every party, before anything is
@@ -68,10 +73,20 @@ func BuildParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, r
 func (r *renderer) buildParty(partyIdx int, round int32) (*PartyObjects, error) {
 	task, party := r.task, r.plan.Parties[partyIdx]
 	req := party.securityRequirements()
-	objs := &PartyObjects{}
+	pg, err := buildPodGroup(task, r.plan, party)
+	if err != nil {
+		return nil, err
+	}
+	objs := &PartyObjects{PodGroup: pg}
 	for _, pod := range party.Pods {
 		p := buildPod(task, party, pod, round)
 		p.Annotations[AnnotationSpecHash] = r.plan.SpecHash
+		if pg != nil {
+			podgroup.Join(p, pg.Name)
+		}
+		if err := addGate(p, r.plan, party); err != nil {
+			return nil, err
+		}
 		if v := security.Check(req, p); v != nil {
 			return nil, inputErrorf(v.Reason, "party %s: %s", party.DomainID, v.Message)
 		}

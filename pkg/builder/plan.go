@@ -4,6 +4,8 @@
 package builder
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -28,6 +30,9 @@ type TaskPlan struct {
 	Parties []*PartyPlan
 	// SpecHash is SpecHash of the task's spec, recorded on every pod.
 	SpecHash string
+	// GateDeadline is when the reservation gate of every pod gives up: see
+	// GateDeadline. Used only when Policy.Gate.Image is set.
+	GateDeadline time.Time
 }
 
 // PartyPlan is one party resolved.
@@ -78,6 +83,9 @@ type Inputs struct {
 	Namespaces map[string]*corev1.Namespace
 	// Policy is the operator's policy; zero fields take defaults.
 	Policy Policy
+	// Start is when the task's lifecycle counts from (status.startTime, or
+	// now on the first sync); the gate deadline counts from it.
+	Start time.Time
 }
 
 // newTaskPlan checks the spec on its own and starts its plan with the
@@ -117,6 +125,7 @@ func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
 	for i, party := range plan.Parties {
 		party.Pods = planPods(task.Name, &task.Spec.Parties[i], party)
 	}
+	plan.GateDeadline = GateDeadline(in.Start, plan.Schedule.Lifecycle)
 	return plan, nil
 }
 

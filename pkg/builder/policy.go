@@ -48,6 +48,13 @@ type Policy struct {
 	MaxPodBytesPerTask  int
 	// Render bounds the config templates of one task build.
 	Render RenderLimits
+	// Gate is the reservation gate added to every pod; the zero value adds
+	// none.
+	Gate GatePolicy
+	// PodGroups: each party gets a PodGroup (scheduling.k8s.io/v1beta1)
+	// that its pods join, so kube-scheduler binds them all or none. Set
+	// when the controller found the API served (--pod-groups).
+	PodGroups bool
 }
 
 // RenderLimits bound the rendering of a task's config templates. One budget

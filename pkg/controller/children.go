@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -21,16 +22,21 @@ type children struct {
 	pods       []*corev1.Pod
 	services   []*corev1.Service
 	configMaps []*corev1.ConfigMap
+	podGroups  []*schedulingv1beta1.PodGroup
 }
 
 // childrenOf looks the task's children up by its UID; only objects the task
 // controls count (a label alone is easy to copy).
 func (c *Controller) childrenOf(task *kusciav1alpha1.KusciaTask) children {
-	return children{
+	ch := children{
 		pods:       controlledBy[*corev1.Pod](c.podIndexer, task),
 		services:   controlledBy[*corev1.Service](c.serviceIndexer, task),
 		configMaps: controlledBy[*corev1.ConfigMap](c.configMapIndexer, task),
 	}
+	if c.podGroupIndexer != nil {
+		ch.podGroups = controlledBy[*schedulingv1beta1.PodGroup](c.podGroupIndexer, task)
+	}
+	return ch
 }
 
 func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.KusciaTask) []T {
@@ -50,7 +56,8 @@ func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.K
 // findChild looks a child up in its informer cache by kind and
 // "namespace/name"; it backs the expectations.
 func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
-	indexer := map[string]cache.Indexer{kindPod: c.podIndexer, kindService: c.serviceIndexer, kindConfigMap: c.configMapIndexer}[kind]
+	indexer := map[string]cache.Indexer{kindPod: c.podIndexer, kindPodGate: c.podIndexer, kindService: c.serviceIndexer,
+		kindConfigMap: c.configMapIndexer, kindPodGroup: c.podGroupIndexer}[kind]
 	if indexer == nil {
 		return nil, false
 	}
@@ -87,6 +94,11 @@ func missingChildren(ctx context.Context, tc *taskContext, plan *builder.TaskPla
 		for _, svc := range objs.Services {
 			add(svc)
 		}
+		// A party's PodGroup before its pods: they name it, and the
+		// scheduler queues none until minCount of them exist.
+		if objs.PodGroup != nil {
+			add(objs.PodGroup)
+		}
 		for _, pod := range objs.Pods {
 			add(pod)
 		}
@@ -106,14 +118,21 @@ func (ch children) names() sets.Set[string] {
 	for _, cm := range ch.configMaps {
 		s.Insert(childKey(cm))
 	}
+	for _, pg := range ch.podGroups {
+		s.Insert(childKey(pg))
+	}
 	return s
 }
 
 // complete reports whether the children hold every object the plan names,
 // so the steady state costs no building and rendering.
-func (ch children) complete(plan *builder.TaskPlan) bool {
+func (ch children) complete(task string, plan *builder.TaskPlan) bool {
 	have := ch.names()
 	for _, party := range plan.Parties {
+		if plan.Policy.PodGroups && len(party.Pods) > 0 &&
+			!have.Has(objectKey(kindPodGroup, party.Pods[0].Namespace, builder.PodGroupName(task, party.Role))) {
+			return false
+		}
 		for _, pod := range party.Pods {
 			if !have.Has(objectKey(kindPod, pod.Namespace, pod.Name)) ||
 				!have.Has(objectKey(kindConfigMap, pod.Namespace, pod.ConfigMapName)) {
@@ -134,6 +153,7 @@ const (
 	kindPod       = "pod"
 	kindService   = "service"
 	kindConfigMap = "configmap"
+	kindPodGroup  = "podgroup"
 )
 
 func objectKey(kind, namespace, name string) string {
@@ -152,6 +172,8 @@ func kindOf(obj metav1.Object) string {
 		return kindService
 	case *corev1.ConfigMap:
 		return kindConfigMap
+	case *schedulingv1beta1.PodGroup:
+		return kindPodGroup
 	}
 	return fmt.Sprintf("%T", obj)
 }
@@ -179,6 +201,8 @@ func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs [
 			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().ConfigMaps(o.Namespace), &ch.configMaps)
 		case *corev1.Service:
 			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().Services(o.Namespace), &ch.services)
+		case *schedulingv1beta1.PodGroup:
+			err = create(ctx, c, tc.task, o, c.kubeClient.SchedulingV1beta1().PodGroups(o.Namespace), &ch.podGroups)
 		case *corev1.Pod:
 			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().Pods(o.Namespace), &ch.pods)
 		default:

@@ -13,6 +13,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	coreinformers "k8s.io/client-go/informers/core/v1"
+	schedulinginformers "k8s.io/client-go/informers/scheduling/v1beta1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -58,6 +59,8 @@ type Controller struct {
 	serviceIndexer   cache.Indexer
 	configMapIndexer cache.Indexer
 	taskIndexer      cache.Indexer
+	// podGroupIndexer is nil unless the controller uses PodGroups.
+	podGroupIndexer cache.Indexer
 	// synced reports whether every informer has filled its cache.
 	synced []cache.InformerSynced
 
@@ -87,6 +90,10 @@ type Informers struct {
 	Pods       coreinformers.PodInformer
 	Services   coreinformers.ServiceInformer
 	ConfigMaps coreinformers.ConfigMapInformer
+	// PodGroups is set only when the controller uses PodGroups (see
+	// package podgroup: the API is served and --pod-groups allows it);
+	// each party then gets one.
+	PodGroups schedulinginformers.PodGroupInformer
 }
 
 // Options tune a controller; zero values take defaults.
@@ -156,6 +163,10 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		policy:      opts.Policy,
 		createChunk: opts.CreateChunk,
 	}
+	c.policy.PodGroups = inf.PodGroups != nil
+	if inf.PodGroups != nil {
+		c.podGroupIndexer = inf.PodGroups.Informer().GetIndexer()
+	}
 	if err := c.registerInformers(ctx, inf); err != nil {
 		return nil, err
 	}
@@ -197,6 +208,9 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 		{inf.Pods.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
 		{inf.Services.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
 		{inf.ConfigMaps.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
+	}
+	if inf.PodGroups != nil {
+		regs = append(regs, registration{inf.PodGroups.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler})
 	}
 	for _, r := range regs {
 		if r.indexers != nil {

@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+
+	"kusciatask.io/controller/pkg/gate"
 )
 
 // DefaultExpectationsTimeout bounds how long a sync waits for the informers
@@ -51,6 +53,9 @@ type expectation struct {
 	uid types.UID
 	// deleted: the child must be gone or going; else it must be there.
 	deleted bool
+	// gateOpen: the pod's gate must read open (or the pod be gone or
+	// replaced).
+	gateOpen bool
 }
 
 func newExpectations(clk clock.PassiveClock, ttl time.Duration) *expectations {
@@ -67,7 +72,16 @@ func (e *expectations) deleted(task, kind string, obj metav1.Object) {
 	e.record(task, kind, obj, true)
 }
 
+// gateOpened records that the gate of pod obj was opened.
+func (e *expectations) gateOpened(task string, obj metav1.Object) {
+	e.put(task, kindPodGate, obj, expectation{uid: obj.GetUID(), gateOpen: true})
+}
+
 func (e *expectations) record(task, kind string, obj metav1.Object, deleted bool) {
+	e.put(task, kind, obj, expectation{uid: obj.GetUID(), deleted: deleted})
+}
+
+func (e *expectations) put(task, kind string, obj metav1.Object, exp expectation) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	te := e.byTask[task]
@@ -75,7 +89,7 @@ func (e *expectations) record(task, kind string, obj metav1.Object, deleted bool
 		te = &taskExpectations{items: map[childRef]expectation{}}
 		e.byTask[task] = te
 	}
-	te.items[childRef{kind, namespacedKey(obj)}] = expectation{uid: obj.GetUID(), deleted: deleted}
+	te.items[childRef{kind, namespacedKey(obj)}] = exp
 	te.expires = e.clock.Now().Add(e.ttl)
 }
 
@@ -121,6 +135,9 @@ func (e *expectations) wait(task string, find lookup) time.Duration {
 
 // metBy reports whether the cache's object (if any) shows the expectation.
 func (exp expectation) metBy(obj metav1.Object, found bool) bool {
+	if exp.gateOpen {
+		return !found || obj.GetUID() != exp.uid || gate.IsOpen(obj.GetAnnotations()[gate.Annotation])
+	}
 	if exp.deleted {
 		return !found || obj.GetUID() != exp.uid || obj.GetDeletionTimestamp() != nil
 	}

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"kusciatask.io/controller/pkg/gate"
 )
 
 func podWithUID(name string, uid types.UID) *corev1.Pod {
@@ -87,4 +89,31 @@ func TestExpectationsWait(t *testing.T) {
 		e.forget("t")
 		assert.Zero(t, e.wait("t", cacheOf()))
 	})
+}
+
+// An opened gate is expected until the cache shows it open, or the pod gone
+// or replaced.
+func TestGateExpectationMetBy(t *testing.T) {
+	withGate := func(uid types.UID, value string) *corev1.Pod {
+		p := podWithUID("task-0", uid)
+		p.Annotations = map[string]string{gate.Annotation: value}
+		return p
+	}
+	exp := expectation{uid: "uid-1", gateOpen: true}
+	tests := []struct {
+		name    string
+		cache   lookup
+		wantMet bool
+	}{
+		{name: "cache shows it closed", cache: cacheOf(withGate("uid-1", gate.Closed))},
+		{name: "cache shows no annotation", cache: cacheOf(podWithUID("task-0", "uid-1"))},
+		{name: "cache shows it open", cache: cacheOf(withGate("uid-1", gate.Open)), wantMet: true},
+		{name: "pod gone", cache: cacheOf(), wantMet: true},
+		{name: "replaced by a newer pod", cache: cacheOf(withGate("uid-2", gate.Closed)), wantMet: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.wantMet, exp.metBy(tc.cache(kindPod, "alice/task-0")))
+		})
+	}
 }

@@ -28,6 +28,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned/fake"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
+	"kusciatask.io/controller/pkg/podgroup"
 )
 
 // t0 is the fixture's starting time, on a whole second as the API stores it.
@@ -53,6 +54,14 @@ type fixture struct {
 // newFixture seeds the fakes with objects (Kuscia and Kubernetes objects
 // mixed) and builds a controller over them.
 func newFixture(t *testing.T, objects ...runtime.Object) *fixture {
+	return newFixtureServing(t, false, objects...)
+}
+
+// newFixtureServing is newFixture on an API server that serves podgroups in
+// scheduling.k8s.io/v1beta1 when servesPodGroups, as the fake discovery
+// says; the controller then uses PodGroups, decided as at start-up
+// (--pod-groups=auto).
+func newFixtureServing(t *testing.T, servesPodGroups bool, objects ...runtime.Object) *fixture {
 	_, ctx := ktesting.NewTestContext(t)
 	var kubeObjs, kusciaObjs []runtime.Object
 	for _, o := range objects {
@@ -79,14 +88,26 @@ func newFixture(t *testing.T, objects ...runtime.Object) *fixture {
 	f.kuscia.PrependReactor("update", "kusciatasks", f.updateTask)
 	f.kubeInf = kubeinformers.NewSharedInformerFactory(f.kube, 0)
 	f.kInf = kusciainformers.NewSharedInformerFactory(f.kuscia, 0)
-	c, err := NewController(ctx, f.kube, f.kuscia, Informers{
+	inf := Informers{
 		Tasks:      f.kInf.Kuscia().V1alpha1().KusciaTasks(),
 		AppImages:  f.kInf.Kuscia().V1alpha1().AppImages(),
 		Namespaces: f.kubeInf.Core().V1().Namespaces(),
 		Pods:       f.kubeInf.Core().V1().Pods(),
 		Services:   f.kubeInf.Core().V1().Services(),
 		ConfigMaps: f.kubeInf.Core().V1().ConfigMaps(),
-	}, Options{Clock: f.clock, Recorder: f.recorder})
+	}
+	if servesPodGroups {
+		f.kube.Resources = []*metav1.APIResourceList{{
+			GroupVersion: podgroup.Resource.GroupVersion().String(),
+			APIResources: []metav1.APIResource{{Name: podgroup.Resource.Resource, Namespaced: true, Kind: "PodGroup"}},
+		}}
+	}
+	use, err := podgroup.Enabled(ctx, podgroup.ModeAuto, f.kube.Discovery())
+	require.NoError(t, err)
+	if use {
+		inf.PodGroups = f.kubeInf.Scheduling().V1beta1().PodGroups()
+	}
+	c, err := NewController(ctx, f.kube, f.kuscia, inf, Options{Clock: f.clock, Recorder: f.recorder})
 	require.NoError(t, err)
 	f.c = c
 	f.refresh()
@@ -148,6 +169,10 @@ func (f *fixture) refreshExcept(lagging ...string) {
 	fill(f.kubeInf.Core().V1().Namespaces().Informer(), f.kube.Tracker(), v1.WithResource("namespaces"), v1.WithKind("Namespace"))
 	fill(f.kInf.Kuscia().V1alpha1().KusciaTasks().Informer(), f.kuscia.Tracker(), k.WithResource("kusciatasks"), k.WithKind("KusciaTask"))
 	fill(f.kInf.Kuscia().V1alpha1().AppImages().Informer(), f.kuscia.Tracker(), k.WithResource("appimages"), k.WithKind("AppImage"))
+	if f.c != nil && f.c.podGroupIndexer != nil {
+		s := podgroup.Resource.GroupVersion()
+		fill(f.kubeInf.Scheduling().V1beta1().PodGroups().Informer(), f.kube.Tracker(), podgroup.Resource, s.WithKind("PodGroup"))
+	}
 }
 
 func metaList(list runtime.Object) ([]any, error) {
@@ -209,6 +234,8 @@ func describeAction(a core.Action) string {
 			name = m.GetName()
 		}
 	case core.DeleteAction:
+		name = act.GetName()
+	case core.PatchAction:
 		name = act.GetName()
 	}
 	return strings.TrimSpace(a.GetVerb() + " " + res + " " + a.GetNamespace() + "/" + name)

@@ -53,7 +53,7 @@ func (c *Controller) handlerFor(phase kusciav1alpha1.KusciaTaskPhase) phaseHandl
 // objects exist; the status of Reserved, Release and Expire says which pods
 // to stop (the parties the gang goes without, the released round, all).
 func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, error) {
-	plan, err := builder.PlanTask(tc.task, c.inputsFor(tc.task))
+	plan, err := builder.PlanTask(tc.task, c.inputsFor(tc))
 	if err != nil {
 		return step{}, err
 	}
@@ -63,9 +63,14 @@ func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, 
 	roster := plan.Roster()
 	prev := tc.task.Status.Reservation
 	current, stale := splitByRound(tc.children.pods, currentRound(prev))
-	d := reservation.Evaluate(roster.Schedule, prev, startTime(tc), roster.ReservationParties(current), tc.now)
-	round := children{pods: current, services: tc.children.services, configMaps: tc.children.configMaps}
-	created := round.complete(plan)
+	parties := roster.ReservationParties(current)
+	groups := groupMessages(tc.children.podGroups)
+	for i := range parties {
+		parties[i].GroupMessage = groups[parties[i].DomainID]
+	}
+	d := reservation.Evaluate(roster.Schedule, prev, startTime(tc), parties, tc.now)
+	round := children{pods: current, services: tc.children.services, configMaps: tc.children.configMaps, podGroups: tc.children.podGroups}
+	created := round.complete(tc.task.Name, plan)
 	st := step{roster: roster, requeueAt: d.RequeueAt}
 	// Pods of another round have the names of this round's: they must be
 	// gone before this round's are created.

@@ -30,7 +30,8 @@ type taskContext struct {
 
 // input is what the status package computes a status from.
 func (tc *taskContext) input(roster *builder.Roster) status.Input {
-	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now}
+	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now,
+		GroupMessages: groupMessages(tc.children.podGroups)}
 }
 
 // syncHandler reconciles one task: the handler of its phase decides the
@@ -77,6 +78,10 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 	tc.task = task
 	res := syncResult{requeueAfter: requeueDelay(st.requeueAt, tc.now)}
 	if err := c.stopPods(ctx, task, st.next.Stop); err != nil {
+		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		return res, err
+	}
+	if err := c.openGates(ctx, task, st.next.Open); err != nil {
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return res, err
 	}
@@ -148,11 +153,13 @@ func (c *Controller) getTask(name string) (*kusciav1alpha1.KusciaTask, error) {
 }
 
 // inputsFor collects the AppImages and namespaces the task refers to.
-func (c *Controller) inputsFor(task *kusciav1alpha1.KusciaTask) builder.Inputs {
+func (c *Controller) inputsFor(tc *taskContext) builder.Inputs {
+	task := tc.task
 	in := builder.Inputs{
 		AppImages:  map[string]*kusciav1alpha1.AppImage{},
 		Namespaces: map[string]*corev1.Namespace{},
 		Policy:     c.policy,
+		Start:      startTime(tc),
 	}
 	for _, p := range task.Spec.Parties {
 		if img, err := c.appImageLister.Get(p.AppImageRef); err == nil {

@@ -141,9 +141,11 @@ spec:
 
 // partyOpts shape one party of psiTask.
 type partyOpts struct {
-	domainID string
-	env      map[string]string
-	cpu      string
+	domainID     string
+	env          map[string]string
+	cpu          string
+	nodeSelector map[string]string
+	replicas     int
 }
 
 func (p partyOpts) domain(def string) string {
@@ -154,11 +156,22 @@ func (p partyOpts) domain(def string) string {
 }
 
 func (p partyOpts) template() string {
-	if len(p.env) == 0 && p.cpu == "" {
+	if len(p.env) == 0 && p.cpu == "" && len(p.nodeSelector) == 0 && p.replicas == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("    template:\n      spec:\n        containers:\n        - name: secretflow\n")
+	b.WriteString("    template:\n")
+	if p.replicas > 0 {
+		fmt.Fprintf(&b, "      replicas: %d\n", p.replicas)
+	}
+	b.WriteString("      spec:\n")
+	if len(p.nodeSelector) > 0 {
+		b.WriteString("        nodeSelector:\n")
+		for _, k := range slices.Sorted(maps.Keys(p.nodeSelector)) {
+			fmt.Fprintf(&b, "          %s: %q\n", k, p.nodeSelector[k])
+		}
+	}
+	b.WriteString("        containers:\n        - name: secretflow\n")
 	if len(p.env) > 0 {
 		b.WriteString("          env:\n")
 		for _, k := range slices.Sorted(maps.Keys(p.env)) {

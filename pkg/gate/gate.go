@@ -38,7 +38,7 @@ const (
 	BinaryPath = "/usr/local/bin/kuscia-gate"
 	// DefaultImage is the controller's own image, which ships the gate
 	// binary; the controller's --gate-image flag overrides it.
-	DefaultImage = "kusciatask.io/kusciatask-controller:latest"
+	DefaultImage = "kusciatask-controller:latest"
 
 	// ExitClosed is the gate's exit code when its deadline passed while
 	// closed (or it was stopped before opening).

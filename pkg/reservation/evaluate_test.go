@@ -406,3 +406,19 @@ func TestEvaluateClearsFirstReservedTime(t *testing.T) {
 	assert.Equal(t, mtime(20), again.State.FirstReservedTime)
 	assert.Equal(t, at(50), again.RequeueAt)
 }
+
+// A party whose PodGroup kube-scheduler cannot place says so after its
+// pods, in the waiting message and in lastFailure when the round is released.
+func TestEvaluateGroupMessage(t *testing.T) {
+	const groupMsg = "0/2 nodes are available: 2 Insufficient cpu (the group needs 3 pods)"
+	parties := aliceReservedBobNot()
+	parties[1].GroupMessage = groupMsg
+	cfg := defaults(t)
+	start := round1()
+	d := Evaluate(cfg, start, at(0), parties, at(2))
+	require.Equal(t, ActionWait, d.Action)
+	assert.Contains(t, d.Message, "bob/task-0: "+insufficientCPU+"; bob: pod group: "+groupMsg)
+	d = Evaluate(cfg, &d.State, at(0), parties, at(40))
+	require.Equal(t, ActionRelease, d.Action)
+	assert.Contains(t, d.State.LastFailure, "bob: pod group: "+groupMsg)
+}

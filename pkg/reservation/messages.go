@@ -93,6 +93,9 @@ func unreservedDetail(t tally) string {
 	for _, p := range partiesNamed(t.parties, t.unreserved) {
 		notReserved := func(pod *corev1.Pod) bool { return !podReserved(pod) }
 		details = append(details, describePods(p.Pods, notReserved, podSummary)...)
+		if p.GroupMessage != "" {
+			details = append(details, fmt.Sprintf("%s: pod group: %s", p.DomainID, p.GroupMessage))
+		}
 		if missing := p.Replicas - len(p.Pods); missing > 0 {
 			details = append(details, fmt.Sprintf("%s: %d of %d pods missing", p.DomainID, missing, p.Replicas))
 		}

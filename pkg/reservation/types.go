@@ -36,6 +36,10 @@ type Party struct {
 	// Pods are the party's pods of the current round (the controller filters
 	// out pods of older rounds and pods being deleted).
 	Pods []*corev1.Pod
+	// GroupMessage is why kube-scheduler cannot place the party's PodGroup
+	// (its condition PodGroupInitiallyScheduled=False), if it said so; it
+	// follows the party's pods in the messages.
+	GroupMessage string
 }
 
 // Action is what the controller must do after an evaluation.

@@ -15,6 +15,7 @@ const (
 	EventRoundStarted     = "RoundStarted"
 	EventRoundReleased    = "RoundReleased"
 	EventRunning          = "Running"
+	EventGatesOpened      = "GatesOpened"
 	EventSucceeded        = "Succeeded"
 )
 
@@ -24,6 +25,7 @@ const (
 	msgResourcesCreated = "created the config maps, services and pods of %d parties"
 	msgRoundStarted     = "reservation round %d started"
 	msgRunning          = "task reserved and running: %s"
+	msgGatesOpened      = "opened the gates of the pods of parties %v: the gang formed in %s (round %d)"
 )
 
 // Event is one event to record on the task.
@@ -65,6 +67,9 @@ func Events(old, s *kusciav1alpha1.KusciaTaskStatus, parties int) []Event {
 		}
 		normal(EventRunning, fmt.Sprintf(msgRunning, reserved))
 	}
+	if e, ok := gatesOpened(old, s); ok {
+		out = append(out, e)
+	}
 	if old.Phase == s.Phase {
 		return out
 	}
@@ -87,4 +92,18 @@ func roundOf(s *kusciav1alpha1.KusciaTaskStatus) int32 {
 		return 0
 	}
 	return s.Reservation.Round
+}
+
+// gatesOpened is the event of the transition that opened the gates: how
+// long the gang took to form, from the round's start.
+func gatesOpened(old, s *kusciav1alpha1.KusciaTaskStatus) (Event, bool) {
+	r := s.Reservation
+	if r == nil || r.GateOpenedTime == nil || (old.Reservation != nil && old.Reservation.GateOpenedTime != nil) {
+		return Event{}, false
+	}
+	took := "an unknown time"
+	if r.RoundStartTime != nil {
+		took = r.GateOpenedTime.Sub(r.RoundStartTime.Time).String()
+	}
+	return Event{corev1.EventTypeNormal, EventGatesOpened, fmt.Sprintf(msgGatesOpened, r.ReservedParties, took, r.Round)}, true
 }

@@ -105,7 +105,7 @@ func runningParty(party builder.RosterParty, pods map[string]*corev1.Pod) partyR
 
 // reservingParties reports each party of a Pending task, with the reason of
 // the parties that have not reserved yet.
-func reservingParties(roster *builder.Roster, d reservation.Decision, pods map[string]*corev1.Pod) []kusciav1alpha1.PartyTaskStatus {
+func reservingParties(roster *builder.Roster, d reservation.Decision, pods map[string]*corev1.Pod, groups map[string]string) []kusciav1alpha1.PartyTaskStatus {
 	out := make([]kusciav1alpha1.PartyTaskStatus, 0, len(roster.Parties))
 	for _, party := range roster.Parties {
 		ps := kusciav1alpha1.PartyTaskStatus{DomainID: party.DomainID, Role: party.Role, Phase: kusciav1alpha1.TaskPending}
@@ -113,11 +113,78 @@ func reservingParties(roster *builder.Roster, d reservation.Decision, pods map[s
 		case d.State.ReleasedTime != nil:
 			ps.Message = fmt.Sprintf("round %d released; waiting for the next round", d.State.Round)
 		case !slices.Contains(d.ReservedParties, party.DomainID):
-			ps.Message = "not reserved: " + schedulingReasons(party, pods)
+			ps.Message = fmt.Sprintf("not reserved (%s, needs %d): %s", reservedCount(party, pods), party.MinReservedPods, partyReasons(party, pods, groups))
+		default:
+			ps.Message = heldMessage(roster, party, d, pods, groups)
 		}
 		out = append(out, ps)
 	}
 	return out
+}
+
+// reservedCount is "reserved 1/2 pods": how many of a party's pods are
+// reserved, of how many.
+func reservedCount(party builder.RosterParty, pods map[string]*corev1.Pod) string {
+	n := 0
+	for _, ref := range party.Pods {
+		if pod := pods[ref.Key()]; pod != nil && podstate.Of(pod).Reserved() {
+			n++
+		}
+	}
+	return fmt.Sprintf("reserved %d/%d pods", n, len(party.Pods))
+}
+
+// heldMessage is the message of a reserved party of a task still waiting:
+// what it holds, whether its gates hold it, and whom it waits for and why,
+// e.g. "reserved 2/2 pods, gate closed; waiting for [bob]: bob/…-0:
+// 0/2 nodes are available: 2 Insufficient cpu.". Each waiting party gives
+// its first reason, so the message stays short however many pods wait.
+func heldMessage(roster *builder.Roster, party builder.RosterParty, d reservation.Decision, pods map[string]*corev1.Pod, groups map[string]string) string {
+	msg := reservedCount(party, pods)
+	if partyGated(party, pods) {
+		msg += ", gate closed"
+	}
+	if len(d.UnreservedParties) == 0 {
+		return msg
+	}
+	var reasons []string
+	for _, other := range roster.Parties {
+		if slices.Contains(d.UnreservedParties, other.DomainID) {
+			reasons = append(reasons, firstReason(partyReasons(other, pods, groups)))
+		}
+	}
+	return fmt.Sprintf("%s; waiting for %v: %s", msg, d.UnreservedParties, strings.Join(reasons, "; "))
+}
+
+// firstReason is the first of the "; "-joined reasons of a party, with how
+// many more there are.
+func firstReason(reasons string) string {
+	first, rest, more := strings.Cut(reasons, "; ")
+	if !more {
+		return first
+	}
+	return fmt.Sprintf("%s (and %d more)", first, strings.Count(rest, "; ")+1)
+}
+
+// partyGated reports whether any pod of the party carries a gate.
+func partyGated(party builder.RosterParty, pods map[string]*corev1.Pod) bool {
+	for _, ref := range party.Pods {
+		if pod := pods[ref.Key()]; pod != nil && anyGated([]*corev1.Pod{pod}) {
+			return true
+		}
+	}
+	return false
+}
+
+// partyReasons says why a party is not reserved: its pods' reasons, then
+// its PodGroup's scheduling message (prefixed with the domain), when there
+// is one.
+func partyReasons(party builder.RosterParty, pods map[string]*corev1.Pod, groups map[string]string) string {
+	reasons := schedulingReasons(party, pods)
+	if msg := groups[party.DomainID]; msg != "" {
+		return reasons + "; " + party.DomainID + ": pod group: " + msg
+	}
+	return reasons
 }
 
 // schedulingReasons says why the pods of a party are not reserved.

@@ -33,6 +33,9 @@ type Input struct {
 	Pods     []*corev1.Pod
 	Services []*corev1.Service
 	Now      time.Time
+	// GroupMessages are, by domainID, why kube-scheduler cannot place a
+	// party's PodGroup (PodGroupInitiallyScheduled=False).
+	GroupMessages map[string]string
 }
 
 // Next is a task's next status and the pods it reports as stopped. The
@@ -41,6 +44,9 @@ type Input struct {
 type Next struct {
 	Status kusciav1alpha1.KusciaTaskStatus
 	Stop   []*corev1.Pod
+	// Open are the pods whose reservation gate the controller opens once
+	// the status is written: the closed gates of a Running task.
+	Open []*corev1.Pod
 }
 
 // Resources is what a Pending task's sync found of its children.
@@ -70,9 +76,12 @@ func Pending(in Input, d reservation.Decision, res Resources) Next {
 	}
 	state := d.State
 	s.Reservation = &state
-	s.PartyTaskStatus = reservingParties(in.Roster, d, n.pods)
+	s.PartyTaskStatus = reservingParties(in.Roster, d, n.pods, in.GroupMessages)
 	switch {
 	case d.Action == reservation.ActionReserved:
+		if anyGated(in.Pods) {
+			s.Reservation.GateOpenedTime = wholeSecond(in.Now)
+		}
 		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, fmt.Sprintf("parties %v reserved", d.ReservedParties))
 		n.condition(kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, "")
 		s.Phase = kusciav1alpha1.TaskRunning
@@ -166,6 +175,8 @@ type next struct {
 	// order they were stopped in.
 	stopped   map[string]string
 	stopOrder []*corev1.Pod
+	// open are the pods whose gate to open.
+	open []*corev1.Pod
 }
 
 // begin starts from the previous status; the first status gets startTime.
@@ -206,12 +217,13 @@ func (n *next) stopAll(why string) {
 // lastReconcileTime when anything changed.
 func (n *next) done() Next {
 	old := &n.in.Task.Status
+	n.openGates()
 	n.s.PodStatuses = podStatuses(old.PodStatuses, n.in.Pods, n.stopped)
 	n.s.ServiceStatuses = serviceStatuses(old.ServiceStatuses, n.in.Services, n.s.PodStatuses)
 	if !equality.Semantic.DeepEqual(withoutReconcileTime(n.s), withoutReconcileTime(old)) {
 		n.s.LastReconcileTime = &n.now
 	}
-	return Next{Status: *n.s, Stop: n.stopOrder}
+	return Next{Status: *n.s, Stop: n.stopOrder, Open: n.open}
 }
 
 // finish moves the task to a terminal phase: completionTime, condition

@@ -101,8 +101,10 @@ func TestComputeReservingPartyMessages(t *testing.T) {
 	assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
 	assert.Equal(t, kusciav1alpha1.ReasonReserving, s.Reason)
 	assert.Equal(t, d.Message, s.Message)
-	assert.Equal(t, kusciav1alpha1.PartyTaskStatus{DomainID: "alice", Phase: kusciav1alpha1.TaskPending}, partyStatus(t, s, "alice"))
+	assert.Equal(t, kusciav1alpha1.PartyTaskStatus{DomainID: "alice", Phase: kusciav1alpha1.TaskPending,
+		Message: "reserved 1/1 pods; waiting for [bob]: " + bobPod + ": 0/2 nodes are available: 2 Insufficient cpu."}, partyStatus(t, s, "alice"))
 	bob := partyStatus(t, s, "bob")
+	assert.Equal(t, "not reserved (reserved 0/1 pods, needs 1): "+bobPod+": 0/2 nodes are available: 2 Insufficient cpu.", bob.Message)
 	assert.Equal(t, kusciav1alpha1.TaskPending, bob.Phase)
 	assert.Contains(t, bob.Message, bobPod)
 	assert.Contains(t, bob.Message, "Insufficient cpu")

@@ -18536,6 +18536,12 @@ func schema_pkg_apis_kuscia_v1alpha1_ReservationStatus(ref common.ReferenceCallb
 							Format:      "",
 						},
 					},
+					"gateOpenedTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GateOpenedTime is when the controller opened the reservation gates of the reserved parties' pods (the task became reserved); unset while the task waits, and when its pods have no gate.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},

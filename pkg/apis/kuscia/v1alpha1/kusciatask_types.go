@@ -303,6 +303,11 @@ type ReservationStatus struct {
 	// LastFailure says why the previous round was released.
 	// +optional
 	LastFailure string `json:"lastFailure,omitempty"`
+	// GateOpenedTime is when the controller opened the reservation gates of
+	// the reserved parties' pods (the task became reserved); unset while
+	// the task waits, and when its pods have no gate.
+	// +optional
+	GateOpenedTime *metav1.Time `json:"gateOpenedTime,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

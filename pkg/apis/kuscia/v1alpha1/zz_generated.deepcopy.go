@@ -596,6 +596,10 @@ func (in *ReservationStatus) DeepCopyInto(out *ReservationStatus) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.GateOpenedTime != nil {
+		in, out := &in.GateOpenedTime, &out.GateOpenedTime
+		*out = (*in).DeepCopy()
+	}
 	return
 }
 

@@ -1140,6 +1140,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: firstReservedTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: gateOpenedTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
     - name: lastFailure
       type:
         scalar: string

@@ -42,6 +42,10 @@ type ReservationStatusApplyConfiguration struct {
 	ReservedParties []string `json:"reservedParties,omitempty"`
 	// LastFailure says why the previous round was released.
 	LastFailure *string `json:"lastFailure,omitempty"`
+	// GateOpenedTime is when the controller opened the reservation gates of
+	// the reserved parties' pods (the task became reserved); unset while
+	// the task waits, and when its pods have no gate.
+	GateOpenedTime *v1.Time `json:"gateOpenedTime,omitempty"`
 }
 
 // ReservationStatusApplyConfiguration constructs a declarative configuration of the ReservationStatus type for use with
@@ -97,5 +101,13 @@ func (b *ReservationStatusApplyConfiguration) WithReservedParties(values ...stri
 // If called multiple times, the LastFailure field is set to the value of the last call.
 func (b *ReservationStatusApplyConfiguration) WithLastFailure(value string) *ReservationStatusApplyConfiguration {
 	b.LastFailure = &value
+	return b
+}
+
+// WithGateOpenedTime sets the GateOpenedTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the GateOpenedTime field is set to the value of the last call.
+func (b *ReservationStatusApplyConfiguration) WithGateOpenedTime(value v1.Time) *ReservationStatusApplyConfiguration {
+	b.GateOpenedTime = &value
 	return b
 }
