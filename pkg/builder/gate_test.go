@@ -7,9 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	psapi "k8s.io/pod-security-admission/api"
-	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/gate"
@@ -74,12 +72,7 @@ func TestBuildTaskGatePassesRestricted(t *testing.T) {
 	task, in := psiTask(t), exampleInputs(t)
 	in.Policy.Gate = GatePolicy{Image: gate.DefaultImage}
 	in.Policy.PodSecurityLevel = psapi.LevelRestricted
-	secretflowContainer(in).SecurityContext = &corev1.SecurityContext{
-		RunAsNonRoot:             ptr.To(true),
-		AllowPrivilegeEscalation: ptr.To(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
+	secretflowContainer(in).SecurityContext = restrictedContext()
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)
 	parties, err := BuildTask(context.Background(), task, plan, 1)

@@ -139,12 +139,7 @@ func TestBuildTaskSecretRefsOptIn(t *testing.T) {
 func TestBuildTaskRestrictedPodInRestrictedDomain(t *testing.T) {
 	task, in := psiTask(t), exampleInputs(t)
 	in.Namespaces["alice"].Labels[psapi.EnforceLevelLabel] = "restricted"
-	secretflowContainer(in).SecurityContext = &corev1.SecurityContext{
-		RunAsNonRoot:             ptr.To(true),
-		AllowPrivilegeEscalation: ptr.To(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
+	secretflowContainer(in).SecurityContext = restrictedContext()
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)
 	_, err = BuildTask(context.Background(), task, plan, 1)
@@ -163,4 +158,14 @@ func TestBuildPartyWithoutRequirementsUsesDefaultLevel(t *testing.T) {
 	ie, ok := AsInputError(err)
 	require.True(t, ok, "want an InputError, got %v", err)
 	assert.Equal(t, kusciav1alpha1.ReasonPodSecurityViolation, ie.Reason)
+}
+
+// restrictedContext is a container security context that meets restricted.
+func restrictedContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
 }

@@ -65,11 +65,7 @@ func TestReservationRestartWhileGated(t *testing.T) {
 	const labelKey = "e2e.kuscia.secretflow/restart-gated"
 	deleteTaskOnCleanup(t, name)
 	pods := followGates(t, name, "alice", "bob")
-	schedule := "  scheduleConfig:\n    resourceReservedSeconds: 120\n    lifecycleSeconds: 240\n"
-	applyYAML(t, psiTask(name, schedule,
-		partyOpts{env: map[string]string{"KWOK_DELAY": "1s"}},
-		partyOpts{env: map[string]string{"KWOK_DELAY": "1s"}, nodeSelector: map[string]string{labelKey: name}},
-	))
+	applyBobWaitsForALabel(t, name, labelKey)
 	eventually(t, 30*time.Second, "alice to be held", func() (bool, string) {
 		task := getTask(t, name)
 		alice := taskPods(t, task, "alice")

@@ -119,11 +119,7 @@ func TestReservationHold(t *testing.T) {
 	const labelKey = "e2e.kuscia.secretflow/hold"
 	deleteTaskOnCleanup(t, name)
 	pods := followGates(t, name, "alice", "bob")
-	schedule := "  scheduleConfig:\n    resourceReservedSeconds: 120\n    lifecycleSeconds: 240\n"
-	applyYAML(t, psiTask(name, schedule,
-		partyOpts{env: map[string]string{"KWOK_DELAY": "1s"}},
-		partyOpts{env: map[string]string{"KWOK_DELAY": "1s"}, nodeSelector: map[string]string{labelKey: name}},
-	))
+	applyBobWaitsForALabel(t, name, labelKey)
 
 	eventually(t, 30*time.Second, "alice to be held and bob to wait for a node", func() (bool, string) {
 		task := getTask(t, name)
@@ -236,4 +232,16 @@ func TestPartyAllOrNothing(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, aliceSeen, "alice's three pods were created")
+}
+
+// applyBobWaitsForALabel applies a two-party task whose bob selects the node
+// label labelKey=name, which no node has until the test sets it; the timers
+// are long enough that only the test decides when the gang forms.
+func applyBobWaitsForALabel(t *testing.T, name, labelKey string) {
+	t.Helper()
+	schedule := "  scheduleConfig:\n    resourceReservedSeconds: 120\n    lifecycleSeconds: 240\n"
+	applyYAML(t, psiTask(name, schedule,
+		partyOpts{env: map[string]string{"KWOK_DELAY": "1s"}},
+		partyOpts{env: map[string]string{"KWOK_DELAY": "1s"}, nodeSelector: map[string]string{labelKey: name}},
+	))
 }

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
@@ -172,9 +173,25 @@ func NotScheduledMessage(pg *schedulingv1beta1.PodGroup) (message string, ok boo
 		return "", false
 	}
 	if msg := strings.TrimSpace(c.Message); msg != "" {
-		return msg, true
+		return capMessage(msg), true
 	}
 	return c.Reason, true
+}
+
+// MaxMessageLength bounds the scheduler's message as it is copied into a
+// task's status: the API lets a condition message grow to 32 KiB, and a
+// task of many parties must stay far below etcd's object size limit.
+const MaxMessageLength = 1024
+
+func capMessage(msg string) string {
+	if len(msg) <= MaxMessageLength {
+		return msg
+	}
+	cut := MaxMessageLength
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 // Scheduled reports whether the group was placed: condition

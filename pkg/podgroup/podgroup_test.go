@@ -241,6 +241,11 @@ func TestNotScheduledMessageAndScheduled(t *testing.T) {
 			conditions:  []metav1.Condition{condition(metav1.ConditionFalse, schedulingv1beta1.PodGroupReasonUnschedulable, "")},
 			wantMessage: "Unschedulable", wantOK: true,
 		},
+		{
+			name:        "a long message is cut",
+			conditions:  []metav1.Condition{condition(metav1.ConditionFalse, schedulingv1beta1.PodGroupReasonUnschedulable, strings.Repeat("é", MaxMessageLength))},
+			wantMessage: strings.Repeat("é", MaxMessageLength/2) + "…", wantOK: true,
+		},
 		{name: "scheduled", conditions: []metav1.Condition{condition(metav1.ConditionTrue, "Scheduled", "ok")}, wantScheduled: true},
 		{name: "unknown", conditions: []metav1.Condition{condition(metav1.ConditionUnknown, "Pending", "wait")}},
 	}
