@@ -170,7 +170,7 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)
 	}
-	controller.RegisterTaskPhaseCollector(registry, kuscia.Kuscia().V1alpha1().KusciaTasks().Lister())
+	c.RegisterTaskPhaseCollector(registry)
 	ready.set(c.HasSynced)
 
 	children.Start(ctx.Done())

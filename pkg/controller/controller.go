@@ -73,6 +73,8 @@ type Controller struct {
 	clock clock.PassiveClock
 	// metrics observes syncs; nil-safe.
 	metrics *Metrics
+	// phases counts the cached tasks by phase, for kusciatask_tasks.
+	phases *phaseCounts
 	// policy is what the operator lets tasks do (pod security level,
 	// size bounds); the builder applies it.
 	policy builder.Policy
@@ -82,7 +84,10 @@ type Controller struct {
 
 // Informers are the informers the controller reads from. The pod, service
 // and config map informers may be filtered to objects carrying the
-// kuscia.secretflow/task-uid label.
+// kuscia.secretflow/task-uid label. NewController sets TrimForCache as the
+// transform of each: their caches hold only what the controller reads, so
+// they must not be shared with code that reads more, and must not have
+// been started.
 type Informers struct {
 	Tasks      kusciainformers.KusciaTaskInformer
 	AppImages  kusciainformers.AppImageInformer
@@ -160,6 +165,7 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		recorder:    opts.Recorder,
 		clock:       opts.Clock,
 		metrics:     opts.Metrics,
+		phases:      newPhaseCounts(),
 		policy:      opts.Policy,
 		createChunk: opts.CreateChunk,
 	}
@@ -183,14 +189,14 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 	// Task updates are never skipped: a periodic resync of the tasks is the
 	// safety net that catches anything an event missed.
 	taskHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.observeTask(obj); c.enqueueTask(obj) },
-		UpdateFunc: func(_, obj any) { c.observeTask(obj); c.enqueueTask(obj) },
-		DeleteFunc: c.enqueueTask,
+		AddFunc:    func(obj any) { c.phases.move(nil, obj); c.observeTask(obj); c.enqueueTask(obj) },
+		UpdateFunc: func(old, obj any) { c.phases.move(old, obj); c.observeTask(obj); c.enqueueTask(obj) },
+		DeleteFunc: func(obj any) { c.phases.move(obj, nil); c.enqueueTask(obj) },
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { c.enqueueReferrers(index, obj) },
-			UpdateFunc: func(_, obj any) { c.enqueueReferrers(index, obj) },
+			UpdateFunc: func(old, obj any) { c.enqueueReferrersIfChanged(index, old, obj) },
 		}
 	}
 	type registration struct {
@@ -213,6 +219,9 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 		regs = append(regs, registration{inf.PodGroups.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler})
 	}
 	for _, r := range regs {
+		if err := r.informer.SetTransform(TrimForCache); err != nil {
+			return fmt.Errorf("set the cache transform: %w", err)
+		}
 		if r.indexers != nil {
 			if err := r.informer.AddIndexers(r.indexers); err != nil {
 				return fmt.Errorf("add indexers: %w", err)

@@ -36,7 +36,8 @@ var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
 // fixture is a controller on fake clientsets whose informer caches are
 // filled from the fakes' trackers, never by running informers: each sync
-// sees exactly the objects the test put there.
+// sees exactly the objects the test put there, trimmed by TrimForCache as
+// a running informer would store them.
 type fixture struct {
 	// conflicts counts the task writes refused for a stale resourceVersion.
 	conflicts int
@@ -159,6 +160,12 @@ func (f *fixture) refreshExcept(lagging ...string) {
 		require.NoError(f.t, err)
 		items, err := metaList(list)
 		require.NoError(f.t, err)
+		for i, item := range items {
+			// What a running informer stores: the controller's
+			// transform of the object the API server sent.
+			items[i], err = TrimForCache(item.(runtime.Object).DeepCopyObject())
+			require.NoError(f.t, err)
+		}
 		require.NoError(f.t, inf.GetIndexer().Replace(items, ""))
 	}
 	v1 := corev1.SchemeGroupVersion

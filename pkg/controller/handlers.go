@@ -31,11 +31,14 @@ func taskUIDOf(obj any) ([]string, error) {
 	return nil, nil
 }
 
-// byParty makes a task indexer from one string field of each party.
+// byParty makes a task indexer from one string field of each party. Only
+// unfinished tasks are indexed: an AppImage or namespace change concerns
+// no finished task, and an event must cost the same however many tasks
+// have finished.
 func byParty(field func(kusciav1alpha1.PartyInfo) string) cache.IndexFunc {
 	return func(obj any) ([]string, error) {
 		task, ok := obj.(*kusciav1alpha1.KusciaTask)
-		if !ok {
+		if !ok || task.Status.Phase.IsTerminal() {
 			return nil, nil
 		}
 		values := make([]string, 0, len(task.Spec.Parties))
@@ -105,21 +108,30 @@ func (c *Controller) enqueueOwnerIfChanged(logger logr.Logger, old, obj any) {
 }
 
 // enqueueReferrers enqueues the unfinished tasks that refer to an AppImage or
-// namespace, found through the named task index.
+// namespace, found through the named task index (which holds unfinished
+// tasks only).
 func (c *Controller) enqueueReferrers(index string, obj any) {
 	m, err := metaOf(obj)
 	if err != nil {
 		return
 	}
-	tasks, err := c.taskIndexer.ByIndex(index, m.GetName())
+	keys, err := c.taskIndexer.IndexKeys(index, m.GetName())
 	if err != nil {
 		return
 	}
-	for _, t := range tasks {
-		if task, ok := t.(*kusciav1alpha1.KusciaTask); ok && !task.Status.Phase.IsTerminal() {
-			c.queue.Add(cache.ObjectName{Name: task.Name})
-		}
+	for _, key := range keys {
+		c.queue.Add(cache.ObjectName{Name: key})
 	}
+}
+
+// enqueueReferrersIfChanged is enqueueReferrers for an update: a periodic
+// resync of AppImages and namespaces (same resourceVersion) brings nothing
+// new; the tasks' own resync is the safety net.
+func (c *Controller) enqueueReferrersIfChanged(index string, old, obj any) {
+	if sameVersion(old, obj) {
+		return
+	}
+	c.enqueueReferrers(index, obj)
 }
 
 func sameVersion(old, obj any) bool {

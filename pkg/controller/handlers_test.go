@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
@@ -67,6 +68,19 @@ func TestAppImageAndNamespaceEventsEnqueueUnfinishedReferrers(t *testing.T) {
 	assert.Equal(t, []string{psi}, queued(f.c))
 	f.c.enqueueReferrers(indexByDomain, domain("carol"))
 	assert.Empty(t, queued(f.c))
+
+	bob := domain("bob")
+	bob.ResourceVersion = "7"
+	f.c.enqueueReferrersIfChanged(indexByDomain, bob, bob)
+	assert.Empty(t, queued(f.c), "a resync of the namespace brings nothing new")
+	newer := bob.DeepCopy()
+	newer.ResourceVersion = "8"
+	f.c.enqueueReferrersIfChanged(indexByDomain, bob, newer)
+	assert.Equal(t, []string{psi}, queued(f.c))
+
+	keys, err := f.c.taskIndexer.IndexKeys(indexByAppImage, "secretflow-image")
+	require.NoError(t, err)
+	assert.Equal(t, []string{psi}, keys, "a finished task is not in the index at all")
 }
 
 // queued drains the queue's names.

@@ -5,10 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/labels"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
-	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
 )
 
 // Values of the result label of kusciatask_sync_duration_seconds.
@@ -87,46 +85,6 @@ func (m *Metrics) observeSync(d time.Duration, err error) {
 		result = resultError
 	}
 	m.syncDuration.WithLabelValues(result).Observe(d.Seconds())
-}
-
-// taskPhaseCollector reports the number of tasks per phase from the lister at
-// scrape time, so it never drifts from the cache.
-type taskPhaseCollector struct {
-	lister kuscialisters.KusciaTaskLister
-	desc   *prometheus.Desc
-}
-
-// RegisterTaskPhaseCollector registers the kusciatask_tasks gauge (tasks by
-// phase) on reg.
-func RegisterTaskPhaseCollector(reg prometheus.Registerer, lister kuscialisters.KusciaTaskLister) {
-	reg.MustRegister(&taskPhaseCollector{
-		lister: lister,
-		desc:   prometheus.NewDesc("kusciatask_tasks", "Number of KusciaTasks by phase.", []string{"phase"}, nil),
-	})
-}
-
-func (t *taskPhaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- t.desc }
-
-func (t *taskPhaseCollector) Collect(ch chan<- prometheus.Metric) {
-	tasks, err := t.lister.List(labels.Everything())
-	if err != nil {
-		return
-	}
-	counts := map[kusciav1alpha1.KusciaTaskPhase]int{
-		kusciav1alpha1.TaskPending: 0, kusciav1alpha1.TaskRunning: 0,
-		kusciav1alpha1.TaskSucceeded: 0, kusciav1alpha1.TaskFailed: 0,
-	}
-	for _, task := range tasks {
-		phase := task.Status.Phase
-		if phase == "" {
-			// Not seen by the controller yet: it is waiting to start.
-			phase = kusciav1alpha1.TaskPending
-		}
-		counts[phase]++
-	}
-	for phase, n := range counts {
-		ch <- prometheus.MustNewConstMetric(t.desc, prometheus.GaugeValue, float64(n), string(phase))
-	}
 }
 
 // observeTransition counts what a status write changed: a round that ended,

@@ -34,21 +34,6 @@ func TestMetrics(t *testing.T) {
 	var nilMetrics *Metrics
 	assert.NotPanics(t, func() { nilMetrics.observeSync(time.Second, nil) })
 
-	running := seedTask(t, "secretflow-task-psi.yaml")
-	running.Status.Phase = kusciav1alpha1.TaskRunning
-	fresh := seedTask(t, "task-template.yaml")
-	f := newFixture(t, running, fresh)
-	phases := prometheus.NewRegistry()
-	RegisterTaskPhaseCollector(phases, f.kInf.Kuscia().V1alpha1().KusciaTasks().Lister())
-	want := `
-# HELP kusciatask_tasks Number of KusciaTasks by phase.
-# TYPE kusciatask_tasks gauge
-kusciatask_tasks{phase="Failed"} 0
-kusciatask_tasks{phase="Pending"} 1
-kusciatask_tasks{phase="Running"} 1
-kusciatask_tasks{phase="Succeeded"} 0
-`
-	assert.NoError(t, testutil.GatherAndCompare(phases, strings.NewReader(want), "kusciatask_tasks"))
 }
 
 // syncCounts are the observation counts of kusciatask_sync_duration_seconds

@@ -1,0 +1,177 @@
+package controller
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+)
+
+// lastAppliedAnnotation is where `kubectl apply` keeps a whole copy of the
+// object as it was last applied: as large as the object, and never read by
+// the controller.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// TrimForCache is the transform of every informer of the controller: it
+// keeps, of each object it receives, only what the controller reads, so
+// the caches hold a few hundred bytes per child instead of the whole object
+// with its managed fields. NewController sets it on the informers it is
+// given; an informer shared with code that reads more must not be given to
+// the controller.
+//
+// What each kind keeps (everything else is dropped, managed fields and the
+// kubectl last-applied annotation always):
+//   - Pod: its metadata; spec.nodeName; status phase, reason, message,
+//     startTime, conditions and, per (init) container, name, state and
+//     last termination state: what podstate classifies a pod by.
+//   - Service: its metadata; the name and number of its ports.
+//   - ConfigMap: its metadata only: existence, owner and labels are all
+//     the controller asks of a config map, never its rendered data.
+//   - PodGroup: its metadata and status conditions.
+//   - Namespace: its metadata (the domain and policy labels).
+//   - AppImage: everything else (the builder reads all of it).
+//   - KusciaTask: everything else, except that a finished task drops
+//     spec.taskInputConfig (up to 512 KiB): only planning and rendering
+//     read it, and neither runs once the task has finished.
+//
+// Objects of other types and tombstones pass unchanged. The transform
+// builds a new object from the kept fields, so applying it twice is the
+// same as once.
+func TrimForCache(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return trimPod(o), nil
+	case *corev1.Service:
+		return trimService(o), nil
+	case *corev1.ConfigMap:
+		return &corev1.ConfigMap{TypeMeta: o.TypeMeta, ObjectMeta: trimMeta(o.ObjectMeta)}, nil
+	case *schedulingv1beta1.PodGroup:
+		return &schedulingv1beta1.PodGroup{TypeMeta: o.TypeMeta, ObjectMeta: trimMeta(o.ObjectMeta),
+			Status: schedulingv1beta1.PodGroupStatus{Conditions: o.Status.Conditions}}, nil
+	case *corev1.Namespace:
+		return &corev1.Namespace{TypeMeta: o.TypeMeta, ObjectMeta: trimMeta(o.ObjectMeta)}, nil
+	case *kusciav1alpha1.AppImage:
+		o.ObjectMeta = trimMeta(o.ObjectMeta)
+		return o, nil
+	case *kusciav1alpha1.KusciaTask:
+		return trimTask(o), nil
+	}
+	return obj, nil
+}
+
+// trimMeta keeps the metadata the controller reads: identity, versions,
+// times, labels, annotations (but kubectl's copy of the object) and owners.
+func trimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:              m.Name,
+		Namespace:         m.Namespace,
+		UID:               m.UID,
+		ResourceVersion:   m.ResourceVersion,
+		Generation:        m.Generation,
+		CreationTimestamp: m.CreationTimestamp,
+		DeletionTimestamp: m.DeletionTimestamp,
+		Labels:            m.Labels,
+		Annotations:       withoutLastApplied(m.Annotations),
+		OwnerReferences:   m.OwnerReferences,
+	}
+}
+
+// withoutLastApplied drops kubectl's last-applied annotation; the map is
+// copied only when it holds one.
+func withoutLastApplied(annotations map[string]string) map[string]string {
+	if _, ok := annotations[lastAppliedAnnotation]; !ok {
+		return annotations
+	}
+	out := make(map[string]string, len(annotations)-1)
+	for k, v := range annotations {
+		if k != lastAppliedAnnotation {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func trimPod(p *corev1.Pod) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   p.TypeMeta,
+		ObjectMeta: trimMeta(p.ObjectMeta),
+		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
+		Status: corev1.PodStatus{
+			Phase:                 p.Status.Phase,
+			Reason:                p.Status.Reason,
+			Message:               p.Status.Message,
+			StartTime:             p.Status.StartTime,
+			Conditions:            trimPodConditions(p.Status.Conditions),
+			InitContainerStatuses: trimContainerStatuses(p.Status.InitContainerStatuses),
+			ContainerStatuses:     trimContainerStatuses(p.Status.ContainerStatuses),
+		},
+	}
+}
+
+// trimPodConditions keeps the conditions podstate and status read: why a
+// pod is not scheduled, and since when it is ready.
+func trimPodConditions(conds []corev1.PodCondition) []corev1.PodCondition {
+	var out []corev1.PodCondition
+	for _, c := range conds {
+		if c.Type == corev1.PodScheduled || c.Type == corev1.PodReady {
+			out = append(out, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason,
+				Message: c.Message, LastTransitionTime: c.LastTransitionTime})
+		}
+	}
+	return out
+}
+
+func trimContainerStatuses(statuses []corev1.ContainerStatus) []corev1.ContainerStatus {
+	if len(statuses) == 0 {
+		return nil
+	}
+	out := make([]corev1.ContainerStatus, len(statuses))
+	for i, cs := range statuses {
+		out[i] = corev1.ContainerStatus{
+			Name:                 cs.Name,
+			State:                trimContainerState(cs.State),
+			LastTerminationState: trimContainerState(cs.LastTerminationState),
+		}
+	}
+	return out
+}
+
+// trimContainerState keeps the reasons, messages and exit code; container
+// IDs and timestamps go.
+func trimContainerState(s corev1.ContainerState) corev1.ContainerState {
+	var out corev1.ContainerState
+	if w := s.Waiting; w != nil {
+		out.Waiting = &corev1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}
+	}
+	if s.Running != nil {
+		out.Running = &corev1.ContainerStateRunning{StartedAt: s.Running.StartedAt}
+	}
+	if t := s.Terminated; t != nil {
+		out.Terminated = &corev1.ContainerStateTerminated{ExitCode: t.ExitCode, Reason: t.Reason, Message: t.Message}
+	}
+	return out
+}
+
+func trimService(s *corev1.Service) *corev1.Service {
+	out := &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: trimMeta(s.ObjectMeta)}
+	for _, p := range s.Spec.Ports {
+		out.Spec.Ports = append(out.Spec.Ports, corev1.ServicePort{Name: p.Name, Port: p.Port})
+	}
+	return out
+}
+
+// trimTask drops what no sync reads: managed fields, kubectl's copy, and a
+// finished task's input config. The task's status is kept whole: a sync
+// compares the status it computes with it.
+func trimTask(t *kusciav1alpha1.KusciaTask) *kusciav1alpha1.KusciaTask {
+	t.ObjectMeta.ManagedFields = nil
+	t.ObjectMeta.Annotations = withoutLastApplied(t.ObjectMeta.Annotations)
+	if t.Status.Phase.IsTerminal() {
+		t.Spec.TaskInputConfig = ""
+	}
+	return t
+}
