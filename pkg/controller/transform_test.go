@@ -1,0 +1,288 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/podstate"
+	"kusciatask.io/controller/pkg/status"
+)
+
+// asServed dresses an object the way the API server returns it: managed
+// fields, kubectl's last-applied copy and a finalizer.
+func asServed(m metav1.Object) {
+	m.SetManagedFields([]metav1.ManagedFieldsEntry{{
+		Manager: "kubectl-client-side-apply", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1",
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{}}}`)},
+	}})
+	a := map[string]string{}
+	for k, v := range m.GetAnnotations() {
+		a[k] = v
+	}
+	a[lastAppliedAnnotation] = `{"apiVersion":"v1","kind":"Whatever","metadata":{}}`
+	m.SetAnnotations(a)
+	m.SetFinalizers([]string{"example.com/keep"})
+}
+
+// trim applies TrimForCache and checks it is idempotent.
+func trim[T runtime.Object](t *testing.T, obj T) T {
+	t.Helper()
+	out, err := TrimForCache(obj.DeepCopyObject())
+	require.NoError(t, err)
+	again, err := TrimForCache(out.(runtime.Object).DeepCopyObject())
+	require.NoError(t, err)
+	assert.Equal(t, out, again, "trimming twice is trimming once")
+	return out.(T)
+}
+
+// assertMetaTrimmed checks what every kind loses and keeps of its metadata.
+func assertMetaTrimmed(t *testing.T, full, trimmed metav1.Object) {
+	t.Helper()
+	assert.Nil(t, trimmed.GetManagedFields())
+	assert.NotContains(t, trimmed.GetAnnotations(), lastAppliedAnnotation)
+	want := map[string]string{}
+	for k, v := range full.GetAnnotations() {
+		if k != lastAppliedAnnotation {
+			want[k] = v
+		}
+	}
+	if len(want) == 0 {
+		want = nil
+	}
+	assert.Equal(t, want, trimmed.GetAnnotations(), "every other annotation is kept")
+	for what, pair := range map[string][2]any{
+		"name":              {full.GetName(), trimmed.GetName()},
+		"namespace":         {full.GetNamespace(), trimmed.GetNamespace()},
+		"uid":               {full.GetUID(), trimmed.GetUID()},
+		"resourceVersion":   {full.GetResourceVersion(), trimmed.GetResourceVersion()},
+		"creationTimestamp": {full.GetCreationTimestamp(), trimmed.GetCreationTimestamp()},
+		"deletionTimestamp": {full.GetDeletionTimestamp(), trimmed.GetDeletionTimestamp()},
+		"labels":            {full.GetLabels(), trimmed.GetLabels()},
+		"ownerReferences":   {full.GetOwnerReferences(), trimmed.GetOwnerReferences()},
+	} {
+		assert.Equal(t, pair[0], pair[1], what)
+	}
+}
+
+// builtChildren are the children the controller builds for the seed's PSI
+// task, as the fake API server stores them.
+func builtChildren(t *testing.T) (*fixture, []*corev1.Pod, []*corev1.Service, []*corev1.ConfigMap) {
+	f := newFixture(t, psiObjects(t)...)
+	f.mustSync(psi)
+	f.mustSync(psi)
+	pods, err := f.kube.CoreV1().Pods("").List(f.ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	svcs, err := f.kube.CoreV1().Services("").List(f.ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	cms, err := f.kube.CoreV1().ConfigMaps("").List(f.ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, pods.Items)
+	require.NotEmpty(t, svcs.Items)
+	require.NotEmpty(t, cms.Items)
+	var p []*corev1.Pod
+	for i := range pods.Items {
+		p = append(p, &pods.Items[i])
+	}
+	var s []*corev1.Service
+	for i := range svcs.Items {
+		s = append(s, &svcs.Items[i])
+	}
+	var c []*corev1.ConfigMap
+	for i := range cms.Items {
+		c = append(c, &cms.Items[i])
+	}
+	return f, p, s, c
+}
+
+// podStates are pods in every state podstate tells apart, with the fields
+// a kubelet fills that the controller never reads.
+func podStates(base *corev1.Pod) map[string]*corev1.Pod {
+	kubelet := func(p *corev1.Pod) {
+		p.Status.HostIP, p.Status.PodIP, p.Status.QOSClass = "10.0.0.1", "10.1.0.1", corev1.PodQOSBurstable
+		for i := range p.Status.ContainerStatuses {
+			cs := &p.Status.ContainerStatuses[i]
+			cs.Image, cs.ImageID, cs.ContainerID = "img:1", "sha256:abc", "containerd://0123"
+			cs.RestartCount, cs.Ready = 3, true
+		}
+		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue})
+	}
+	with := func(mutations ...func(*corev1.Pod)) *corev1.Pod {
+		p := base.DeepCopy()
+		for _, m := range mutations {
+			m(p)
+		}
+		kubelet(p)
+		asServed(p)
+		return p
+	}
+	stuck := func(p *corev1.Pod) {
+		p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "gate", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", ContainerID: "containerd://1"}}}}
+		p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled", Message: "killed"}}
+	}
+	deleting := func(p *corev1.Pod) {
+		now := metav1.NewTime(t0)
+		p.DeletionTimestamp = &now
+	}
+	evicted := func(p *corev1.Pod) {
+		p.Status.Reason, p.Status.Message = "Evicted", "The node was low on resource: memory."
+	}
+	return map[string]*corev1.Pod{
+		"created":       with(),
+		"unschedulable": with(unschedulable("0/3 nodes are available: 3 Insufficient cpu.")),
+		"bound":         with(bind("node-0")),
+		"running":       with(runPod),
+		"succeeded":     with(succeedPod),
+		"failed":        with(failPod("out of\nmemory")),
+		"evicted":       with(failPod("x"), evicted),
+		"stuck":         with(waitPod("CrashLoopBackOff"), stuck),
+		"deleting":      with(runPod, deleting),
+	}
+}
+
+func TestTrimmedPodKeepsWhatTheControllerReads(t *testing.T) {
+	f, pods, svcs, _ := builtChildren(t)
+	task := f.task(psi)
+	require.NotEmpty(t, pods[0].Spec.Containers, "a built pod has a spec worth dropping")
+	for name, full := range podStates(pods[0]) {
+		t.Run(name, func(t *testing.T) {
+			trimmed := trim(t, full)
+			assertMetaTrimmed(t, full, trimmed)
+			assert.Equal(t, podstate.Of(full), podstate.Of(trimmed), "the classifier reads the same pod")
+			assert.Equal(t, status.GateClosed(full), status.GateClosed(trimmed))
+			for _, a := range []string{builder.AnnotationRound, builder.AnnotationSpecHash, builder.AnnotationPartyReplicas} {
+				assert.Equal(t, full.Annotations[a], trimmed.Annotations[a], a)
+			}
+			assert.Equal(t, full.Spec.NodeName, trimmed.Spec.NodeName)
+
+			// The status computed from trimmed pods is the status computed
+			// from whole ones.
+			roster, err := builder.StartedRoster(task, []*corev1.Pod{full})
+			require.NoError(t, err)
+			in := status.Input{Task: task, Roster: roster, Pods: []*corev1.Pod{full}, Services: svcs, Now: t0}
+			want := status.Running(in)
+			in.Pods = []*corev1.Pod{trimmed}
+			in.Services = nil
+			for _, s := range svcs {
+				in.Services = append(in.Services, trim(t, s))
+			}
+			got := status.Running(in)
+			assert.Equal(t, want.Status, got.Status)
+
+			assert.Empty(t, trimmed.Spec.Containers, "containers go")
+			assert.Empty(t, trimmed.Spec.Volumes, "volumes go")
+			assert.Empty(t, trimmed.Status.PodIP)
+			assert.Empty(t, trimmed.Status.QOSClass)
+			for _, cs := range append(trimmed.Status.ContainerStatuses, trimmed.Status.InitContainerStatuses...) {
+				assert.Empty(t, cs.Image+cs.ImageID+cs.ContainerID, "container identities go")
+				if term := cs.State.Terminated; term != nil {
+					assert.Empty(t, term.ContainerID)
+				}
+			}
+			for _, c := range trimmed.Status.Conditions {
+				assert.Contains(t, []corev1.PodConditionType{corev1.PodScheduled, corev1.PodReady}, c.Type)
+			}
+		})
+	}
+}
+
+func TestTrimmedServicesAndConfigMapsKeepTheirMetadata(t *testing.T) {
+	_, _, svcs, cms := builtChildren(t)
+	for _, full := range svcs {
+		full = full.DeepCopy()
+		asServed(full)
+		full.Spec.ClusterIP, full.Spec.Selector = "None", map[string]string{"a": "b"}
+		trimmed := trim(t, full)
+		assertMetaTrimmed(t, full, trimmed)
+		require.Len(t, trimmed.Spec.Ports, len(full.Spec.Ports))
+		for i, p := range full.Spec.Ports {
+			assert.Equal(t, corev1.ServicePort{Name: p.Name, Port: p.Port}, trimmed.Spec.Ports[i])
+		}
+		assert.Empty(t, trimmed.Spec.ClusterIP)
+		assert.Nil(t, trimmed.Spec.Selector)
+		assert.Equal(t, full.Annotations[builder.AnnotationPortScope], trimmed.Annotations[builder.AnnotationPortScope])
+	}
+	for _, full := range cms {
+		full = full.DeepCopy()
+		asServed(full)
+		require.NotEmpty(t, full.Data, "a built config map carries its rendered files")
+		full.BinaryData = map[string][]byte{"x": {1}}
+		trimmed := trim(t, full)
+		assertMetaTrimmed(t, full, trimmed)
+		assert.Nil(t, trimmed.Data, "the rendered data goes")
+		assert.Nil(t, trimmed.BinaryData)
+		assert.Nil(t, trimmed.Finalizers)
+	}
+}
+
+func TestTrimmedPodGroupNamespaceAndAppImage(t *testing.T) {
+	pg := &schedulingv1beta1.PodGroup{
+		ObjectMeta: metav1.ObjectMeta{Name: "g", Namespace: "alice", Labels: map[string]string{kusciav1alpha1.LabelParty: "alice"}},
+		Status: schedulingv1beta1.PodGroupStatus{Conditions: []metav1.Condition{{
+			Type: schedulingv1beta1.PodGroupInitiallyScheduled, Status: metav1.ConditionFalse, Reason: "Unschedulable", Message: "no room",
+		}}},
+	}
+	asServed(pg)
+	trimmedPG := trim(t, pg)
+	assertMetaTrimmed(t, pg, trimmedPG)
+	assert.Equal(t, groupMessages([]*schedulingv1beta1.PodGroup{pg}), groupMessages([]*schedulingv1beta1.PodGroup{trimmedPG}))
+
+	ns := domain("alice")
+	ns.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
+	ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+	asServed(ns)
+	trimmedNS := trim(t, ns)
+	assertMetaTrimmed(t, ns, trimmedNS)
+	assert.Empty(t, trimmedNS.Spec.Finalizers)
+
+	img := appImage(t, "appimage-secretflow.yaml")
+	asServed(img)
+	trimmedImg := trim(t, img)
+	assertMetaTrimmed(t, img, trimmedImg)
+	assert.Equal(t, img.Spec, trimmedImg.Spec, "the builder reads all of an AppImage's spec")
+}
+
+func TestTrimmedTaskDropsTheInputOfAFinishedTaskOnly(t *testing.T) {
+	task := seedTask(t, "secretflow-task-psi.yaml")
+	require.NotEmpty(t, task.Spec.TaskInputConfig)
+	task.Annotations = map[string]string{"team": "psi"}
+	asServed(task)
+	task.Status.Phase = kusciav1alpha1.TaskRunning
+	task.Status.PodStatuses = map[string]*kusciav1alpha1.PodStatus{"alice/p": {PodName: "p", Namespace: "alice"}}
+
+	running := trim(t, task)
+	assertMetaTrimmed(t, task, running)
+	assert.Equal(t, task.Spec, running.Spec, "an unfinished task keeps its spec: a new round renders it again")
+	assert.Equal(t, task.Status, running.Status)
+
+	for _, phase := range []kusciav1alpha1.KusciaTaskPhase{kusciav1alpha1.TaskSucceeded, kusciav1alpha1.TaskFailed} {
+		task.Status.Phase = phase
+		done := trim(t, task)
+		assert.Empty(t, done.Spec.TaskInputConfig, phase)
+		want := task.Spec.DeepCopy()
+		want.TaskInputConfig = ""
+		assert.Equal(t, *want, done.Spec, "the rest of the spec stays (parties feed the indexes and events)")
+		assert.Equal(t, task.Status, done.Status, "a finished task's status is compared with what a sync computes")
+	}
+}
+
+func TestTrimForCachePassesOtherObjectsThrough(t *testing.T) {
+	secret := &corev1.Secret{Data: map[string][]byte{"k": []byte("v")}}
+	out, err := TrimForCache(secret)
+	require.NoError(t, err)
+	assert.Same(t, secret, out)
+	q := resource.MustParse("1")
+	out, err = TrimForCache(q)
+	require.NoError(t, err)
+	assert.Equal(t, q, out)
+}
