@@ -87,7 +87,7 @@ func run(ctx context.Context, opts options) error {
 	}
 	cfg.QPS, cfg.Burst = float32(opts.qps), opts.burst
 	cfg.UserAgent = rest.DefaultKubernetesUserAgent() + " " + controller.ControllerName
-	kubeClient, err := kubernetes.NewForConfig(cfg)
+	kubeClient, err := kubernetes.NewForConfig(builtInTypesConfig(cfg))
 	if err != nil {
 		return fmt.Errorf("build kubernetes client: %w", err)
 	}
@@ -182,6 +182,25 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 		kuscia.Shutdown()
 	}()
 	return c.Run(ctx, opts.workers)
+}
+
+// Content types of the client of built-in types.
+const (
+	protobufContentType = "application/vnd.kubernetes.protobuf"
+	jsonContentType     = "application/json"
+)
+
+// builtInTypesConfig is cfg for the client of Kubernetes' own types (pods,
+// services, config maps, namespaces, PodGroups, Events, Leases): it speaks
+// protobuf, which the API server encodes and decodes for a fraction of
+// JSON's cost, and accepts JSON for anything that has no protobuf. The
+// client of KusciaTasks and AppImages keeps cfg's JSON: custom resources
+// have no protobuf encoding.
+func builtInTypesConfig(cfg *rest.Config) *rest.Config {
+	out := rest.CopyConfig(cfg)
+	out.ContentType = protobufContentType
+	out.AcceptContentTypes = protobufContentType + "," + jsonContentType
+	return out
 }
 
 func utilMust(err error) {

@@ -37,6 +37,7 @@ type options struct {
 	reservationGate        bool
 	gateImage              string
 	podGroups              podgroup.Mode
+	profiling              bool
 }
 
 // Defaults that depend on where the controller runs.
@@ -94,6 +95,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 		"Co-schedule each party with Kubernetes' gang scheduling (a scheduling.k8s.io/v1beta1 PodGroup per party, "+
 			"minCount = minReservedPods): auto uses it when the API server serves podgroups, true requires it "+
 			"(the controller does not start otherwise), false never uses it.")
+	fs.BoolVar(&o.profiling, "profiling", false,
+		"Serve Go's pprof profiles (heap, CPU, goroutines, ...) under /debug/pprof/ on the metrics address "+
+			"(--metrics-bind-address). Off by default: a profile shows the process's internals to whoever can reach that address.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {
@@ -122,6 +126,9 @@ func (o *options) validate(args []string) error {
 	}
 	if o.workers < 1 {
 		return errors.New("--workers must be at least 1")
+	}
+	if o.profiling && o.metricsBindAddress == "0" {
+		return errors.New("--profiling serves on the metrics address, which --metrics-bind-address=0 disables")
 	}
 	_, err := o.policy()
 	return err

@@ -58,6 +58,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--workers=0"}, "--workers must be at least 1"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"extra"}, `unexpected arguments "extra"`},
+		{[]string{"--profiling", "--metrics-bind-address=0"}, "--profiling serves on the metrics address"},
 	}
 	for _, tt := range tests {
 		_, out, err := parse(t, tt.args...)
@@ -69,6 +70,7 @@ func TestFlagErrors(t *testing.T) {
 	assert.Contains(t, out, "Usage:")
 	assert.Contains(t, out, "-version")
 	assert.Contains(t, out, "-pod-security-level")
+	assert.Contains(t, out, "-profiling")
 }
 
 func TestVersionFlag(t *testing.T) {

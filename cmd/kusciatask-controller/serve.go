@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,9 @@ func listenHTTP(opts options, registry *prometheus.Registry, ready *readiness) (
 	}
 	metrics := http.NewServeMux()
 	metrics.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	if opts.profiling {
+		servePprof(metrics)
+	}
 	probes := http.NewServeMux()
 	probes.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	probes.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -71,6 +75,17 @@ func listenHTTP(opts options, registry *prometheus.Registry, ready *readiness) (
 		return nil, err
 	}
 	return e, nil
+}
+
+// servePprof serves Go's runtime profiles under /debug/pprof/ on mux (the
+// index there lists them; go tool pprof reads /debug/pprof/heap and
+// /debug/pprof/profile).
+func servePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 func (e *endpoints) close() {

@@ -103,3 +103,28 @@ current-context: c
 	require.ErrorAs(t, err, &exitErr, string(out))
 	assert.Equal(t, 2, exitErr.ExitCode())
 }
+
+func TestProfilingServesPprofOnTheMetricsAddressOnlyWhenAsked(t *testing.T) {
+	for _, profiling := range []bool{false, true} {
+		e, err := listenHTTP(options{metricsBindAddress: "127.0.0.1:0", healthProbeBindAddress: "0", profiling: profiling},
+			prometheus.NewRegistry(), &readiness{})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- e.serve(ctx) }()
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1"} {
+			resp, err := http.Get("http://" + e.servers[0].Addr + path)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if profiling {
+				assert.Equal(t, http.StatusOK, resp.StatusCode, path)
+				assert.NotEmpty(t, body, path)
+			} else {
+				assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+			}
+		}
+		cancel()
+		assert.NoError(t, <-done)
+	}
+}
