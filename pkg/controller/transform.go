@@ -4,8 +4,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/gate"
 )
 
 // lastAppliedAnnotation is where `kubectl apply` keeps a whole copy of the
@@ -21,7 +24,11 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // the controller.
 //
 // What each kind keeps (everything else is dropped, managed fields and the
-// kubectl last-applied annotation always):
+// kubectl last-applied annotation always). A child (pod, service, config
+// map, PodGroup) keeps of its metadata its identity, versions, times, its
+// controller reference and only the labels and annotations the controller
+// reads (childLabels, childAnnotations), their keys shared with the
+// constants: thousands of finished tasks' children are mostly metadata.
 //   - Pod: its metadata; spec.nodeName; status phase, reason, message,
 //     startTime, conditions and, per (init) container, name, state and
 //     last termination state: what podstate classifies a pod by.
@@ -45,9 +52,9 @@ func TrimForCache(obj any) (any, error) {
 	case *corev1.Service:
 		return trimService(o), nil
 	case *corev1.ConfigMap:
-		return &corev1.ConfigMap{TypeMeta: o.TypeMeta, ObjectMeta: trimMeta(o.ObjectMeta)}, nil
+		return &corev1.ConfigMap{TypeMeta: o.TypeMeta, ObjectMeta: childMeta(o.ObjectMeta)}, nil
 	case *schedulingv1beta1.PodGroup:
-		return &schedulingv1beta1.PodGroup{TypeMeta: o.TypeMeta, ObjectMeta: trimMeta(o.ObjectMeta),
+		return &schedulingv1beta1.PodGroup{TypeMeta: o.TypeMeta, ObjectMeta: childMeta(o.ObjectMeta),
 			Status: schedulingv1beta1.PodGroupStatus{Conditions: o.Status.Conditions}}, nil
 	case *corev1.Namespace:
 		return &corev1.Namespace{TypeMeta: o.TypeMeta, ObjectMeta: trimMeta(o.ObjectMeta)}, nil
@@ -95,10 +102,82 @@ func withoutLastApplied(annotations map[string]string) map[string]string {
 	return out
 }
 
+// childLabels are the labels the controller reads on its children: the
+// task-UID index, the party of a pod (status, roster) or PodGroup, the pod
+// behind a service.
+var childLabels = []string{kusciav1alpha1.LabelTaskUID, kusciav1alpha1.LabelParty, kusciav1alpha1.LabelPod}
+
+// childAnnotations are the annotations the controller reads on its
+// children: a pod's round, party size, spec hash and gate; a service's
+// port scope.
+var childAnnotations = []string{builder.AnnotationRound, builder.AnnotationPartyReplicas, builder.AnnotationSpecHash,
+	gate.Annotation, builder.AnnotationPortScope}
+
+// Shared values of the trimmed children's metadata.
+var (
+	taskAPIVersion = kusciav1alpha1.SchemeGroupVersion.String()
+	isTrue         = true
+)
+
+// childMeta is the metadata a child keeps (see TrimForCache). What repeats
+// is shared: label and annotation keys with the constants, equal label and
+// annotation maps among children (childMaps), the owner's UID with the
+// task-UID label.
+func childMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	out := metav1.ObjectMeta{
+		Name:              m.Name,
+		Namespace:         m.Namespace,
+		UID:               m.UID,
+		ResourceVersion:   m.ResourceVersion,
+		CreationTimestamp: m.CreationTimestamp,
+		DeletionTimestamp: m.DeletionTimestamp,
+		Labels:            childMaps.intern(pick(m.Labels, childLabels)),
+		Annotations:       childMaps.intern(pick(m.Annotations, childAnnotations)),
+	}
+	if ref := metav1.GetControllerOfNoCopy(&m); ref != nil {
+		out.OwnerReferences = []metav1.OwnerReference{controllerRef(*ref, out.Labels[kusciav1alpha1.LabelTaskUID])}
+	}
+	return out
+}
+
+// controllerRef is the child's controller reference, with the values every
+// child shares shared.
+func controllerRef(ref metav1.OwnerReference, taskUID string) metav1.OwnerReference {
+	if ref.APIVersion == taskAPIVersion && ref.Kind == kindKusciaTask {
+		ref.APIVersion, ref.Kind = taskAPIVersion, kindKusciaTask
+	}
+	if string(ref.UID) == taskUID {
+		ref.UID = types.UID(taskUID)
+	}
+	ref.Controller = &isTrue
+	if ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
+		ref.BlockOwnerDeletion = &isTrue
+	}
+	return ref
+}
+
+// kindKusciaTask is the kind of a child's controller.
+const kindKusciaTask = "KusciaTask"
+
+// pick copies the entries of m under keys, each key shared with keys'
+// own string; nil when none is there.
+func pick(m map[string]string, keys []string) map[string]string {
+	var out map[string]string
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			if out == nil {
+				out = make(map[string]string, len(keys))
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func trimPod(p *corev1.Pod) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   p.TypeMeta,
-		ObjectMeta: trimMeta(p.ObjectMeta),
+		ObjectMeta: childMeta(p.ObjectMeta),
 		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
 		Status: corev1.PodStatus{
 			Phase:                 p.Status.Phase,
@@ -157,7 +236,7 @@ func trimContainerState(s corev1.ContainerState) corev1.ContainerState {
 }
 
 func trimService(s *corev1.Service) *corev1.Service {
-	out := &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: trimMeta(s.ObjectMeta)}
+	out := &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: childMeta(s.ObjectMeta)}
 	for _, p := range s.Spec.Ports {
 		out.Spec.Ports = append(out.Spec.Ports, corev1.ServicePort{Name: p.Name, Port: p.Port})
 	}

@@ -31,6 +31,12 @@ func asServed(m metav1.Object) {
 	a[lastAppliedAnnotation] = `{"apiVersion":"v1","kind":"Whatever","metadata":{}}`
 	m.SetAnnotations(a)
 	m.SetFinalizers([]string{"example.com/keep"})
+	labels := map[string]string{"team": "psi"}
+	for k, v := range m.GetLabels() {
+		labels[k] = v
+	}
+	m.SetLabels(labels)
+	m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: "other", UID: "other-uid"}))
 }
 
 // trim applies TrimForCache and checks it is idempotent.
@@ -44,11 +50,12 @@ func trim[T runtime.Object](t *testing.T, obj T) T {
 	return out.(T)
 }
 
-// assertMetaTrimmed checks what every kind loses and keeps of its metadata.
+// assertMetaTrimmed checks what an object of a kind the controller does
+// not create (task, AppImage, namespace) loses and keeps of its metadata:
+// managed fields and kubectl's copy go, every other label and annotation
+// stays.
 func assertMetaTrimmed(t *testing.T, full, trimmed metav1.Object) {
 	t.Helper()
-	assert.Nil(t, trimmed.GetManagedFields())
-	assert.NotContains(t, trimmed.GetAnnotations(), lastAppliedAnnotation)
 	want := map[string]string{}
 	for k, v := range full.GetAnnotations() {
 		if k != lastAppliedAnnotation {
@@ -59,6 +66,31 @@ func assertMetaTrimmed(t *testing.T, full, trimmed metav1.Object) {
 		want = nil
 	}
 	assert.Equal(t, want, trimmed.GetAnnotations(), "every other annotation is kept")
+	assert.Equal(t, full.GetLabels(), trimmed.GetLabels())
+	assert.Equal(t, full.GetOwnerReferences(), trimmed.GetOwnerReferences())
+	assertIdentityKept(t, full, trimmed)
+}
+
+// assertChildMetaTrimmed checks what a child keeps of its metadata: the
+// labels and annotations the controller reads, its controller reference.
+func assertChildMetaTrimmed(t *testing.T, full, trimmed metav1.Object) {
+	t.Helper()
+	assert.Equal(t, pick(full.GetLabels(), childLabels), trimmed.GetLabels())
+	assert.Equal(t, pick(full.GetAnnotations(), childAnnotations), trimmed.GetAnnotations())
+	assert.Nil(t, trimmed.GetFinalizers())
+	if ref := metav1.GetControllerOf(full); ref != nil {
+		assert.Equal(t, []metav1.OwnerReference{*ref}, trimmed.GetOwnerReferences(), "the controller reference, and only it")
+		assert.True(t, metav1.IsControlledBy(trimmed, &metav1.ObjectMeta{UID: ref.UID}))
+	} else {
+		assert.Empty(t, trimmed.GetOwnerReferences())
+	}
+	assertIdentityKept(t, full, trimmed)
+}
+
+func assertIdentityKept(t *testing.T, full, trimmed metav1.Object) {
+	t.Helper()
+	assert.Nil(t, trimmed.GetManagedFields())
+	assert.NotContains(t, trimmed.GetAnnotations(), lastAppliedAnnotation)
 	for what, pair := range map[string][2]any{
 		"name":              {full.GetName(), trimmed.GetName()},
 		"namespace":         {full.GetNamespace(), trimmed.GetNamespace()},
@@ -66,8 +98,6 @@ func assertMetaTrimmed(t *testing.T, full, trimmed metav1.Object) {
 		"resourceVersion":   {full.GetResourceVersion(), trimmed.GetResourceVersion()},
 		"creationTimestamp": {full.GetCreationTimestamp(), trimmed.GetCreationTimestamp()},
 		"deletionTimestamp": {full.GetDeletionTimestamp(), trimmed.GetDeletionTimestamp()},
-		"labels":            {full.GetLabels(), trimmed.GetLabels()},
-		"ownerReferences":   {full.GetOwnerReferences(), trimmed.GetOwnerReferences()},
 	} {
 		assert.Equal(t, pair[0], pair[1], what)
 	}
@@ -157,7 +187,7 @@ func TestTrimmedPodKeepsWhatTheControllerReads(t *testing.T) {
 	for name, full := range podStates(pods[0]) {
 		t.Run(name, func(t *testing.T) {
 			trimmed := trim(t, full)
-			assertMetaTrimmed(t, full, trimmed)
+			assertChildMetaTrimmed(t, full, trimmed)
 			assert.Equal(t, podstate.Of(full), podstate.Of(trimmed), "the classifier reads the same pod")
 			assert.Equal(t, status.GateClosed(full), status.GateClosed(trimmed))
 			for _, a := range []string{builder.AnnotationRound, builder.AnnotationSpecHash, builder.AnnotationPartyReplicas} {
@@ -203,7 +233,7 @@ func TestTrimmedServicesAndConfigMapsKeepTheirMetadata(t *testing.T) {
 		asServed(full)
 		full.Spec.ClusterIP, full.Spec.Selector = "None", map[string]string{"a": "b"}
 		trimmed := trim(t, full)
-		assertMetaTrimmed(t, full, trimmed)
+		assertChildMetaTrimmed(t, full, trimmed)
 		require.Len(t, trimmed.Spec.Ports, len(full.Spec.Ports))
 		for i, p := range full.Spec.Ports {
 			assert.Equal(t, corev1.ServicePort{Name: p.Name, Port: p.Port}, trimmed.Spec.Ports[i])
@@ -218,7 +248,7 @@ func TestTrimmedServicesAndConfigMapsKeepTheirMetadata(t *testing.T) {
 		require.NotEmpty(t, full.Data, "a built config map carries its rendered files")
 		full.BinaryData = map[string][]byte{"x": {1}}
 		trimmed := trim(t, full)
-		assertMetaTrimmed(t, full, trimmed)
+		assertChildMetaTrimmed(t, full, trimmed)
 		assert.Nil(t, trimmed.Data, "the rendered data goes")
 		assert.Nil(t, trimmed.BinaryData)
 		assert.Nil(t, trimmed.Finalizers)
@@ -234,7 +264,7 @@ func TestTrimmedPodGroupNamespaceAndAppImage(t *testing.T) {
 	}
 	asServed(pg)
 	trimmedPG := trim(t, pg)
-	assertMetaTrimmed(t, pg, trimmedPG)
+	assertChildMetaTrimmed(t, pg, trimmedPG)
 	assert.Equal(t, groupMessages([]*schedulingv1beta1.PodGroup{pg}), groupMessages([]*schedulingv1beta1.PodGroup{trimmedPG}))
 
 	ns := domain("alice")
