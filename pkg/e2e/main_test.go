@@ -228,9 +228,10 @@ func (p *controllerProcess) start() error {
 	}
 	// The Deployment's arguments, then the two things a process outside the
 	// cluster needs: the API server to talk to and ports of its own (later
-	// flags win).
+	// flags win), and its profiles.
 	metrics, probes := cmp.Or(p.metrics, metricsAddress), cmp.Or(p.probes, probeAddress)
-	args = append(args, "--kubeconfig", p.kubeconfig, "--metrics-bind-address", metrics, "--health-probe-bind-address", probes)
+	args = append(args, "--kubeconfig", p.kubeconfig, "--metrics-bind-address", metrics, "--health-probe-bind-address", probes,
+		"--profiling") // heap profiles for the memory test
 	p.cmd = exec.Command(p.bin, args...)
 	p.cmd.Env = append(os.Environ(), podEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
