@@ -128,7 +128,12 @@ func TestMemoryPerFinishedTask(t *testing.T) {
 		n, err = strconv.Atoi(v)
 		require.NoError(t, err)
 	}
-	before := scrape(t)[`kusciatask_tasks{phase="Succeeded"}`]
+	eventually(t, 60*time.Second, "the controller to be ready", func() (bool, string) {
+		code, body := httpGet(t, "http://"+probeAddress+"/readyz")
+		return code == http.StatusOK, body
+	})
+	m := scrape(t)
+	before, failedBefore := m[`kusciatask_tasks{phase="Succeeded"}`], m[`kusciatask_tasks{phase="Failed"}`]
 	heap0, rss0 := liveHeap(t)
 	seed, err := examples.Task(examples.PSITaskFile)
 	require.NoError(t, err)
@@ -164,10 +169,14 @@ func TestMemoryPerFinishedTask(t *testing.T) {
 	}
 	close(create)
 	wg.Wait()
-	eventually(t, time.Duration(n)*time.Second+2*time.Minute, "every task Succeeded", func() (bool, string) {
-		got := scrape(t)[`kusciatask_tasks{phase="Succeeded"}`] - before
-		return int(got) >= n, fmt.Sprintf("%d of %d", int(got), n)
+	var succeeded, failed int
+	eventually(t, time.Duration(n)*time.Second+2*time.Minute, "every task finished", func() (bool, string) {
+		m := scrape(t)
+		succeeded = int(m[`kusciatask_tasks{phase="Succeeded"}`] - before)
+		failed = int(m[`kusciatask_tasks{phase="Failed"}`] - failedBefore)
+		return succeeded+failed >= n, fmt.Sprintf("%d succeeded, %d failed of %d", succeeded, failed, n)
 	})
+	require.Equal(t, n, succeeded, "every task succeeds (more than ~100 tasks need nodes sized for them: LOCAL_UP_NODE_CPU, LOCAL_UP_NODE_PODS)")
 	took := time.Since(start)
 	time.Sleep(2 * time.Second) // the last status writes leave the mutation cache
 	heap1, rss1 := liveHeap(t)
