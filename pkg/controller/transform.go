@@ -42,9 +42,10 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //     spec.taskInputConfig (up to 512 KiB): only planning and rendering
 //     read it, and neither runs once the task has finished.
 //
-// Objects of other types and tombstones pass unchanged. The transform
-// builds a new object from the kept fields, so applying it twice is the
-// same as once.
+// Objects of other types and tombstones pass unchanged. Children and
+// namespaces are rebuilt from the kept fields; tasks and AppImages are
+// trimmed in place (client-go hands a transform an object no one else
+// holds). Applying it twice is the same as once.
 func TrimForCache(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
