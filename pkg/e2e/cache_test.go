@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,13 +107,19 @@ func scrape(t *testing.T) map[string]float64 {
 }
 
 // liveHeap is the controller's live heap: a heap profile with gc=1
-// collects first, then /metrics reports the heap.
+// collects first, then /metrics reports the heap. E2E_HEAP_PROFILE names a
+// file to keep the profile in.
 func liveHeap(t *testing.T) (heap, rss float64) {
 	t.Helper()
 	resp, err := http.Get("http://" + metricsAddress + "/debug/pprof/heap?gc=1")
 	require.NoError(t, err)
-	_, _ = io.Copy(io.Discard, resp.Body)
+	profile, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	require.NoError(t, err)
+	if path := envOr("E2E_HEAP_PROFILE", ""); path != "" {
+		// The last profile taken stays there, for go tool pprof.
+		require.NoError(t, os.WriteFile(path, profile, 0o644))
+	}
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the e2e controller runs with --profiling")
 	m := scrape(t)
 	return m["go_memstats_heap_alloc_bytes"], m["process_resident_memory_bytes"]
