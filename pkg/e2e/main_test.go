@@ -234,6 +234,11 @@ func (p *controllerProcess) start() error {
 		"--profiling") // heap profiles for the memory test
 	p.cmd = exec.Command(p.bin, args...)
 	p.cmd.Env = append(os.Environ(), podEnv...)
+	if v := os.Getenv("E2E_CONTROLLER_GODEBUG"); v != "" {
+		// e.g. memprofilerate=1: exact heap profiles of the controller
+		// alone, not of the control plane.
+		p.cmd.Env = append(p.cmd.Env, "GODEBUG="+v)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start controller: %w", err)
