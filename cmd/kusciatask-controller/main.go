@@ -166,7 +166,8 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 	if usePodGroups {
 		inf.PodGroups = children.Scheduling().V1beta1().PodGroups()
 	}
-	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy})
+	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy,
+		StatusBatchDelay: opts.statusBatchDelay})
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/security"
@@ -37,6 +38,7 @@ type options struct {
 	reservationGate        bool
 	gateImage              string
 	podGroups              podgroup.Mode
+	statusBatchDelay       time.Duration
 }
 
 // Defaults that depend on where the controller runs.
@@ -94,6 +96,10 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 		"Co-schedule each party with Kubernetes' gang scheduling (a scheduling.k8s.io/v1beta1 PodGroup per party, "+
 			"minCount = minReservedPods): auto uses it when the API server serves podgroups, true requires it "+
 			"(the controller does not start otherwise), false never uses it.")
+	fs.DurationVar(&o.statusBatchDelay, "status-batch-delay", controller.DefaultStatusBatchDelay,
+		"How long a task's status may lag its pods' progress (created, scheduled, started), so a burst of changes is one "+
+			"write: a task whose gang forms within it is written twice, Running and its end. Phase changes, releases, "+
+			"create failures and the end are written at once. 0 writes every change at once.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {
@@ -122,6 +128,9 @@ func (o *options) validate(args []string) error {
 	}
 	if o.workers < 1 {
 		return errors.New("--workers must be at least 1")
+	}
+	if o.statusBatchDelay < 0 {
+		return errors.New("--status-batch-delay must not be negative")
 	}
 	_, err := o.policy()
 	return err

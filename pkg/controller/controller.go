@@ -78,6 +78,10 @@ type Controller struct {
 	policy builder.Policy
 	// createChunk bounds the objects one sync creates.
 	createChunk int
+	// held are statuses computed but not written yet; statusBatchDelay is
+	// how long a status that may wait is held (0: never).
+	held             *heldStatuses
+	statusBatchDelay time.Duration
 }
 
 // Informers are the informers the controller reads from. The pod, service
@@ -114,6 +118,10 @@ type Options struct {
 	// CreateChunk bounds the objects one sync creates; defaults to
 	// DefaultCreateChunk. A larger task is created over several syncs.
 	CreateChunk int
+	// StatusBatchDelay is how long a status change that may wait is held
+	// before it is written (see DefaultStatusBatchDelay); 0 writes every
+	// change at once.
+	StatusBatchDelay time.Duration
 }
 
 // DefaultCreateChunk is how many objects one sync creates at most: a large
@@ -157,11 +165,13 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		taskIndexer:      inf.Tasks.Informer().GetIndexer(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: ControllerName}),
-		recorder:    opts.Recorder,
-		clock:       opts.Clock,
-		metrics:     opts.Metrics,
-		policy:      opts.Policy,
-		createChunk: opts.CreateChunk,
+		recorder:         opts.Recorder,
+		clock:            opts.Clock,
+		metrics:          opts.Metrics,
+		policy:           opts.Policy,
+		createChunk:      opts.CreateChunk,
+		held:             newHeldStatuses(),
+		statusBatchDelay: opts.StatusBatchDelay,
 	}
 	c.policy.PodGroups = inf.PodGroups != nil
 	if inf.PodGroups != nil {
