@@ -91,6 +91,18 @@ func run(ctx context.Context, opts options) error {
 	if err != nil {
 		return fmt.Errorf("build kubernetes client: %w", err)
 	}
+	// Events and the Lease have clients of their own, each with its own
+	// --kube-api-qps budget (as kube-scheduler and kube-controller-manager
+	// do): a burst of creates never delays the Lease's renewal, and
+	// recording what happened never slows down making it happen.
+	eventClient, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("build event client: %w", err)
+	}
+	leaseClient, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("build lease client: %w", err)
+	}
 	kusciaClient, err := versioned.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("build kuscia client: %w", err)
@@ -109,13 +121,13 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	run := func(ctx context.Context) error {
-		return runController(ctx, opts, kubeClient, kusciaClient, registry, metrics, ready)
+		return runController(ctx, opts, kubeClient, kusciaClient, eventClient, registry, metrics, ready)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.serve(ctx) }()
 	var runErr error
 	if opts.leaderElect {
-		runErr = runWithLeaderElection(ctx, opts, kubeClient, run)
+		runErr = runWithLeaderElection(ctx, opts, leaseClient, run)
 	} else {
 		runErr = run(ctx)
 	}
@@ -131,7 +143,7 @@ func run(ctx context.Context, opts options) error {
 	}
 }
 
-func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, registry *prometheus.Registry, metrics *controller.Metrics, ready *readiness) error {
+func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, eventClient kubernetes.Interface, registry *prometheus.Registry, metrics *controller.Metrics, ready *readiness) error {
 	utilMust(kusciascheme.AddToScheme(scheme.Scheme))
 	policy, err := opts.policy()
 	if err != nil {
@@ -146,7 +158,7 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartStructuredLogging(3)
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventClient.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: controller.ControllerName})
 
