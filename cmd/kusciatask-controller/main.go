@@ -91,6 +91,25 @@ func run(ctx context.Context, opts options) error {
 	if err != nil {
 		return fmt.Errorf("build kubernetes client: %w", err)
 	}
+	// Gate opening, Events and the Lease have clients of their own, each
+	// with its own --kube-api-qps budget (kube-scheduler and
+	// kube-controller-manager split theirs the same way): a gang that
+	// formed waits for its gates with its nodes held idle, so opening them
+	// never queues behind other tasks' creates; a burst of creates never
+	// delays the Lease's renewal; and recording what happened never slows
+	// down making it happen.
+	gateClient, err := kubernetes.NewForConfig(builtInTypesConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("build gate client: %w", err)
+	}
+	eventClient, err := kubernetes.NewForConfig(builtInTypesConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("build event client: %w", err)
+	}
+	leaseClient, err := kubernetes.NewForConfig(builtInTypesConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("build lease client: %w", err)
+	}
 	kusciaClient, err := versioned.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("build kuscia client: %w", err)
@@ -109,13 +128,13 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	run := func(ctx context.Context) error {
-		return runController(ctx, opts, kubeClient, kusciaClient, registry, metrics, ready)
+		return runController(ctx, opts, clients{kube: kubeClient, kuscia: kusciaClient, gate: gateClient, events: eventClient}, registry, metrics, ready)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.serve(ctx) }()
 	var runErr error
 	if opts.leaderElect {
-		runErr = runWithLeaderElection(ctx, opts, kubeClient, run)
+		runErr = runWithLeaderElection(ctx, opts, leaseClient, run)
 	} else {
 		runErr = run(ctx)
 	}
@@ -131,7 +150,16 @@ func run(ctx context.Context, opts options) error {
 	}
 }
 
-func runController(ctx context.Context, opts options, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, registry *prometheus.Registry, metrics *controller.Metrics, ready *readiness) error {
+// clients are the controller's API clients, each with its own rate limiter.
+type clients struct {
+	kube   kubernetes.Interface
+	kuscia versioned.Interface
+	gate   kubernetes.Interface
+	events kubernetes.Interface
+}
+
+func runController(ctx context.Context, opts options, cs clients, registry *prometheus.Registry, metrics *controller.Metrics, ready *readiness) error {
+	kubeClient, kusciaClient := cs.kube, cs.kuscia
 	utilMust(kusciascheme.AddToScheme(scheme.Scheme))
 	policy, err := opts.policy()
 	if err != nil {
@@ -146,7 +174,7 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartStructuredLogging(3)
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.events.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: controller.ControllerName})
 
@@ -166,7 +194,8 @@ func runController(ctx context.Context, opts options, kubeClient kubernetes.Inte
 	if usePodGroups {
 		inf.PodGroups = children.Scheduling().V1beta1().PodGroups()
 	}
-	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy})
+	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy,
+		GateClient: cs.gate, StatusBatchDelay: opts.statusBatchDelay})
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/security"
@@ -38,6 +39,7 @@ type options struct {
 	gateImage              string
 	podGroups              podgroup.Mode
 	profiling              bool
+	statusBatchDelay       time.Duration
 }
 
 // Defaults that depend on where the controller runs.
@@ -98,6 +100,10 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.profiling, "profiling", false,
 		"Serve Go's pprof profiles (heap, CPU, goroutines, ...) under /debug/pprof/ on the metrics address "+
 			"(--metrics-bind-address). Off by default: a profile shows the process's internals to whoever can reach that address.")
+	fs.DurationVar(&o.statusBatchDelay, "status-batch-delay", controller.DefaultStatusBatchDelay,
+		"How long a task's status may lag its pods' progress (created, scheduled, started), so a burst of changes is one "+
+			"write: a task whose gang forms within it is written twice, Running and its end. Phase changes, releases, "+
+			"create failures and the end are written at once. 0 writes every change at once.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {
@@ -129,6 +135,9 @@ func (o *options) validate(args []string) error {
 	}
 	if o.profiling && o.metricsBindAddress == "0" {
 		return errors.New("--profiling serves on the metrics address, which --metrics-bind-address=0 disables")
+	}
+	if o.statusBatchDelay < 0 {
+		return errors.New("--status-batch-delay must not be negative")
 	}
 	_, err := o.policy()
 	return err

@@ -13,6 +13,7 @@ import (
 	psapi "k8s.io/pod-security-admission/api"
 
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/podgroup"
 )
@@ -47,6 +48,7 @@ func TestFlagDefaults(t *testing.T) {
 		reservationGate:        true,
 		gateImage:              gate.DefaultImage,
 		podGroups:              podgroup.ModeAuto,
+		statusBatchDelay:       controller.DefaultStatusBatchDelay,
 	}, o)
 }
 
@@ -56,6 +58,7 @@ func TestFlagErrors(t *testing.T) {
 		wantOut string
 	}{
 		{[]string{"--workers=0"}, "--workers must be at least 1"},
+		{[]string{"--status-batch-delay=-1s"}, "--status-batch-delay must not be negative"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"extra"}, `unexpected arguments "extra"`},
 		{[]string{"--profiling", "--metrics-bind-address=0"}, "--profiling serves on the metrics address"},

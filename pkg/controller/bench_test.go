@@ -2,7 +2,9 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -58,4 +60,72 @@ func BenchmarkSync(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkLifecycle takes the seed's PSI task, gated, through a
+// straight run (created, seen, reserved, running, succeeded, a resync) and
+// reports the controller's writes per task: status writes and Events with
+// the status held (--status-batch-delay, the default) and with every
+// change written at once (the baseline). T2 of `make bench`: 2 status
+// writes and 2 Events.
+func BenchmarkLifecycle(b *testing.B) {
+	for _, mode := range []struct {
+		name  string
+		delay time.Duration
+	}{{"written-at-once", 0}, {"held", DefaultStatusBatchDelay}} {
+		b.Run(mode.name, func(b *testing.B) {
+			var total lifecycleWrites
+			for b.Loop() {
+				total.add(straightRun(b, mode.delay))
+			}
+			b.ReportMetric(float64(total.status)/float64(b.N), "status-writes/task")
+			b.ReportMetric(float64(total.events)/float64(b.N), "events/task")
+			b.ReportMetric(float64(total.gates)/float64(b.N), "gate-patches/task")
+		})
+	}
+}
+
+// lifecycleWrites counts a task's writes.
+type lifecycleWrites struct{ status, events, gates int }
+
+func (w *lifecycleWrites) add(o lifecycleWrites) {
+	w.status, w.events, w.gates = w.status+o.status, w.events+o.events, w.gates+o.gates
+}
+
+// straightRun runs one gated PSI task from creation to Succeeded and a
+// resync, and counts its writes.
+func straightRun(b *testing.B, delay time.Duration) lifecycleWrites {
+	b.StopTimer()
+	t := &testing.T{}
+	f := newGatedFixture(t, psiObjects(t)...)
+	f.c.statusBatchDelay = delay
+	b.StartTimer()
+	var w lifecycleWrites
+	steps := []func(){
+		func() {},
+		func() { f.clock.Step(time.Second) },
+		func() { f.updatePods(bind("node-0")); f.clock.Step(time.Second) },
+		func() { f.updatePods(runPod) },
+		func() { f.updatePods(succeedPod); f.clock.Step(time.Second) },
+		func() { f.clock.Step(time.Minute) },
+	}
+	for _, step := range steps {
+		step()
+		if _, err := f.sync(psi); err != nil {
+			b.Fatal(err)
+		}
+		for _, write := range f.writes() {
+			switch {
+			case strings.HasPrefix(write, "update kusciatasks/status"):
+				w.status++
+			case strings.HasPrefix(write, "patch pods"):
+				w.gates++
+			}
+		}
+		w.events += len(f.events())
+	}
+	if phase := f.task(psi).Status.Phase; phase != kusciav1alpha1.TaskSucceeded {
+		b.Fatalf("task is %s", phase)
+	}
+	return w
 }

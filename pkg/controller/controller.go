@@ -39,6 +39,8 @@ type Controller struct {
 	// maps; kusciaClient writes task status.
 	kubeClient   kubernetes.Interface
 	kusciaClient versioned.Interface
+	// gateClient opens the gates of reserved pods (see Options.GateClient).
+	gateClient kubernetes.Interface
 
 	// tasks reads tasks from the informer cache, or as this controller
 	// last wrote them when that is newer (a mutation cache): a sync never
@@ -80,6 +82,10 @@ type Controller struct {
 	policy builder.Policy
 	// createChunk bounds the objects one sync creates.
 	createChunk int
+	// held are statuses computed but not written yet; statusBatchDelay is
+	// how long a status that may wait is held (0: never).
+	held             *heldStatuses
+	statusBatchDelay time.Duration
 }
 
 // Informers are the informers the controller reads from. The pod, service
@@ -119,6 +125,15 @@ type Options struct {
 	// CreateChunk bounds the objects one sync creates; defaults to
 	// DefaultCreateChunk. A larger task is created over several syncs.
 	CreateChunk int
+	// GateClient opens the gates of reserved pods; defaults to the kube
+	// client. The binary gives it a rate limiter of its own: a gang that
+	// formed holds its nodes idle until its gates open, so opening them
+	// must not queue behind other tasks' creates.
+	GateClient kubernetes.Interface
+	// StatusBatchDelay is how long a status change that may wait is held
+	// before it is written (see DefaultStatusBatchDelay); 0 writes every
+	// change at once.
+	StatusBatchDelay time.Duration
 }
 
 // DefaultCreateChunk is how many objects one sync creates at most: a large
@@ -145,12 +160,16 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 	if opts.ExpectationsTimeout == 0 {
 		opts.ExpectationsTimeout = DefaultExpectationsTimeout
 	}
+	if opts.GateClient == nil {
+		opts.GateClient = kubeClient
+	}
 	if opts.CreateChunk < 1 {
 		opts.CreateChunk = DefaultCreateChunk
 	}
 	c := &Controller{
 		kubeClient:   kubeClient,
 		kusciaClient: kusciaClient,
+		gateClient:   opts.GateClient,
 		tasks: cache.NewIntegerResourceVersionMutationCacheWithOptions(klog.FromContext(ctx), inf.Tasks.Informer().GetStore(),
 			cache.MutationCacheOptions{MaxCacheSize: taskMutationCacheSize}),
 		expectations:     newExpectations(opts.Clock, opts.ExpectationsTimeout),
@@ -162,12 +181,14 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		taskIndexer:      inf.Tasks.Informer().GetIndexer(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: ControllerName}),
-		recorder:    opts.Recorder,
-		clock:       opts.Clock,
-		metrics:     opts.Metrics,
-		phases:      newPhaseCounts(),
-		policy:      opts.Policy,
-		createChunk: opts.CreateChunk,
+		recorder:         opts.Recorder,
+		clock:            opts.Clock,
+		metrics:          opts.Metrics,
+		phases:           newPhaseCounts(),
+		policy:           opts.Policy,
+		createChunk:      opts.CreateChunk,
+		held:             newHeldStatuses(),
+		statusBatchDelay: opts.StatusBatchDelay,
 	}
 	c.policy.PodGroups = inf.PodGroups != nil
 	if inf.PodGroups != nil {

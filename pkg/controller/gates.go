@@ -32,7 +32,7 @@ func (c *Controller) openGates(ctx context.Context, task *kusciav1alpha1.KusciaT
 			errs = append(errs, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err))
 			continue
 		}
-		_, err = c.kubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch,
+		_, err = c.gateClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch,
 			metav1.PatchOptions{FieldManager: ControllerName})
 		switch {
 		case err == nil:

@@ -73,7 +73,7 @@ func TestGatesOpenWhenReserved(t *testing.T) {
 	task := f.task(psi)
 	assert.Equal(t, kusciav1alpha1.TaskRunning, task.Status.Phase)
 	require.NotNil(t, task.Status.Reservation.GateOpenedTime)
-	assert.Contains(t, f.events(), "Normal GatesOpened opened the gates of the pods of parties [alice bob]: the gang formed in 0s (round 1)")
+	assert.Contains(t, f.events(), "Normal Running task reserved and running: parties [alice bob] reserved; opened the gates of the pods of parties [alice bob]: the gang formed in 0s (round 1)")
 	assert.Equal(t, gate.Open, f.gateOf(alicePod))
 	assert.Equal(t, gate.Open, f.gateOf(bobPod))
 

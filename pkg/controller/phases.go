@@ -130,13 +130,21 @@ func currentRound(res *kusciav1alpha1.ReservationStatus) int32 {
 	return res.Round
 }
 
-// startTime is when the lifecycle deadline counts from: status.startTime,
-// or now on the first sync (which writes it).
+// startTime is when the lifecycle deadline counts from: status.startTime
+// (stored or held); before it is set, now, or when the task's children
+// already exist (a controller restarted before writing it), the time the
+// first of them was created.
 func startTime(tc *taskContext) time.Time {
 	if tc.task.Status.StartTime != nil {
 		return tc.task.Status.StartTime.Time
 	}
-	return tc.now
+	start := tc.now
+	for _, p := range tc.children.pods {
+		if t := p.CreationTimestamp.Time; !t.IsZero() && t.Before(start) {
+			start = t
+		}
+	}
+	return start
 }
 
 // splitByRound separates the pods of the given round from stale pods of

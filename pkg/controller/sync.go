@@ -23,6 +23,10 @@ const EventSyncFailed = "SyncFailed"
 
 // taskContext is what one sync knows about one task.
 type taskContext struct {
+	// stored is the task as last read or written; task is the same task
+	// with its held status, if any (see heldStatuses): what the sync
+	// decides from.
+	stored   *kusciav1alpha1.KusciaTask
 	task     *kusciav1alpha1.KusciaTask
 	children children
 	now      time.Time
@@ -31,7 +35,7 @@ type taskContext struct {
 // input is what the status package computes a status from.
 func (tc *taskContext) input(roster *builder.Roster) status.Input {
 	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now,
-		GroupMessages: groupMessages(tc.children.podGroups)}
+		Start: startTime(tc), GroupMessages: groupMessages(tc.children.podGroups)}
 }
 
 // syncHandler reconciles one task: the handler of its phase decides the
@@ -44,6 +48,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	if apierrors.IsNotFound(err) {
 		logger.V(4).Info("Task is gone")
 		c.expectations.forget(key.Name)
+		c.held.drop(key.Name)
 		return syncResult{}, nil
 	}
 	if err != nil {
@@ -53,7 +58,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		logger.V(4).Info("Waiting for the informers to show this controller's own creates and deletes")
 		return syncResult{requeueAfter: wait}, nil
 	}
-	tc := &taskContext{task: task, children: c.childrenOf(task), now: c.clock.Now()}
+	tc := &taskContext{stored: task, task: c.held.view(task), children: c.childrenOf(task), now: c.clock.Now()}
 	st, err := c.handlerFor(task.Status.Phase)(ctx, tc)
 	if ie, ok := builder.AsInputError(err); ok {
 		logger.Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
@@ -66,17 +71,21 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	return c.carryOut(ctx, tc, st)
 }
 
-// carryOut writes the step's status, then stops its pods and creates its
-// children. A create the API server refuses for good fails the task in the
-// same sync (and stops what was created); one that may heal is told in
-// status and retried, at the latest at the step's deadline.
+// carryOut writes the step's status (or holds it, see commitStatus), then
+// stops its pods and creates its children. A create the API server refuses
+// for good fails the task in the same sync (and stops what was created);
+// one that may heal is told in status and retried, at the latest at the
+// step's deadline.
 func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (syncResult, error) {
-	task, err := c.writeStatus(ctx, tc.task, st.next.Status)
+	hold, err := c.commitStatus(ctx, tc, st.next)
 	if err != nil {
 		return syncResult{}, err
 	}
-	tc.task = task
+	task := tc.task
 	res := syncResult{requeueAfter: requeueDelay(st.requeueAt, tc.now)}
+	if hold > 0 && (res.requeueAfter == 0 || hold < res.requeueAfter) {
+		res.requeueAfter = hold
+	}
 	if err := c.stopPods(ctx, task, st.next.Stop); err != nil {
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return res, err
@@ -105,7 +114,7 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		return res, err
 	}
 	s := status.CreateFailed(task.Status, re.reason, re.Error(), tc.now)
-	if _, werr := c.writeStatus(ctx, task, s); werr != nil {
+	if werr := c.writeNow(ctx, tc, s); werr != nil {
 		return res, errors.Join(err, werr)
 	}
 	if re.reason == kusciav1alpha1.ReasonResourceQuotaExceeded {
@@ -119,6 +128,41 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 	}
 	c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 	return res, err
+}
+
+// commitStatus writes the next status when it differs from the stored one,
+// unless it may wait (status.MayWait): then it is held, and written by the
+// first sync after statusBatchDelay, so the steps of a burst (a round's
+// objects created, its pods scheduled and started) reach the API server as
+// one write. It returns how long the status is held, or 0 once written.
+func (c *Controller) commitStatus(ctx context.Context, tc *taskContext, n status.Next) (time.Duration, error) {
+	stored := tc.stored
+	if !status.Changed(&stored.Status, &n.Status) {
+		c.held.drop(stored.Name)
+		tc.task = stored
+		return 0, nil
+	}
+	if c.statusBatchDelay > 0 && status.MayWait(&stored.Status, n) {
+		since := c.held.hold(stored, n.Status, tc.now)
+		if wait := since.Add(c.statusBatchDelay).Sub(tc.now); wait > 0 {
+			klog.FromContext(ctx).V(5).Info("Holding the status", "for", wait)
+			tc.task = c.held.view(stored)
+			return wait, nil
+		}
+	}
+	return 0, c.writeNow(ctx, tc, n.Status)
+}
+
+// writeNow writes s over the stored task and makes the written task the
+// sync's view.
+func (c *Controller) writeNow(ctx context.Context, tc *taskContext, s kusciav1alpha1.KusciaTaskStatus) error {
+	written, err := c.writeStatus(ctx, tc.stored, s)
+	if err != nil {
+		return err
+	}
+	c.held.drop(written.Name)
+	tc.stored, tc.task = written, written
+	return nil
 }
 
 // quotaRetryInterval is how often a task held back by a ResourceQuota tries
@@ -191,7 +235,7 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	if task.Status.Phase != s.Phase {
 		logger.Info("Task changed phase", "from", task.Status.Phase, "to", s.Phase, "reason", s.Reason)
 	}
-	for _, e := range status.Events(&task.Status, &s, len(task.Spec.Parties)) {
+	for _, e := range status.Events(&task.Status, &s) {
 		c.recorder.Event(task, e.Type, e.Reason, e.Message)
 	}
 	c.metrics.observeTransition(&task.Status, &s)

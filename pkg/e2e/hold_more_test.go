@@ -69,7 +69,9 @@ func TestReservationRestartWhileGated(t *testing.T) {
 	eventually(t, 30*time.Second, "alice to be held", func() (bool, string) {
 		task := getTask(t, name)
 		alice := taskPods(t, task, "alice")
-		return len(alice) == 1 && held(&alice[0]) && len(task.Status.Reservation.ReservedParties) == 1, "alice not held yet"
+		// Reported, too: progress reaches status within --status-batch-delay.
+		r := task.Status.Reservation
+		return len(alice) == 1 && held(&alice[0]) && r != nil && len(r.ReservedParties) == 1, "alice not held yet"
 	})
 	before := map[string]types.UID{}
 	for _, p := range taskPods(t, getTask(t, name), "alice", "bob") {
@@ -110,9 +112,10 @@ func TestReservationGateDeadline(t *testing.T) {
 	pods := followGates(t, name, "alice", "bob")
 	schedule := "  scheduleConfig:\n    resourceReservedSeconds: 60\n    lifecycleSeconds: 8\n"
 	applyYAML(t, psiTask(name, schedule, partyOpts{}, partyOpts{cpu: "64"}))
-	eventually(t, 30*time.Second, "alice to be held", func() (bool, string) {
-		alice := taskPods(t, getTask(t, name), "alice")
-		return len(alice) == 1 && held(&alice[0]), "alice not held yet"
+	eventually(t, 30*time.Second, "alice to be held, and the task to say so", func() (bool, string) {
+		task := getTask(t, name)
+		alice := taskPods(t, task, "alice")
+		return len(alice) == 1 && held(&alice[0]) && task.Status.StartTime != nil, "alice not held yet"
 	})
 	killController(t)
 	start := getTask(t, name).Status.StartTime.Time

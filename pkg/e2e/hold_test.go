@@ -146,7 +146,7 @@ func TestReservationHold(t *testing.T) {
 	task = waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 60*time.Second)
 	assert.EqualValues(t, 1, task.Status.Reservation.Round)
 	require.NotNil(t, task.Status.Reservation.GateOpenedTime)
-	assert.Regexp(t, `Normal\s+GatesOpened\s+.*opened the gates of the pods of parties \[alice bob\]: the gang formed in \d+s`,
+	assert.Regexp(t, `Normal\s+Running\s+.*opened the gates of the pods of parties \[alice bob\]: the gang formed in \d+s`,
 		kubectl(t, "describe", "kt", name))
 
 	violations, bound, opened, party, events := pods.snapshot()

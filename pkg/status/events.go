@@ -9,23 +9,23 @@ import (
 )
 
 // Event reasons recorded on a task besides the failure reasons of its status.
+// A task that runs straight through records two Events, Running and its
+// terminal one: an Event is recorded where a user learns something status
+// alone does not say as plainly (a transition, a retry's cause), not for
+// every step (being accepted, its objects created: status conditions tell
+// those).
 const (
-	EventPending          = "Pending"
-	EventResourcesCreated = "ResourcesCreated"
-	EventRoundStarted     = "RoundStarted"
-	EventRoundReleased    = "RoundReleased"
-	EventRunning          = "Running"
-	EventGatesOpened      = "GatesOpened"
-	EventSucceeded        = "Succeeded"
+	EventRoundStarted  = "RoundStarted"
+	EventRoundReleased = "RoundReleased"
+	EventRunning       = "Running"
+	EventSucceeded     = "Succeeded"
 )
 
 // Event messages.
 const (
-	msgPending          = "task accepted; creating its resources"
-	msgResourcesCreated = "created the config maps, services and pods of %d parties"
-	msgRoundStarted     = "reservation round %d started"
-	msgRunning          = "task reserved and running: %s"
-	msgGatesOpened      = "opened the gates of the pods of parties %v: the gang formed in %s (round %d)"
+	msgRoundStarted = "reservation round %d started"
+	msgRunning      = "task reserved and running: %s"
+	msgGatesOpened  = "; opened the gates of the pods of parties %v: the gang formed in %s (round %d)"
 )
 
 // Event is one event to record on the task.
@@ -35,16 +35,12 @@ type Event struct {
 	Message string
 }
 
-// Events lists the events of the transition from old to s, in order.
-func Events(old, s *kusciav1alpha1.KusciaTaskStatus, parties int) []Event {
+// Events lists the events of the transition from old to s, in order. The
+// transition may span several steps when the controller batched them into
+// one status write.
+func Events(old, s *kusciav1alpha1.KusciaTaskStatus) []Event {
 	var out []Event
 	normal := func(reason, msg string) { out = append(out, Event{corev1.EventTypeNormal, reason, msg}) }
-	if old.Phase == "" && s.Phase != "" {
-		normal(EventPending, msgPending)
-	}
-	if conditionTrue(s, kusciav1alpha1.ConditionResourceCreated) && !conditionTrue(old, kusciav1alpha1.ConditionResourceCreated) {
-		normal(EventResourcesCreated, fmt.Sprintf(msgResourcesCreated, parties))
-	}
 	if c := Condition(s, kusciav1alpha1.ConditionResourceCreated); c != nil && c.Status == corev1.ConditionFalse {
 		// Creating the round's objects fails and is retried: said once per
 		// reason, not on every retry.
@@ -65,10 +61,7 @@ func Events(old, s *kusciav1alpha1.KusciaTaskStatus, parties int) []Event {
 		if c := Condition(s, kusciav1alpha1.ConditionReserved); c != nil {
 			reserved = c.Message
 		}
-		normal(EventRunning, fmt.Sprintf(msgRunning, reserved))
-	}
-	if e, ok := gatesOpened(old, s); ok {
-		out = append(out, e)
+		normal(EventRunning, fmt.Sprintf(msgRunning, reserved)+gatesOpened(old, s))
 	}
 	if old.Phase == s.Phase {
 		return out
@@ -94,16 +87,16 @@ func roundOf(s *kusciav1alpha1.KusciaTaskStatus) int32 {
 	return s.Reservation.Round
 }
 
-// gatesOpened is the event of the transition that opened the gates: how
-// long the gang took to form, from the round's start.
-func gatesOpened(old, s *kusciav1alpha1.KusciaTaskStatus) (Event, bool) {
+// gatesOpened completes the Running event of the transition that opened the
+// gates: how long the gang took to form, from the round's start.
+func gatesOpened(old, s *kusciav1alpha1.KusciaTaskStatus) string {
 	r := s.Reservation
 	if r == nil || r.GateOpenedTime == nil || (old.Reservation != nil && old.Reservation.GateOpenedTime != nil) {
-		return Event{}, false
+		return ""
 	}
 	took := "an unknown time"
 	if r.RoundStartTime != nil {
 		took = r.GateOpenedTime.Sub(r.RoundStartTime.Time).String()
 	}
-	return Event{corev1.EventTypeNormal, EventGatesOpened, fmt.Sprintf(msgGatesOpened, r.ReservedParties, took, r.Round)}, true
+	return fmt.Sprintf(msgGatesOpened, r.ReservedParties, took, r.Round)
 }

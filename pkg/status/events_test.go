@@ -62,26 +62,16 @@ func TestEvents(t *testing.T) {
 		new  st
 		want []Event
 	}{
+		// Being accepted and having its objects created are told by status
+		// (phase, condition ResourceCreated), not by Events.
+		{name: "accepted and created", old: st{}, new: pendingSt},
+		{name: "accepted, resources not created yet", old: st{}, new: st{phase: kusciav1alpha1.TaskPending, round: 1}},
+		{name: "resources created later", old: st{phase: kusciav1alpha1.TaskPending, round: 1}, new: pendingSt},
 		{
-			name: "accepted and created",
+			name: "accepted and running in one write",
 			old:  st{},
-			new:  pendingSt,
-			want: []Event{
-				normalEvent(EventPending, "task accepted; creating its resources"),
-				normalEvent(EventResourcesCreated, "created the config maps, services and pods of 2 parties"),
-			},
-		},
-		{
-			name: "accepted, resources not created yet",
-			old:  st{},
-			new:  st{phase: kusciav1alpha1.TaskPending, round: 1},
-			want: []Event{normalEvent(EventPending, "task accepted; creating its resources")},
-		},
-		{
-			name: "resources created later",
-			old:  st{phase: kusciav1alpha1.TaskPending, round: 1},
-			new:  pendingSt,
-			want: []Event{normalEvent(EventResourcesCreated, "created the config maps, services and pods of 2 parties")},
+			new:  runningSt,
+			want: []Event{normalEvent(EventRunning, "task reserved and running: parties [alice bob] reserved")},
 		},
 		{
 			name: "round released",
@@ -137,17 +127,14 @@ func TestEvents(t *testing.T) {
 			name: "failed on the first sync",
 			old:  st{},
 			new:  st{phase: kusciav1alpha1.TaskFailed, reason: kusciav1alpha1.ReasonAppImageNotFound, message: `party bob: AppImage "nope" not found`},
-			want: []Event{
-				normalEvent(EventPending, "task accepted; creating its resources"),
-				warningEvent(string(kusciav1alpha1.ReasonAppImageNotFound), `party bob: AppImage "nope" not found`),
-			},
+			want: []Event{warningEvent(string(kusciav1alpha1.ReasonAppImageNotFound), `party bob: AppImage "nope" not found`)},
 		},
 		{name: "nothing changed while pending", old: pendingSt, new: pendingSt},
 		{name: "nothing changed while running", old: runningSt, new: st{phase: kusciav1alpha1.TaskRunning, created: true, round: 1, reserved: "y", message: "m"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Events(tc.old.status(), tc.new.status(), 2)
+			got := Events(tc.old.status(), tc.new.status())
 			assert.Equal(t, tc.want, got)
 		})
 	}
@@ -165,16 +152,13 @@ func TestEventsOfComputedStatuses(t *testing.T) {
 		if !Changed(old, &s) {
 			return nil
 		}
-		return Events(old, &s, len(f.task.Spec.Parties))
+		return Events(old, &s)
 	}
 	reservationAt := func(now float64) Outcome {
 		return Outcome{ResourcesCreated: true, Reservation: f.evaluate(f.task.Status.Reservation, at(now))}
 	}
 
-	assert.Equal(t, []Event{
-		normalEvent(EventPending, "task accepted; creating its resources"),
-		normalEvent(EventResourcesCreated, "created the config maps, services and pods of 2 parties"),
-	}, step(0, Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))}))
+	assert.Empty(t, step(0, Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))}), "accepted and created: status tells")
 
 	bind(f.pod(t, alicePod))
 	unschedulable(f.pod(t, bobPod), "0/2 nodes are available: 2 Insufficient cpu.")

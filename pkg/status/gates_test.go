@@ -130,7 +130,7 @@ func TestOpenGatesNotWhenFinished(t *testing.T) {
 
 // While a gated task waits, a reserved party says what it holds behind its
 // gate and whom it waits for; the sync that reserves it stamps
-// gateOpenedTime (whole seconds) and records GatesOpened once, with the
+// gateOpenedTime (whole seconds) and its Running event tells, once, the
 // time the gang took from the round's start.
 func TestGatedReservationStatus(t *testing.T) {
 	f := psiFixture(t)
@@ -148,17 +148,15 @@ func TestGatedReservationStatus(t *testing.T) {
 	require.Equal(t, kusciav1alpha1.TaskRunning, s.Phase)
 	require.NotNil(t, s.Reservation.GateOpenedTime)
 	assert.True(t, s.Reservation.GateOpenedTime.Equal(ptr.To(metav1.NewTime(at(6.7).Truncate(time.Second)))), "whole seconds: %v", s.Reservation.GateOpenedTime)
-	events := Events(&old, &s, 2)
-	assert.Contains(t, events, Event{corev1.EventTypeNormal, EventGatesOpened,
-		"opened the gates of the pods of parties [alice bob]: the gang formed in 7s (round 1)"})
+	assert.Equal(t, []Event{{corev1.EventTypeNormal, EventRunning,
+		"task reserved and running: parties [alice bob] reserved; opened the gates of the pods of parties [alice bob]: the gang formed in 7s (round 1)"}},
+		Events(&old, &s))
 
 	// Running on: the time stays, the event is not told again.
 	old = f.task.Status
 	s = f.compute(t, at(9), Outcome{})
 	assert.True(t, s.Reservation.GateOpenedTime.Equal(old.Reservation.GateOpenedTime))
-	for _, e := range Events(&old, &s, 2) {
-		assert.NotEqual(t, EventGatesOpened, e.Reason)
-	}
+	assert.Empty(t, Events(&old, &s))
 }
 
 // Without gates (--reservation-gate=false) no gate is reported.

@@ -33,6 +33,9 @@ type Input struct {
 	Pods     []*corev1.Pod
 	Services []*corev1.Service
 	Now      time.Time
+	// Start is when the task's lifecycle counts from, for a status that
+	// has no startTime yet; zero means Now.
+	Start time.Time
 	// GroupMessages are, by domainID, why kube-scheduler cannot place a
 	// party's PodGroup (PodGroupInitiallyScheduled=False).
 	GroupMessages map[string]string
@@ -183,7 +186,11 @@ type next struct {
 func begin(in Input) *next {
 	n := &next{in: in, s: in.Task.Status.DeepCopy(), now: metav1.NewTime(in.Now), pods: podsByKey(in.Pods), stopped: map[string]string{}}
 	if n.s.StartTime == nil {
-		n.s.StartTime = &n.now
+		start := n.now
+		if !in.Start.IsZero() {
+			start = metav1.NewTime(in.Start)
+		}
+		n.s.StartTime = &start
 	}
 	return n
 }

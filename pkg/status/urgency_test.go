@@ -1,0 +1,103 @@
+package status
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/reservation"
+)
+
+// mayWaitAt computes the fixture's next status at now and reports whether
+// it may wait; the status is stored as if written either way.
+func (f *fixture) mayWaitAt(t *testing.T, now float64, o Outcome) (Next, bool) {
+	t.Helper()
+	old := f.task.Status.DeepCopy()
+	n := computeNext(f.input(at(now)), o)
+	f.task.Status = roundTrip(t, n.Status)
+	return n, MayWait(old, n)
+}
+
+// The progress of a task that runs straight through may wait; the steps the
+// controller acts on, or that end the task, may not.
+func TestMayWaitStraightThrough(t *testing.T) {
+	f := psiFixture(t)
+	f.gateAll()
+	_, wait := f.mayWaitAt(t, 0, Outcome{Reservation: f.evaluate(nil, at(0))})
+	assert.True(t, wait, "accepted: Pending may wait")
+	_, wait = f.mayWaitAt(t, 1, Outcome{ResourcesCreated: true, Reservation: f.evaluate(f.task.Status.Reservation, at(1))})
+	assert.True(t, wait, "its objects created")
+	bind(f.pod(t, alicePod))
+	_, wait = f.mayWaitAt(t, 2, Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
+	assert.True(t, wait, "one party reserved, the other on its way")
+
+	bind(f.pod(t, bobPod))
+	n, wait := f.mayWaitAt(t, 3, Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(3))})
+	require.Equal(t, kusciav1alpha1.TaskRunning, n.Status.Phase)
+	assert.NotEmpty(t, n.Open)
+	assert.False(t, wait, "Running opens the gates: written first")
+
+	for _, p := range n.Open {
+		p.Annotations[gate.Annotation] = gate.Open // the controller's patch
+		run(p, at(4))
+	}
+	_, wait = f.mayWaitAt(t, 4, Outcome{})
+	assert.True(t, wait, "pods running behind open gates")
+	succeed(f.pod(t, alicePod))
+	_, wait = f.mayWaitAt(t, 5, Outcome{})
+	assert.True(t, wait, "one party done")
+	succeed(f.pod(t, bobPod))
+	n, wait = f.mayWaitAt(t, 6, Outcome{})
+	require.Equal(t, kusciav1alpha1.TaskSucceeded, n.Status.Phase)
+	assert.False(t, wait, "the end is written at once")
+}
+
+// A failure that stops pods, a released round and a failing create are
+// written at once; the next round starting may wait.
+func TestMayWaitNotForStopsReleasesAndCreateFailures(t *testing.T) {
+	t.Run("failed on input", func(t *testing.T) {
+		f := psiFixture(t)
+		_, wait := f.mayWaitAt(t, 0, Outcome{Failure: &builder.InputError{Reason: kusciav1alpha1.ReasonAppImageNotFound, Message: "x"}})
+		assert.False(t, wait)
+	})
+	t.Run("a peer fails while running", func(t *testing.T) {
+		f := psiFixture(t)
+		f.toRunning(t)
+		fail(f.pod(t, bobPod), "boom")
+		n, wait := f.mayWaitAt(t, 5, Outcome{})
+		assert.NotEmpty(t, n.Stop, "alice's pod is stopped")
+		assert.False(t, wait)
+	})
+	t.Run("round released, next round", func(t *testing.T) {
+		f := psiFixture(t)
+		f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+		bind(f.pod(t, alicePod))
+		unschedulable(f.pod(t, bobPod), insufficient)
+		f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
+		d := f.evaluate(f.task.Status.Reservation, at(40))
+		require.Equal(t, reservation.ActionRelease, d.Action)
+		_, wait := f.mayWaitAt(t, 40, Outcome{Reservation: d})
+		assert.False(t, wait, "a release is written before its pods go")
+
+		f.pods = nil
+		f.compute(t, at(41), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(41))})
+		d = f.evaluate(f.task.Status.Reservation, at(71))
+		require.Equal(t, reservation.ActionCreate, d.Action)
+		n, wait := f.mayWaitAt(t, 71, Outcome{Reservation: d})
+		require.EqualValues(t, 2, n.Status.Reservation.Round)
+		assert.True(t, wait, "a new round is progress: it may wait")
+	})
+	t.Run("create failing", func(t *testing.T) {
+		f := psiFixture(t)
+		f.compute(t, at(0), Outcome{Reservation: f.evaluate(nil, at(0))})
+		old := f.task.Status.DeepCopy()
+		s := CreateFailed(f.task.Status, kusciav1alpha1.ReasonResourceQuotaExceeded, "quota", at(1))
+		assert.False(t, MayWait(old, Next{Status: s}))
+		assert.Equal(t, corev1.ConditionFalse, Condition(&s, kusciav1alpha1.ConditionResourceCreated).Status)
+	})
+}
