@@ -31,7 +31,7 @@ const getExample = `  # Every task, one line each: phase, age, round, parties, r
 const messageWidth = 160
 
 type getOptions struct {
-	output string
+	output  string
 	streams genericiooptions.IOStreams
 	deps
 }

@@ -40,7 +40,7 @@ func (o *logsOptions) followTask(ctx context.Context, c *Clients, task *kusciav1
 			continue
 		}
 		pods := c.Kube.CoreV1().Pods(ns)
-		lw := &cache.ListWatch{
+		lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 				opts.LabelSelector = selector
 				return pods.List(ctx, opts)
@@ -49,7 +49,7 @@ func (o *logsOptions) followTask(ctx context.Context, c *Clients, task *kusciav1
 				opts.LabelSelector = selector
 				return pods.Watch(ctx, opts)
 			},
-		}
+		}, c.Kube)
 		onPod := func(obj any) {
 			if pod, ok := obj.(*corev1.Pod); ok {
 				f.start(ctx, pod, false)
@@ -76,7 +76,7 @@ func (o *logsOptions) followTask(ctx context.Context, c *Clients, task *kusciav1
 		}
 	}
 	_, taskInformer := cache.NewInformerWithOptions(cache.InformerOptions{
-		ListerWatcher: &cache.ListWatch{
+		ListerWatcher: cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 				opts.FieldSelector = byName
 				return tasks.List(ctx, opts)
@@ -85,7 +85,7 @@ func (o *logsOptions) followTask(ctx context.Context, c *Clients, task *kusciav1
 				opts.FieldSelector = byName
 				return tasks.Watch(ctx, opts)
 			},
-		},
+		}, c.Kuscia),
 		ObjectType: &kusciav1alpha1.KusciaTask{},
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc:    onTask,

@@ -87,7 +87,9 @@ func taskListWatch(client versioned.Interface, names []string) cache.ListerWatch
 			opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", names[0]).String()
 		}
 	}
-	return &cache.ListWatch{
+	// The wrapper tells the reflector whether the client streams lists
+	// (fake clientsets do not).
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			narrow(&opts)
 			return tasks.List(ctx, opts)
@@ -96,7 +98,7 @@ func taskListWatch(client versioned.Interface, names []string) cache.ListerWatch
 			narrow(&opts)
 			return tasks.Watch(ctx, opts)
 		},
-	}
+	}, client)
 }
 
 // taskWaiter follows the tasks' phases through watch events.
