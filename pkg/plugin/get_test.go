@@ -117,3 +117,15 @@ func firstLines(s string, n int) string {
 	}
 	return strings.Join(lines, "")
 }
+
+// Bad flags and verbs are errors of exit code 3, printed by main.
+func TestUsageErrors(t *testing.T) {
+	e := newEnv(nil)
+	for _, args := range [][]string{{"get", "--bogus"}, {"nope"}, {"get", "a", "b"}, {"logs"}} {
+		_, _, err := e.run(context.Background(), args...)
+		require.Error(t, err, "%v", args)
+		assert.Equal(t, ExitError, ExitCode(err), "%v", args)
+		assert.True(t, ShouldPrint(err), "%v", args)
+	}
+	assert.Equal(t, ExitOK, ExitCode(nil))
+}

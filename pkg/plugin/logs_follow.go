@@ -26,75 +26,31 @@ func (o *logsOptions) followTask(ctx context.Context, c *Clients, task *kusciav1
 	var ended atomic.Bool
 	ended.Store(task.Status.Phase.IsTerminal())
 	changed := make(chan struct{}, 1)
-	poke := func() {
+	markEnded := func() {
+		ended.Store(true)
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
 	}
 
-	selector := kusciav1alpha1.LabelTaskUID + "=" + string(task.UID)
 	var synced []cache.InformerSynced
-	for _, ns := range partyNamespaces(task) {
-		if len(parties) > 0 && !parties[ns] {
-			continue
+	onPod := func(obj any) {
+		if pod, ok := obj.(*corev1.Pod); ok {
+			f.start(ctx, pod, false)
 		}
-		pods := c.Kube.CoreV1().Pods(ns)
-		lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-				opts.LabelSelector = selector
-				return pods.List(ctx, opts)
-			},
-			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-				opts.LabelSelector = selector
-				return pods.Watch(ctx, opts)
-			},
-		}, c.Kube)
-		onPod := func(obj any) {
-			if pod, ok := obj.(*corev1.Pod); ok {
-				f.start(ctx, pod, false)
-			}
-		}
-		_, informer := cache.NewInformerWithOptions(cache.InformerOptions{
-			ListerWatcher: lw,
-			ObjectType:    &corev1.Pod{},
-			Handler: cache.ResourceEventHandlerFuncs{
-				AddFunc:    onPod,
-				UpdateFunc: func(_, obj any) { onPod(obj) },
-			},
-		})
-		go informer.RunWithContext(ctx)
-		synced = append(synced, informer.HasSynced)
 	}
-
-	tasks := c.Kuscia.KusciaV1alpha1().KusciaTasks()
-	byName := fields.OneTermEqualSelector("metadata.name", task.Name).String()
+	for _, ns := range partyNamespaces(task) {
+		if len(parties) == 0 || parties[ns] {
+			synced = append(synced, runInformer(ctx, taskPodsListWatch(c, task, ns), &corev1.Pod{}, onPod, nil))
+		}
+	}
 	onTask := func(obj any) {
 		if t, ok := obj.(*kusciav1alpha1.KusciaTask); ok && t.UID == task.UID && t.Status.Phase.IsTerminal() {
-			ended.Store(true)
-			poke()
+			markEnded()
 		}
 	}
-	_, taskInformer := cache.NewInformerWithOptions(cache.InformerOptions{
-		ListerWatcher: cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-				opts.FieldSelector = byName
-				return tasks.List(ctx, opts)
-			},
-			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-				opts.FieldSelector = byName
-				return tasks.Watch(ctx, opts)
-			},
-		}, c.Kuscia),
-		ObjectType: &kusciav1alpha1.KusciaTask{},
-		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    onTask,
-			UpdateFunc: func(_, obj any) { onTask(obj) },
-			DeleteFunc: func(any) { ended.Store(true); poke() },
-		},
-	})
-	go taskInformer.RunWithContext(ctx)
-	synced = append(synced, taskInformer.HasSynced)
+	synced = append(synced, runInformer(ctx, oneTaskListWatch(c, task.Name), &kusciav1alpha1.KusciaTask{}, onTask, markEnded))
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		cancel()
 		f.wg.Wait()
@@ -107,13 +63,57 @@ func (o *logsOptions) followTask(ctx context.Context, c *Clients, task *kusciav1
 		}
 		select {
 		case <-ctx.Done():
-			err := f.wait()
-			if ctx.Err() != nil && err == nil {
-				return nil
-			}
-			return err
+			// Interrupted: what was read is out; only stream errors count.
+			return f.wait()
 		case <-changed:
 		case <-f.idle:
 		}
 	}
+}
+
+// runInformer runs an informer of lw until ctx ends, calling onChange for
+// every added or updated object and onDelete (when set) for deletions.
+func runInformer(ctx context.Context, lw cache.ListerWatcher, obj runtime.Object, onChange func(any), onDelete func()) cache.InformerSynced {
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    onChange,
+		UpdateFunc: func(_, obj any) { onChange(obj) },
+	}
+	if onDelete != nil {
+		handler.DeleteFunc = func(any) { onDelete() }
+	}
+	_, informer := cache.NewInformerWithOptions(cache.InformerOptions{ListerWatcher: lw, ObjectType: obj, Handler: handler})
+	go informer.RunWithContext(ctx)
+	return informer.HasSynced
+}
+
+// taskPodsListWatch lists and watches the task's pods in one namespace.
+func taskPodsListWatch(c *Clients, task *kusciav1alpha1.KusciaTask, namespace string) cache.ListerWatcher {
+	pods := c.Kube.CoreV1().Pods(namespace)
+	selector := kusciav1alpha1.LabelTaskUID + "=" + string(task.UID)
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = selector
+			return pods.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return pods.Watch(ctx, opts)
+		},
+	}, c.Kube)
+}
+
+// oneTaskListWatch lists and watches one task by name.
+func oneTaskListWatch(c *Clients, name string) cache.ListerWatcher {
+	tasks := c.Kuscia.KusciaV1alpha1().KusciaTasks()
+	byName := fields.OneTermEqualSelector("metadata.name", name).String()
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.FieldSelector = byName
+			return tasks.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.FieldSelector = byName
+			return tasks.Watch(ctx, opts)
+		},
+	}, c.Kuscia)
 }

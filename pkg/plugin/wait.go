@@ -104,6 +104,7 @@ func taskListWatch(client versioned.Interface, names []string) cache.ListerWatch
 // taskWaiter follows the tasks' phases through watch events.
 type taskWaiter struct {
 	names []string
+	want  map[string]bool
 	out   io.Writer
 	done  map[string]bool
 	// failed: a task Failed; err: the wait cannot go on (a task missing or
@@ -113,7 +114,11 @@ type taskWaiter struct {
 }
 
 func newTaskWaiter(names []string, out io.Writer) *taskWaiter {
-	return &taskWaiter{names: names, out: out, done: map[string]bool{}}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	return &taskWaiter{names: names, want: want, out: out, done: map[string]bool{}}
 }
 
 // precondition checks, once the cache is synced, that every task exists.
@@ -137,7 +142,7 @@ func (w *taskWaiter) precondition(store cache.Store) (bool, error) {
 // observe handles one watch event; true ends the wait.
 func (w *taskWaiter) observe(ev watch.Event) (bool, error) {
 	task, ok := ev.Object.(*kusciav1alpha1.KusciaTask)
-	if !ok || !w.wanted(task.Name) {
+	if !ok || !w.want[task.Name] {
 		return false, nil
 	}
 	if ev.Type == watch.Deleted {
@@ -151,7 +156,7 @@ func (w *taskWaiter) observe(ev watch.Event) (bool, error) {
 // failed or all succeeded).
 func (w *taskWaiter) settle(task *kusciav1alpha1.KusciaTask) bool {
 	if w.done[task.Name] {
-		return len(w.done) == len(w.wantedSet())
+		return len(w.done) == len(w.want)
 	}
 	switch task.Status.Phase {
 	case kusciav1alpha1.TaskSucceeded:
@@ -163,17 +168,7 @@ func (w *taskWaiter) settle(task *kusciav1alpha1.KusciaTask) bool {
 		fmt.Fprintln(w.out, w.failed.Error())
 		return true
 	}
-	return len(w.done) == len(w.wantedSet())
-}
-
-func (w *taskWaiter) wanted(name string) bool { return w.wantedSet()[name] }
-
-func (w *taskWaiter) wantedSet() map[string]bool {
-	set := map[string]bool{}
-	for _, n := range w.names {
-		set[n] = true
-	}
-	return set
+	return len(w.done) == len(w.want)
 }
 
 // pending are the tasks not finished yet.
