@@ -28,7 +28,7 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/kusciatask-controller and bin/kuscia-gate, static, with version, commit and date baked in.
+build: ## Build bin/kusciatask-controller, bin/kuscia-gate and bin/kubectl-kuscia, static, with version, commit and date baked in.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/ ./cmd/...
 
 .PHONY: image

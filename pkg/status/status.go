@@ -227,15 +227,16 @@ func (n *next) done() Next {
 	n.openGates()
 	n.s.PodStatuses = podStatuses(old.PodStatuses, n.in.Pods, n.stopped)
 	n.s.ServiceStatuses = serviceStatuses(old.ServiceStatuses, n.in.Services, n.s.PodStatuses)
+	n.s.PartiesSummary = PartiesSummary(n.s, len(n.in.Task.Spec.Parties))
 	if !equality.Semantic.DeepEqual(withoutReconcileTime(n.s), withoutReconcileTime(old)) {
 		n.s.LastReconcileTime = &n.now
 	}
 	return Next{Status: *n.s, Stop: n.stopOrder, Open: n.open}
 }
 
-// finish moves the task to a terminal phase: completionTime, condition
-// Success, every live pod stopped and every party that had not finished
-// failed with it.
+// finish moves the task to a terminal phase: completionTime, conditions
+// Success and Finished, every live pod stopped and every party that had
+// not finished failed with it.
 func (n *next) finish(phase kusciav1alpha1.KusciaTaskPhase, reason kusciav1alpha1.KusciaTaskReason, msg string) {
 	s := n.s
 	s.Phase, s.Reason, s.Message = phase, reason, msg
@@ -244,6 +245,7 @@ func (n *next) finish(phase kusciav1alpha1.KusciaTaskPhase, reason kusciav1alpha
 		success = corev1.ConditionFalse
 	}
 	n.condition(kusciav1alpha1.ConditionSuccess, success, reason, msg)
+	markFinished(s, reason, msg, n.now)
 	s.CompletionTime = &n.now
 	why := fmt.Sprintf("the task %s before this pod finished", strings.ToLower(string(phase)))
 	n.stopAll(why)

@@ -18098,7 +18098,7 @@ func schema_pkg_apis_kuscia_v1alpha1_KusciaTaskStatus(ref common.ReferenceCallba
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions: ResourceCreated, Reserved, Running, Success.",
+							Description: "Conditions: ResourceCreated, Reserved, Running, Success, Finished.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -18125,6 +18125,13 @@ func schema_pkg_apis_kuscia_v1alpha1_KusciaTaskStatus(ref common.ReferenceCallba
 									},
 								},
 							},
+						},
+					},
+					"partiesSummary": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PartiesSummary counts the parties at a glance, for `kubectl get kt -o wide`: \"R/N reserved\" while the task is Pending (R parties of N reserved in the current round), \"S/N succeeded\" once the task runs or ended (S parties succeeded), and \"F/N failed\" besides it when parties failed, e.g. \"1/2 succeeded, 1/2 failed\". Derived from reservation.reservedParties and partyTaskStatus; nothing reads it back.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"podStatuses": {

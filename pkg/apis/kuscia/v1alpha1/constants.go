@@ -36,6 +36,11 @@ const (
 	ConditionRunning KusciaTaskConditionType = "Running"
 	// ConditionSuccess: True once Succeeded, False once Failed.
 	ConditionSuccess KusciaTaskConditionType = "Success"
+	// ConditionFinished: True once the task ended either way (Succeeded or
+	// Failed), with the terminal reason and message, so that
+	// `kubectl wait --for=condition=Finished` returns on success and on
+	// failure alike. Absent while the task has not ended.
+	ConditionFinished KusciaTaskConditionType = "Finished"
 )
 
 // KusciaTaskReason is a CamelCase word for why a task or condition is in its

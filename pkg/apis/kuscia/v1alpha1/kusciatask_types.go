@@ -15,6 +15,10 @@ import (
 // +kubebuilder:printcolumn:name="CompletionTime",type=date,JSONPath=`.status.completionTime`
 // +kubebuilder:printcolumn:name="LastReconcileTime",type=date,JSONPath=`.status.lastReconcileTime`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`,priority=1
+// +kubebuilder:printcolumn:name="Round",type=integer,JSONPath=`.status.reservation.round`,priority=1
+// +kubebuilder:printcolumn:name="Parties",type=string,JSONPath=`.status.partiesSummary`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 
 // KusciaTask is one multi-party task (a PSI, a training job). The controller
 // creates every party's pods, services and config maps in the party's
@@ -168,7 +172,7 @@ type KusciaTaskStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
-	// Conditions: ResourceCreated, Reserved, Running, Success.
+	// Conditions: ResourceCreated, Reserved, Running, Success, Finished.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -178,6 +182,15 @@ type KusciaTaskStatus struct {
 	// +listType=atomic
 	// +optional
 	PartyTaskStatus []PartyTaskStatus `json:"partyTaskStatus,omitempty"`
+
+	// PartiesSummary counts the parties at a glance, for `kubectl get kt
+	// -o wide`: "R/N reserved" while the task is Pending (R parties of N
+	// reserved in the current round), "S/N succeeded" once the task runs or
+	// ended (S parties succeeded), and "F/N failed" besides it when parties
+	// failed, e.g. "1/2 succeeded, 1/2 failed". Derived from
+	// reservation.reservedParties and partyTaskStatus; nothing reads it back.
+	// +optional
+	PartiesSummary string `json:"partiesSummary,omitempty"`
 
 	// PodStatuses maps "namespace/name" to the state of each pod of the task.
 	// +optional

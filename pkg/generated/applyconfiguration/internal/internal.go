@@ -993,6 +993,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: message
       type:
         scalar: string
+    - name: partiesSummary
+      type:
+        scalar: string
     - name: partyTaskStatus
       type:
         list:

@@ -38,10 +38,17 @@ type KusciaTaskStatusApplyConfiguration struct {
 	Reason *kusciav1alpha1.KusciaTaskReason `json:"reason,omitempty"`
 	// Message says the same for a human.
 	Message *string `json:"message,omitempty"`
-	// Conditions: ResourceCreated, Reserved, Running, Success.
+	// Conditions: ResourceCreated, Reserved, Running, Success, Finished.
 	Conditions []KusciaTaskConditionApplyConfiguration `json:"conditions,omitempty"`
 	// PartyTaskStatus is the state of each party, in spec order.
 	PartyTaskStatus []PartyTaskStatusApplyConfiguration `json:"partyTaskStatus,omitempty"`
+	// PartiesSummary counts the parties at a glance, for `kubectl get kt
+	// -o wide`: "R/N reserved" while the task is Pending (R parties of N
+	// reserved in the current round), "S/N succeeded" once the task runs or
+	// ended (S parties succeeded), and "F/N failed" besides it when parties
+	// failed, e.g. "1/2 succeeded, 1/2 failed". Derived from
+	// reservation.reservedParties and partyTaskStatus; nothing reads it back.
+	PartiesSummary *string `json:"partiesSummary,omitempty"`
 	// PodStatuses maps "namespace/name" to the state of each pod of the task.
 	PodStatuses map[string]*kusciav1alpha1.PodStatus `json:"podStatuses,omitempty"`
 	// ServiceStatuses maps "namespace/name" to each service of the task.
@@ -109,6 +116,14 @@ func (b *KusciaTaskStatusApplyConfiguration) WithPartyTaskStatus(values ...*Part
 		}
 		b.PartyTaskStatus = append(b.PartyTaskStatus, *values[i])
 	}
+	return b
+}
+
+// WithPartiesSummary sets the PartiesSummary field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PartiesSummary field is set to the value of the last call.
+func (b *KusciaTaskStatusApplyConfiguration) WithPartiesSummary(value string) *KusciaTaskStatusApplyConfiguration {
+	b.PartiesSummary = &value
 	return b
 }
 

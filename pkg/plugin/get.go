@@ -1,0 +1,336 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/status"
+)
+
+const getExample = `  # Every task, one line each: phase, age, round, parties, reason
+  kubectl kuscia get
+
+  # One task as a tree: task → party → pod, the reservation round and what it waits for
+  kubectl kuscia get secretflow-task-psi
+
+  # The task as stored, status included
+  kubectl kuscia get secretflow-task-psi -o yaml`
+
+// messageWidth caps the messages of the human output.
+const messageWidth = 160
+
+type getOptions struct {
+	output  string
+	streams genericiooptions.IOStreams
+	deps
+}
+
+func newGetCommand(streams genericiooptions.IOStreams, d deps) *cobra.Command {
+	o := &getOptions{streams: streams, deps: d}
+	cmd := &cobra.Command{
+		Use:               "get [TASK]",
+		Short:             "List tasks, or show one task as a tree of parties and pods",
+		Example:           getExample,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeTaskNames(d.clients),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), args)
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "Output format: json or yaml (the task as stored, status included). Default: human-readable.")
+	return cmd
+}
+
+func (o *getOptions) run(ctx context.Context, args []string) error {
+	printer, err := objectPrinter(o.output)
+	if err != nil {
+		return err
+	}
+	c, err := o.clients()
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		list, err := c.Kuscia.KusciaV1alpha1().KusciaTasks().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return &CodedError{Code: ExitError, Err: fmt.Errorf("listing KusciaTasks: %w", err)}
+		}
+		if printer != nil {
+			return printObject(printer, list, "KusciaTaskList", o.streams.Out)
+		}
+		return printTaskList(o.streams.Out, list.Items, o.now())
+	}
+	task, err := c.getTask(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if printer != nil {
+		return printObject(printer, task, "KusciaTask", o.streams.Out)
+	}
+	pods, err := c.taskPods(ctx, task, nil)
+	if err != nil {
+		// The tree still shows what status says; restarts are missing.
+		fmt.Fprintf(o.streams.ErrOut, "warning: %v\n", err)
+	}
+	return printTaskTree(o.streams.Out, task, pods, o.now(), paletteFor(o.streams.Out))
+}
+
+// printTaskList prints one line per task, sorted by name.
+func printTaskList(out io.Writer, tasks []kusciav1alpha1.KusciaTask, now time.Time) error {
+	if len(tasks) == 0 {
+		_, err := fmt.Fprintln(out, "No KusciaTasks found.")
+		return err
+	}
+	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Name < tasks[j].Name })
+	w := printers.GetNewTabWriter(out)
+	fmt.Fprintln(w, "NAME\tPHASE\tAGE\tROUND\tPARTIES\tREASON")
+	for i := range tasks {
+		t := &tasks[i]
+		phase := string(t.Status.Phase)
+		if phase == "" {
+			phase = "<new>"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, phase, age(now, t.CreationTimestamp.Time),
+			round(t), status.PartiesSummary(&t.Status, len(t.Spec.Parties)), t.Status.Reason)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("writing the task list: %w", err)
+	}
+	return nil
+}
+
+func round(t *kusciav1alpha1.KusciaTask) string {
+	if t.Status.Reservation == nil || t.Status.Reservation.Round == 0 {
+		return "-"
+	}
+	return fmt.Sprint(t.Status.Reservation.Round)
+}
+
+// treeWriter writes the lines of a task tree.
+type treeWriter struct {
+	out io.Writer
+	err error
+}
+
+func (w *treeWriter) line(format string, args ...any) {
+	if w.err == nil {
+		_, w.err = fmt.Fprintf(w.out, format+"\n", args...)
+	}
+}
+
+// printTaskTree prints task → party → pod, the reservation round, what it
+// waits for and the last failure. Pods come from status.podStatuses (the
+// controller's view, with its reasons) and the live pods (restarts, and
+// pods status does not list yet).
+func printTaskTree(out io.Writer, task *kusciav1alpha1.KusciaTask, pods []corev1.Pod, now time.Time, p palette) error {
+	w := &treeWriter{out: out}
+	s := &task.Status
+	head := fmt.Sprintf("KusciaTask %s  %s", task.Name, p.phase(s.Phase))
+	if s.Reason != "" {
+		head += "  " + string(s.Reason)
+	}
+	head += "  age " + age(now, task.CreationTimestamp.Time)
+	if s.CompletionTime != nil && s.StartTime != nil {
+		head += "  took " + s.CompletionTime.Sub(s.StartTime.Time).String()
+	}
+	w.line("%s", head)
+	if s.Message != "" {
+		w.line("  message: %s", oneLine(s.Message, messageWidth))
+	}
+	w.line("  parties: %s", status.PartiesSummary(s, len(task.Spec.Parties)))
+	for _, l := range reservationLines(task, now) {
+		w.line("  %s", l)
+	}
+	live := map[string]*corev1.Pod{}
+	for i := range pods {
+		live[pods[i].Namespace+"/"+pods[i].Name] = &pods[i]
+	}
+	for i, party := range task.Spec.Parties {
+		last := i == len(task.Spec.Parties)-1
+		branch, indent := "├─", "│  "
+		if last {
+			branch, indent = "└─", "   "
+		}
+		w.line("%s %s", branch, partyLine(task, party, p))
+		keys := partyPodKeys(s, live, party.DomainID)
+		for j, key := range keys {
+			podBranch := "├─"
+			if j == len(keys)-1 {
+				podBranch = "└─"
+			}
+			w.line("%s%s %s", indent, podBranch, podLine(key, s.PodStatuses[key], live[key], now, p))
+		}
+	}
+	return w.err
+}
+
+// reservationLines say the round, what it waits for and the last failure.
+func reservationLines(task *kusciav1alpha1.KusciaTask, now time.Time) []string {
+	r := task.Status.Reservation
+	if r == nil {
+		return nil
+	}
+	l := fmt.Sprintf("reservation: round %d", r.Round)
+	if r.RoundStartTime != nil {
+		l += ", started " + age(now, r.RoundStartTime.Time) + " ago"
+	}
+	if len(r.ReservedParties) > 0 {
+		l += ", reserved " + strings.Join(r.ReservedParties, ", ")
+	}
+	if r.GateOpenedTime != nil {
+		l += ", gates opened " + age(now, r.GateOpenedTime.Time) + " ago"
+	}
+	out := []string{l}
+	if task.Status.Phase == kusciav1alpha1.TaskPending {
+		if r.ReleasedTime != nil {
+			out = append(out, "waiting: round released "+age(now, r.ReleasedTime.Time)+" ago; the next round starts after the retry interval")
+		} else if waiting := waitingParties(task); len(waiting) > 0 {
+			out = append(out, "waiting for: "+strings.Join(waiting, ", "))
+		}
+	}
+	if r.LastFailure != "" {
+		out = append(out, "last failure: "+oneLine(r.LastFailure, messageWidth))
+	}
+	return out
+}
+
+// waitingParties are the parties not reserved in the current round.
+func waitingParties(task *kusciav1alpha1.KusciaTask) []string {
+	reserved := map[string]bool{}
+	if r := task.Status.Reservation; r != nil {
+		for _, d := range r.ReservedParties {
+			reserved[d] = true
+		}
+	}
+	var out []string
+	for _, p := range task.Spec.Parties {
+		if !reserved[p.DomainID] {
+			out = append(out, p.DomainID)
+		}
+	}
+	return out
+}
+
+// partyLine is a party's domain, role, phase and message; a pending
+// task's party also says whether it reserved.
+func partyLine(task *kusciav1alpha1.KusciaTask, party kusciav1alpha1.PartyInfo, p palette) string {
+	var ps *kusciav1alpha1.PartyTaskStatus
+	for i := range task.Status.PartyTaskStatus {
+		if task.Status.PartyTaskStatus[i].DomainID == party.DomainID {
+			ps = &task.Status.PartyTaskStatus[i]
+		}
+	}
+	l := "party " + party.DomainID
+	if party.Role != "" {
+		l += " (" + party.Role + ")"
+	}
+	if ps == nil {
+		return l + "  " + p.phase("")
+	}
+	l += "  " + p.phase(ps.Phase)
+	if task.Status.Phase == kusciav1alpha1.TaskPending {
+		if isReserved(task, party.DomainID) {
+			l += "  reserved"
+		} else {
+			l += "  " + p.paint(ansiYellow, "waiting")
+		}
+	}
+	if ps.Message != "" {
+		l += ": " + oneLine(ps.Message, messageWidth)
+	}
+	return l
+}
+
+func isReserved(task *kusciav1alpha1.KusciaTask, domainID string) bool {
+	if r := task.Status.Reservation; r != nil {
+		for _, d := range r.ReservedParties {
+			if d == domainID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// partyPodKeys are the "namespace/name" keys of a party's pods, from status
+// and the live pods, sorted.
+func partyPodKeys(s *kusciav1alpha1.KusciaTaskStatus, live map[string]*corev1.Pod, domainID string) []string {
+	seen := map[string]bool{}
+	var keys []string
+	add := func(key, ns string) {
+		if ns == domainID && !seen[key] {
+			seen[key] = true
+			keys = append(keys, key)
+		}
+	}
+	for key, ps := range s.PodStatuses {
+		if ps != nil {
+			add(key, ps.Namespace)
+		}
+	}
+	for key, pod := range live {
+		add(key, pod.Namespace)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// podLine is one pod: node, phase, reason and message, restarts, ready
+// time. Status's view wins; the live pod fills in what status lacks.
+func podLine(key string, ps *kusciav1alpha1.PodStatus, pod *corev1.Pod, now time.Time, p palette) string {
+	var node, reason, message string
+	var phase corev1.PodPhase
+	var ready *metav1.Time
+	if pod != nil {
+		node, phase, reason, message = pod.Spec.NodeName, pod.Status.Phase, pod.Status.Reason, pod.Status.Message
+	}
+	if ps != nil {
+		node, phase, reason, message, ready = ps.NodeName, ps.PodPhase, ps.Reason, ps.Message, ps.ReadyTime
+		if ps.TerminationLog != "" {
+			message = ps.TerminationLog
+		}
+	}
+	if node == "" {
+		node = "<none>"
+	}
+	l := fmt.Sprintf("pod %s  node %s  %s", key, node, p.phase(kusciav1alpha1.KusciaTaskPhase(phase)))
+	if reason != "" {
+		l += "  " + reason
+	}
+	if ps != nil && ps.ExitCode != 0 {
+		l += fmt.Sprintf(" (exit %d)", ps.ExitCode)
+	}
+	if pod != nil {
+		l += fmt.Sprintf("  restarts %d", restarts(pod))
+	}
+	if ready != nil {
+		l += "  ready " + age(now, ready.Time) + " ago"
+	}
+	if message != "" {
+		l += ": " + oneLine(message, messageWidth)
+	}
+	return l
+}
+
+// restarts counts the restarts of the pod's containers and init containers.
+func restarts(pod *corev1.Pod) int32 {
+	var n int32
+	for _, cs := range pod.Status.ContainerStatuses {
+		n += cs.RestartCount
+	}
+	for _, cs := range pod.Status.InitContainerStatuses {
+		n += cs.RestartCount
+	}
+	return n
+}
