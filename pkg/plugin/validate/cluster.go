@@ -1,0 +1,168 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/kubernetes"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/generated/clientset/versioned"
+)
+
+// fieldManager names validate in the dry-run requests.
+const fieldManager = "kubectl-kuscia"
+
+// dryRun is the options of every create validate sends: the API server
+// runs validation and admission, and stores nothing.
+var dryRun = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: fieldManager}
+
+// cluster is the API server validate reads AppImages and namespaces from
+// and dry-runs against. It never writes.
+type cluster struct {
+	kube   kubernetes.Interface
+	kuscia versioned.Interface
+	// server is the API server's address, for the report.
+	server string
+}
+
+// resolve fills what the files did not give of the task's AppImages and
+// namespaces from the cluster, and says which namespaces exist there (the
+// dry runs need them). An error is the cluster failing to answer.
+func (c *cluster) resolve(ctx context.Context, task *kusciav1alpha1.KusciaTask, in *builder.Inputs) (sets.Set[string], error) {
+	existing := sets.New[string]()
+	for _, p := range task.Spec.Parties {
+		if _, ok := in.AppImages[p.AppImageRef]; !ok && p.AppImageRef != "" {
+			img, err := c.kuscia.KusciaV1alpha1().AppImages().Get(ctx, p.AppImageRef, metav1.GetOptions{})
+			switch {
+			case err == nil:
+				in.AppImages[p.AppImageRef] = img
+			case !apierrors.IsNotFound(err):
+				return nil, fmt.Errorf("get AppImage %s: %w", p.AppImageRef, err)
+			}
+		}
+		if p.DomainID == "" || existing.Has(p.DomainID) {
+			continue
+		}
+		ns, err := c.kube.CoreV1().Namespaces().Get(ctx, p.DomainID, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			existing.Insert(p.DomainID)
+			if _, fromFile := in.Namespaces[p.DomainID]; !fromFile {
+				in.Namespaces[p.DomainID] = ns
+			}
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("get namespace %s: %w", p.DomainID, err)
+		}
+	}
+	return existing, nil
+}
+
+// dryRunTask creates the task with dryRun=All, so the CRD's schema and CEL
+// rules speak, and returns the UID the API server gave it (children must
+// name their owner by UID). A task of that name that exists already is a
+// note, and its UID is used.
+func (c *cluster) dryRunTask(ctx context.Context, task *kusciav1alpha1.KusciaTask) (types.UID, []Problem, []string, error) {
+	created, err := c.kuscia.KusciaV1alpha1().KusciaTasks().Create(ctx, task, dryRun)
+	switch {
+	case err == nil:
+		return created.UID, nil, nil, nil
+	case apierrors.IsAlreadyExists(err):
+		existing, gerr := c.kuscia.KusciaV1alpha1().KusciaTasks().Get(ctx, task.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return "", nil, nil, fmt.Errorf("get task %s: %w", task.Name, gerr)
+		}
+		note := fmt.Sprintf("KusciaTask %s exists already (phase %q): apply would change it, and a started task keeps its spec",
+			task.Name, existing.Status.Phase)
+		return existing.UID, nil, []string{note}, nil
+	}
+	p, note, err := refusal(kusciav1alpha1.ReasonInvalidSpec, "KusciaTask "+task.Name, err)
+	return "", p, note, err
+}
+
+// dryRunParty creates every object of a party with dryRun=All, in the
+// controller's order, so admission (Pod Security, quotas, webhooks, the
+// objects' own validation) speaks for each.
+func (c *cluster) dryRunParty(ctx context.Context, objs *builder.PartyObjects) ([]Problem, []string, error) {
+	var problems []Problem
+	var notes []string
+	try := func(kind string, obj metav1.Object, create func() error) error {
+		err := create()
+		if err == nil {
+			return nil
+		}
+		key := kind + " " + obj.GetNamespace() + "/" + obj.GetName()
+		if apierrors.IsAlreadyExists(err) {
+			notes = append(notes, key+" exists already: the controller adopts it only when this task controls it")
+			return nil
+		}
+		p, n, err := refusal(kusciav1alpha1.ReasonInvalidTemplate, key, err)
+		problems, notes = append(problems, p...), append(notes, n...)
+		return err
+	}
+	core := c.kube.CoreV1()
+	for _, cm := range objs.ConfigMaps {
+		if err := try("ConfigMap", cm, func() error {
+			_, err := core.ConfigMaps(cm.Namespace).Create(ctx, cm, dryRun)
+			return err
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, svc := range objs.Services {
+		if err := try("Service", svc, func() error {
+			_, err := core.Services(svc.Namespace).Create(ctx, svc, dryRun)
+			return err
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if pg := objs.PodGroup; pg != nil {
+		if err := try("PodGroup", pg, func() error {
+			_, err := c.kube.SchedulingV1beta1().PodGroups(pg.Namespace).Create(ctx, pg, dryRun)
+			return err
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, pod := range objs.Pods {
+		if err := try("Pod", pod, func() error {
+			_, err := core.Pods(pod.Namespace).Create(ctx, pod, dryRun)
+			return err
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return problems, notes, nil
+}
+
+// refusal sorts a dry-run create's error as the controller sorts a real
+// create's: Invalid (invalidReason) and Forbidden by admission fail the
+// task; an exceeded quota makes it wait; Forbidden by the authorizer is
+// about the user running validate, not the task (a note). Anything else
+// (the server unreachable, a timeout) is returned as an error.
+func refusal(invalidReason kusciav1alpha1.KusciaTaskReason, key string, err error) ([]Problem, []string, error) {
+	msg := err.Error()
+	switch {
+	case apierrors.IsInvalid(err):
+		return []Problem{{Reason: string(invalidReason), Message: fmt.Sprintf("the API server would reject %s: %s", key, msg)}}, nil, nil
+	case apierrors.IsForbidden(err) && (strings.Contains(msg, "exceeded quota") || strings.Contains(msg, "status unknown for quota")):
+		return []Problem{{Reason: string(kusciav1alpha1.ReasonResourceQuotaExceeded),
+			Message: fmt.Sprintf("the API server would refuse %s for now (the task waits until the quota allows it): %s", key, msg)}}, nil, nil
+	case apierrors.IsForbidden(err) && strings.Contains(msg, " cannot create resource "):
+		return nil, []string{fmt.Sprintf("could not dry-run %s: you may not create it (the controller's own role decides): %s", key, msg)}, nil
+	case apierrors.IsForbidden(err), apierrors.IsBadRequest(err), apierrors.IsNotFound(err):
+		return []Problem{{Reason: string(kusciav1alpha1.ReasonResourceRejected), Message: fmt.Sprintf("the API server would refuse %s: %s", key, msg)}}, nil, nil
+	}
+	return nil, nil, fmt.Errorf("dry-run create %s: %w", key, err)
+}
+
+// placeholderUID stands for the task's UID when no API server gave one
+// (offline): the API server gives every task its own.
+const placeholderUID types.UID = "00000000-0000-0000-0000-000000000000"
