@@ -180,4 +180,3 @@ func isComment(data []byte) bool {
 	var v any
 	return yaml.Unmarshal(data, &v) == nil && v == nil
 }
-

@@ -34,7 +34,7 @@ type report struct {
 	checked string
 	// policy is the controller policy the tasks were built under.
 	policy builder.Policy
-	tasks   []*taskReport
+	tasks  []*taskReport
 }
 
 // taskReport is one task: its problems and what it would create.
