@@ -99,11 +99,12 @@ func (t *taskReport) writeText(w io.Writer, summary bool) {
 		fmt.Fprintln(w, "  The controller would create, in each party's namespace:")
 	}
 	for i, party := range t.check.Plan.Parties {
-		t.writeParty(w, i, party)
+		// A task with problems shows its objects, not their files.
+		t.writeParty(w, i, party, len(t.problems) == 0)
 	}
 }
 
-func (t *taskReport) writeParty(w io.Writer, i int, party *builder.PartyPlan) {
+func (t *taskReport) writeParty(w io.Writer, i int, party *builder.PartyPlan, files bool) {
 	role := party.Role
 	if role == "" {
 		role = "-"
@@ -127,7 +128,10 @@ func (t *taskReport) writeParty(w io.Writer, i int, party *builder.PartyPlan) {
 			svc.Annotations[builder.AnnotationPortScope])
 	}
 	for _, cm := range objs.ConfigMaps {
-		fmt.Fprintf(w, "    configmap  %s/%s\n", cm.Namespace, cm.Name)
+		fmt.Fprintf(w, "    configmap  %s/%s  %s\n", cm.Namespace, cm.Name, strings.Join(slices.Sorted(maps.Keys(cm.Data)), ", "))
+		if !files {
+			continue
+		}
 		for _, name := range slices.Sorted(maps.Keys(cm.Data)) {
 			writeFile(w, name, cm.Data[name])
 		}
