@@ -190,7 +190,7 @@ func (o *options) run(ctx context.Context) error {
 	if err != nil {
 		return &exitError{code: ExitUsage, err: err}
 	}
-	in, err := readInputs(o.streams.In, o.taskFiles, o.imageFiles, o.domainFiles)
+	in, err := readInputs(ctx, o.streams.In, o.taskFiles, o.imageFiles, o.domainFiles, o.offline)
 	if err != nil {
 		return &exitError{code: ExitUsage, err: err}
 	}

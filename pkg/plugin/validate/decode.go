@@ -3,6 +3,7 @@ package validate
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,8 @@ type inputs struct {
 	problems []Problem
 	// notes are documents skipped.
 	notes []string
+	// schemaTasks: tasks are checked against the CRD schema offline.
+	schemaTasks bool
 }
 
 // sourcedTask is a task and the document it came from.
@@ -67,9 +70,12 @@ type sourcedTask struct {
 // readInputs reads every file: -f may hold tasks, AppImages and
 // namespaces; --appimage-file and --domain-file what their names say. An
 // error is a file that cannot be read or is not YAML (exit code 2); a
-// document that breaks the API's schema is a Problem.
-func readInputs(stdin io.Reader, taskFiles, imageFiles, domainFiles []string) (*inputs, error) {
-	in := &inputs{appImages: map[string]*kusciav1alpha1.AppImage{}, namespaces: map[string]*corev1.Namespace{}}
+// document that breaks the API's schema is a Problem. The CRD schema runs
+// offline on AppImages, and on tasks when schemaTasks (without a cluster,
+// whose dry run of the task runs its own).
+func readInputs(ctx context.Context, stdin io.Reader, taskFiles, imageFiles, domainFiles []string, schemaTasks bool) (*inputs, error) {
+	in := &inputs{appImages: map[string]*kusciav1alpha1.AppImage{}, namespaces: map[string]*corev1.Namespace{},
+		schemaTasks: schemaTasks}
 	for _, set := range []struct {
 		files []string
 		kinds []string
@@ -84,7 +90,7 @@ func readInputs(stdin io.Reader, taskFiles, imageFiles, domainFiles []string) (*
 				return nil, err
 			}
 			for _, doc := range docs {
-				if err := in.add(doc, set.kinds); err != nil {
+				if err := in.add(ctx, doc, set.kinds); err != nil {
 					return nil, err
 				}
 			}
@@ -135,7 +141,7 @@ func readDocuments(stdin io.Reader, file string) ([]document, error) {
 }
 
 // add decodes one document of one of the kinds.
-func (in *inputs) add(doc document, kinds []string) error {
+func (in *inputs) add(ctx context.Context, doc document, kinds []string) error {
 	var meta struct {
 		metav1.TypeMeta `json:",inline"`
 		Metadata        struct {
@@ -161,6 +167,13 @@ func (in *inputs) add(doc document, kinds []string) error {
 	} else if err != nil {
 		in.problems = append(in.problems, Problem{Reason: ReasonSchema, Message: fmt.Sprintf("%s: %v", doc.where, err)})
 		return nil
+	}
+	if meta.Kind == kindAppImage || (meta.Kind == kindTask && in.schemaTasks) {
+		problems, err := schemaProblems(ctx, meta.Kind, doc)
+		if err != nil {
+			return err
+		}
+		strictProblems = append(strictProblems, problems...)
 	}
 	switch o := obj.(type) {
 	case *kusciav1alpha1.KusciaTask:

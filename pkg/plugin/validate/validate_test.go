@@ -367,3 +367,27 @@ func TestStdin(t *testing.T) {
 	assert.Contains(t, out.String(), "KusciaTask secretflow-task-psi (-): valid")
 
 }
+
+// Offline, the CRDs' own schemas run on the documents as the API server
+// would run them: enums, minimums and CEL rules, for tasks and AppImages.
+func TestOfflineSchema(t *testing.T) {
+	res := run(t, nil, "--offline", "-f", testdata("schema-violations.yaml"), "--domain-file", exampleFile(examples.DomainsFile))
+	assert.Equal(t, ExitProblems, res.code, res.stderr)
+	for _, want := range []string{
+		`SchemaViolation  testdata/schema-violations.yaml (document 2): spec.deployTemplates[0].spec.containers[0].ports[0].protocol: Unsupported value: "UDP"`,
+		`SchemaViolation  testdata/schema-violations.yaml (document 1): spec.scheduleConfig.lifecycleSeconds: Invalid value: 0: spec.scheduleConfig.lifecycleSeconds in body should be greater than or equal to 1`,
+		`SchemaViolation  testdata/schema-violations.yaml (document 1): spec.initiator: Invalid value: initiator must be the domainID of one of the parties`,
+	} {
+		assert.Contains(t, res.stdout, want)
+	}
+}
+
+// With a cluster, the task's schema is the cluster's (its dry run), not the
+// embedded CRD's; AppImages from files are still checked offline.
+func TestSchemaWithClusterIsTheDryRuns(t *testing.T) {
+	res := run(t, newFakeCluster(t), "-f", testdata("schema-violations.yaml"))
+	assert.Equal(t, ExitProblems, res.code, res.stderr)
+	assert.Contains(t, res.stdout, `(document 2): spec.deployTemplates[0].spec.containers[0].ports[0].protocol: Unsupported value: "UDP"`)
+	assert.NotContains(t, res.stdout, "(document 1): spec.initiator", "the fake API server has no CEL; the embedded schema is not run on the task")
+	assert.Contains(t, res.stdout, `✗ InvalidSpec  spec.initiator: "carol" is not one of the parties`, "the controller's own check still speaks")
+}
