@@ -72,7 +72,7 @@ func TestValidateListsEveryMistake(t *testing.T) {
 
 	res := runValidate(t, "-f", task, "--appimage-file", validateTestdata("broken-template-image.yaml"))
 	require.Equal(t, validate.ExitProblems, res.code, res.stdout+res.stderr)
-	assert.Contains(t, res.stdout, "KusciaTask three-mistakes ("+task+"): 3 problems\n")
+	assert.Contains(t, res.stdout, "KusciaTask three-mistakes in "+task+": 3 problems\n")
 	for _, want := range [][2]string{
 		{"AppImageNotFound", `party alice: AppImage "no-such-image" not found`},
 		{"DomainNotFound", `party carol: namespace "carol" does not exist`},

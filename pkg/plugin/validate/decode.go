@@ -109,7 +109,9 @@ const (
 // readDocuments splits a file ("-" is stdin) into its YAML documents.
 func readDocuments(stdin io.Reader, file string) ([]document, error) {
 	var r io.Reader = stdin
+	name := "stdin"
 	if file != "-" {
+		name = file
 		f, err := os.Open(file)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", file, err)
@@ -125,16 +127,16 @@ func readDocuments(stdin io.Reader, file string) ([]document, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", file, err)
+			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
 			continue
 		}
-		docs = append(docs, document{where: fmt.Sprintf("%s (document %d)", file, n), data: data})
+		docs = append(docs, document{where: fmt.Sprintf("%s (document %d)", name, n), data: data})
 	}
 	for i := range docs {
 		if len(docs) == 1 {
-			docs[i].where = file
+			docs[i].where = name
 		}
 	}
 	return docs, nil

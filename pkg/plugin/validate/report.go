@@ -85,7 +85,7 @@ func (t *taskReport) writeText(w io.Writer, summary bool) {
 	if len(t.problems) > 0 {
 		verdict = countProblems(len(t.problems))
 	}
-	fmt.Fprintf(w, "KusciaTask %s (%s): %s\n", t.name, t.where, verdict)
+	fmt.Fprintf(w, "KusciaTask %s in %s: %s\n", t.name, t.where, verdict)
 	writeProblems(w, t.problems)
 	for _, n := range t.notes {
 		fmt.Fprintf(w, "  note: %s\n", n)

@@ -140,7 +140,7 @@ func TestThreeMistakes(t *testing.T) {
 	res := run(t, fc, "-f", testdata("three-mistakes.yaml"), "--appimage-file", testdata("broken-template-image.yaml"))
 	assert.Equal(t, ExitProblems, res.code, res.stderr)
 	assertGolden(t, "three-mistakes.golden", res.stdout)
-	assert.Contains(t, res.stdout, "KusciaTask three-mistakes (testdata/three-mistakes.yaml): 3 problems\n")
+	assert.Contains(t, res.stdout, "KusciaTask three-mistakes in testdata/three-mistakes.yaml: 3 problems\n")
 	for _, want := range [][2]string{
 		{"AppImageNotFound", `party alice: AppImage "no-such-image" not found`},
 		{"DomainNotFound", `party carol: namespace "carol" does not exist`},
@@ -191,7 +191,7 @@ func TestFileWinsOverCluster(t *testing.T) {
 func TestUnknownFields(t *testing.T) {
 	res := run(t, newFakeCluster(t), "-f", testdata("typos.yaml"))
 	assert.Equal(t, ExitProblems, res.code)
-	assert.Contains(t, res.stdout, "KusciaTask typos (testdata/typos.yaml): 2 problems")
+	assert.Contains(t, res.stdout, "KusciaTask typos in testdata/typos.yaml: 2 problems")
 	assert.Contains(t, res.stdout, `SchemaViolation  testdata/typos.yaml: unknown field "spec.parties[0].replica"`)
 	assert.Contains(t, res.stdout, `SchemaViolation  testdata/typos.yaml: unknown field "spec.scheduleConfig.lifecycleSecond"`)
 	assert.Contains(t, res.stdout, "pod        alice/typos-0")
@@ -279,7 +279,7 @@ func TestDryRunRefusals(t *testing.T) {
 			assert.Equal(t, tc.code, res.code, res.stdout)
 			if tc.want != "" {
 				assert.Contains(t, res.stdout, tc.want)
-				assert.Contains(t, res.stdout, "KusciaTask secretflow-task-psi ("+exampleFile(examples.PSITaskFile)+"): 1 problem\n")
+				assert.Contains(t, res.stdout, "KusciaTask secretflow-task-psi in "+exampleFile(examples.PSITaskFile)+": 1 problem\n")
 			}
 			if tc.wantNote != "" {
 				assert.Contains(t, res.stdout, tc.wantNote)
@@ -364,7 +364,7 @@ func TestStdin(t *testing.T) {
 	cmd := newCommand(o)
 	cmd.SetArgs([]string{"--offline", "-f", "-", "--appimage-file", exampleFile(examples.SecretflowImageFile), "--domain-file", exampleFile(examples.DomainsFile)})
 	require.NoError(t, cmd.Execute())
-	assert.Contains(t, out.String(), "KusciaTask secretflow-task-psi (-): valid")
+	assert.Contains(t, out.String(), "KusciaTask secretflow-task-psi in stdin: valid")
 
 }
 
