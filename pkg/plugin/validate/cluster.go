@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
@@ -30,6 +31,26 @@ type cluster struct {
 	kuscia versioned.Interface
 	// server is the API server's address, for the report.
 	server string
+}
+
+// checkServed fails when the cluster does not serve KusciaTasks and
+// AppImages: without the CRDs every AppImage would look missing.
+func (c *cluster) checkServed(ctx context.Context) error {
+	gv := kusciav1alpha1.SchemeGroupVersion.String()
+	list, err := discovery.ToServerResourcesInterfaceWithContext(c.kube.Discovery()).ServerResourcesForGroupVersionWithContext(ctx, gv)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("discover %s: %w", gv, err)
+	}
+	served := sets.New[string]()
+	if list != nil {
+		for _, r := range list.APIResources {
+			served.Insert(r.Name)
+		}
+	}
+	if !served.HasAll("kusciatasks", "appimages") {
+		return fmt.Errorf("the cluster at %s does not serve kusciatasks and appimages in %s: install the CRDs (crds/)", c.server, gv)
+	}
+	return nil
 }
 
 // resolve fills what the files did not give of the task's AppImages and

@@ -203,6 +203,9 @@ func (o *options) run(ctx context.Context) error {
 		if cl, err = o.connect(); err != nil {
 			return usageErrorf("%w (--offline checks against the files only)", err)
 		}
+		if err := cl.checkServed(ctx); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
 		rep.checked = fmt.Sprintf("against the cluster at %s (AppImages, namespaces, server-side dry run)", cl.server)
 		if policy.PodGroups, err = podgroup.Enabled(ctx, o.policy.podGroups, cl.kube.Discovery()); err != nil {
 			return usageErrorf("--pod-groups: %w", err)

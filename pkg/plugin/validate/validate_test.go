@@ -55,7 +55,12 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 	for _, ns := range domains {
 		kube = append(kube, ns)
 	}
-	return &fakeCluster{kube: kubefake.NewClientset(kube...), kuscia: kusciafake.NewClientset(kuscia...)}
+	fc := &fakeCluster{kube: kubefake.NewClientset(kube...), kuscia: kusciafake.NewClientset(kuscia...)}
+	fc.kube.Resources = []*metav1.APIResourceList{{
+		GroupVersion: kusciav1alpha1.SchemeGroupVersion.String(),
+		APIResources: []metav1.APIResource{{Name: "kusciatasks"}, {Name: "appimages"}},
+	}}
+	return fc
 }
 
 // result is one run of the command.
@@ -172,6 +177,16 @@ func TestClusterUnreachable(t *testing.T) {
 	res := run(t, nil, "-f", exampleFile(examples.PSITaskFile))
 	assert.Equal(t, ExitUsage, res.code)
 	assert.Contains(t, res.stderr, "no cluster in this test (--offline checks against the files only)")
+}
+
+// A cluster without the CRDs is a usage error: every AppImage would look
+// missing.
+func TestClusterWithoutCRDs(t *testing.T) {
+	fc := newFakeCluster(t)
+	fc.kube.Resources = nil
+	res := run(t, fc, "-f", exampleFile(examples.PSITaskFile))
+	assert.Equal(t, ExitUsage, res.code)
+	assert.Contains(t, res.stderr, "error: the cluster at https://fake.test:6443 does not serve kusciatasks and appimages in kuscia.secretflow/v1alpha1: install the CRDs")
 }
 
 // A file wins over the cluster: an AppImage given with --appimage-file is
@@ -390,4 +405,31 @@ func TestSchemaWithClusterIsTheDryRuns(t *testing.T) {
 	assert.Contains(t, res.stdout, `(document 2): spec.deployTemplates[0].spec.containers[0].ports[0].protocol: Unsupported value: "UDP"`)
 	assert.NotContains(t, res.stdout, "(document 1): spec.initiator", "the fake API server has no CEL; the embedded schema is not run on the task")
 	assert.Contains(t, res.stdout, `✗ InvalidSpec  spec.initiator: "carol" is not one of the parties`, "the controller's own check still speaks")
+}
+
+// A document of the wrong shape is a problem of its own and its task is not
+// checked further; a file that is not YAML is an I/O error.
+func TestBadDocuments(t *testing.T) {
+	dir := t.TempDir()
+	wrongType := filepath.Join(dir, "wrong-type.yaml")
+	require.NoError(t, os.WriteFile(wrongType, []byte(`# a comment-only document first
+---
+apiVersion: kuscia.secretflow/v1alpha1
+kind: KusciaTask
+metadata: {name: wrong-type}
+spec:
+  initiator: alice
+  parties: many
+`), 0o644))
+	res := run(t, nil, "--offline", "-f", wrongType)
+	assert.Equal(t, ExitProblems, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "Input files: 1 problem\n")
+	assert.Contains(t, res.stdout, "SchemaViolation  "+wrongType+" (document 2): ")
+	assert.Contains(t, res.stdout, "spec.parties")
+
+	notYAML := filepath.Join(dir, "not.yaml")
+	require.NoError(t, os.WriteFile(notYAML, []byte("kind: [unclosed\n"), 0o644))
+	res = run(t, nil, "--offline", "-f", notYAML)
+	assert.Equal(t, ExitUsage, res.code)
+	assert.Contains(t, res.stderr, "is not YAML")
 }
