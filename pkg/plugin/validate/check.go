@@ -57,24 +57,33 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 	if cl == nil || check.Plan == nil {
 		return tr, nil
 	}
-	for i, objs := range check.Parties {
-		domain := check.Plan.Parties[i].DomainID
+	if err := tr.dryRunChildren(ctx, cl, existing, bin.Namespaces); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// dryRunChildren dry-runs every party's objects in the namespaces the
+// cluster has; a party whose namespace only a file gives is noted.
+func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing sets.Set[string], namespaces map[string]*corev1.Namespace) error {
+	for i, objs := range tr.check.Parties {
+		domain := tr.check.Plan.Parties[i].DomainID
 		switch {
 		case objs == nil:
 			continue
 		case !existing.Has(domain):
-			if _, fromFile := bin.Namespaces[domain]; fromFile {
+			if _, fromFile := namespaces[domain]; fromFile {
 				tr.notes = append(tr.notes, fmt.Sprintf("namespace %s is not in the cluster yet: party %s's objects were not dry-run", domain, domain))
 			}
 			continue
 		}
 		problems, notes, err := cl.dryRunParty(ctx, objs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tr.problems, tr.notes = append(tr.problems, problems...), append(tr.notes, notes...)
 	}
-	return tr, nil
+	return nil
 }
 
 // print writes the report: all of it, or with -o the objects to stdout and

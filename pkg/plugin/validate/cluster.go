@@ -107,60 +107,90 @@ func (c *cluster) dryRunTask(ctx context.Context, task *kusciav1alpha1.KusciaTas
 	return "", p, note, err
 }
 
+// dryRunStep is the dry-run create of one object.
+type dryRunStep struct {
+	kind   string
+	obj    metav1.Object
+	create func() error
+}
+
+// dryRunSteps are a party's creates in the controller's order.
+func (c *cluster) dryRunSteps(ctx context.Context, objs *builder.PartyObjects) []dryRunStep {
+	core := c.kube.CoreV1()
+	var steps []dryRunStep
+	for _, cm := range objs.ConfigMaps {
+		steps = append(steps, dryRunStep{"ConfigMap", cm, func() error {
+			_, err := core.ConfigMaps(cm.Namespace).Create(ctx, cm, dryRun)
+			return err
+		}})
+	}
+	for _, svc := range objs.Services {
+		steps = append(steps, dryRunStep{"Service", svc, func() error {
+			_, err := core.Services(svc.Namespace).Create(ctx, svc, dryRun)
+			return err
+		}})
+	}
+	if pg := objs.PodGroup; pg != nil {
+		steps = append(steps, dryRunStep{"PodGroup", pg, func() error {
+			_, err := c.kube.SchedulingV1beta1().PodGroups(pg.Namespace).Create(ctx, pg, dryRun)
+			return err
+		}})
+	}
+	for _, pod := range objs.Pods {
+		steps = append(steps, dryRunStep{"Pod", pod, func() error {
+			_, err := core.Pods(pod.Namespace).Create(ctx, pod, dryRun)
+			return err
+		}})
+	}
+	return steps
+}
+
 // dryRunParty creates every object of a party with dryRun=All, in the
 // controller's order, so admission (Pod Security, quotas, webhooks, the
-// objects' own validation) speaks for each.
+// objects' own validation) speaks for each. The objects of one kind share
+// a template: after the first refusal of a kind, the rest of that kind is
+// not sent, and a note counts them.
 func (c *cluster) dryRunParty(ctx context.Context, objs *builder.PartyObjects) ([]Problem, []string, error) {
 	var problems []Problem
 	var notes []string
-	try := func(kind string, obj metav1.Object, create func() error) error {
-		err := create()
-		if err == nil {
-			return nil
+	refused, skipped := map[string]bool{}, map[string]int{}
+	var kinds []string
+	for _, step := range c.dryRunSteps(ctx, objs) {
+		if refused[step.kind] {
+			skipped[step.kind]++
+			continue
 		}
-		key := kind + " " + obj.GetNamespace() + "/" + obj.GetName()
+		err := step.create()
+		if err == nil {
+			continue
+		}
+		key := step.kind + " " + step.obj.GetNamespace() + "/" + step.obj.GetName()
 		if apierrors.IsAlreadyExists(err) {
 			notes = append(notes, key+" exists already: the controller adopts it only when this task controls it")
-			return nil
+			continue
 		}
 		p, n, err := refusal(kusciav1alpha1.ReasonInvalidTemplate, key, err)
+		if err != nil {
+			return nil, nil, err
+		}
 		problems, notes = append(problems, p...), append(notes, n...)
-		return err
+		refused[step.kind] = true
+		kinds = append(kinds, step.kind)
 	}
-	core := c.kube.CoreV1()
-	for _, cm := range objs.ConfigMaps {
-		if err := try("ConfigMap", cm, func() error {
-			_, err := core.ConfigMaps(cm.Namespace).Create(ctx, cm, dryRun)
-			return err
-		}); err != nil {
-			return nil, nil, err
-		}
-	}
-	for _, svc := range objs.Services {
-		if err := try("Service", svc, func() error {
-			_, err := core.Services(svc.Namespace).Create(ctx, svc, dryRun)
-			return err
-		}); err != nil {
-			return nil, nil, err
-		}
-	}
-	if pg := objs.PodGroup; pg != nil {
-		if err := try("PodGroup", pg, func() error {
-			_, err := c.kube.SchedulingV1beta1().PodGroups(pg.Namespace).Create(ctx, pg, dryRun)
-			return err
-		}); err != nil {
-			return nil, nil, err
-		}
-	}
-	for _, pod := range objs.Pods {
-		if err := try("Pod", pod, func() error {
-			_, err := core.Pods(pod.Namespace).Create(ctx, pod, dryRun)
-			return err
-		}); err != nil {
-			return nil, nil, err
+	for _, kind := range kinds {
+		if n := skipped[kind]; n > 0 {
+			notes = append(notes, fmt.Sprintf("%d more %s objects in %s were not dry-run after the first was refused", n, kind, namespaceOf(objs)))
 		}
 	}
 	return problems, notes, nil
+}
+
+// namespaceOf is the namespace of a party's objects.
+func namespaceOf(objs *builder.PartyObjects) string {
+	if len(objs.Pods) == 0 {
+		return ""
+	}
+	return objs.Pods[0].Namespace
 }
 
 // refusal sorts a dry-run create's error as the controller sorts a real

@@ -23,6 +23,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"kusciatask.io/controller/examples"
@@ -301,6 +302,32 @@ func TestDryRunRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Pods of one party share a template: after the first refusal the others
+// are not sent, and a note counts them.
+func TestDryRunRefusalOncePerKind(t *testing.T) {
+	fc := newFakeCluster(t)
+	img, err := fc.kuscia.KusciaV1alpha1().AppImages().Get(context.Background(), "secretflow-image", metav1.GetOptions{})
+	require.NoError(t, err)
+	img.Spec.DeployTemplates[0].Replicas = ptr.To[int32](3)
+	_, err = fc.kuscia.KusciaV1alpha1().AppImages().Update(context.Background(), img, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	sent := 0
+	fc.kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() != "bob" {
+			return false, nil, nil
+		}
+		sent++
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "p", errors.New("denied by a webhook"))
+	})
+	res := run(t, fc, "-f", exampleFile(examples.PSITaskFile))
+	assert.Equal(t, ExitProblems, res.code)
+	assert.Equal(t, 1, sent, "bob's other pods are not sent")
+	assert.Contains(t, res.stdout, ": 1 problem\n")
+	assert.Contains(t, res.stdout, "ResourceRejected  the API server would refuse Pod bob/secretflow-task-psi-0: ")
+	assert.Contains(t, res.stdout, "note: 2 more Pod objects in bob were not dry-run after the first was refused")
+	assert.Equal(t, 4, dryRunCreates(t, fc.kube.Actions())["pods"], "alice's three pods and bob's first")
 }
 
 // The task's own dry run lets the CRD's schema and CEL rules speak; a
