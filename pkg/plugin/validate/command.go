@@ -68,9 +68,9 @@ const firstRound = 1
 
 const longHelp = `Check KusciaTasks before applying them, with the controller's own builder.
 
-Every problem is reported at once: the schema (fields the API does not declare,
-the CRD's bounds; with a cluster, a server-side dry run of the task runs its
-OpenAPI and CEL rules), AppImages that do not exist, roles without a deploy
+Every problem is reported at once: the schema (fields the API does not declare;
+offline, the CRDs' own OpenAPI and CEL rules; with a cluster, a server-side dry
+run of the task runs the cluster's), AppImages that do not exist, roles without a deploy
 template, namespaces that do not exist or are not Kuscia domains, config
 templates that do not render, pods the Pod Security level refuses, and - with a
 cluster - every built pod, service, config map and PodGroup created with
