@@ -137,19 +137,23 @@ func newCommand(o *options) *cobra.Command {
 		Short:   "Check KusciaTasks before applying them: every problem at once, and what each party would get",
 		Long:    longHelp,
 		Example: exampleHelp,
-		Args:    cobra.NoArgs,
-		// validate prints its own report and errors; the exit code says
-		// which it was.
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return o.fail(usageErrorf("unexpected arguments %q: the files to check go with -f", args))
+			}
+			return nil
+		},
+		// validate prints its own report and errors (cobra would print
+		// "problems found" too); the exit code says which it was.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			err := o.run(cmd.Context())
-			if ExitCode(err) == ExitUsage {
-				fmt.Fprintf(o.streams.ErrOut, "error: %v\n", err)
-			}
-			return err
+			return o.fail(o.run(cmd.Context()))
 		},
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return o.fail(&exitError{code: ExitUsage, err: err})
+	})
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.taskFiles, "filename", "f", nil, "File with KusciaTasks (and AppImages or namespaces) to check; - reads stdin.")
 	f.StringSliceVar(&o.imageFiles, "appimage-file", nil, "File with AppImages the tasks use; wins over the cluster's.")
@@ -168,6 +172,15 @@ func newCommand(o *options) *cobra.Command {
 	_ = cmd.MarkFlagFilename("domain-file", "yaml", "yml", "json")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// fail prints a usage or I/O error (problems were printed as the report)
+// and returns err.
+func (o *options) fail(err error) error {
+	if err != nil && ExitCode(err) == ExitUsage {
+		fmt.Fprintf(o.streams.ErrOut, "error: %v\n", err)
+	}
+	return err
 }
 
 // modeValue is a --pod-groups mode as a pflag value.

@@ -378,7 +378,9 @@ func TestUsageErrors(t *testing.T) {
 		{"bad output", []string{"-f", exampleFile(examples.PSITaskFile), "-o", "wide"}, `--output must be yaml or json, got "wide"`},
 		{"no task", []string{"-f", exampleFile(examples.DomainsFile)}, "no KusciaTask in"},
 		{"bad level", []string{"-f", exampleFile(examples.PSITaskFile), "--pod-security-level", "lax"}, "--pod-security-level"},
-		{"argument", []string{"task.yaml"}, ""},
+		{"argument", []string{"task.yaml"}, `error: unexpected arguments ["task.yaml"]: the files to check go with -f`},
+		{"unknown flag", []string{"--fiename", "task.yaml"}, "error: unknown flag: --fiename"},
+		{"bad pod-groups", []string{"-f", exampleFile(examples.PSITaskFile), "--pod-groups", "maybe"}, `error: invalid argument "maybe" for "--pod-groups" flag`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
