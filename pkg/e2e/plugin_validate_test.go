@@ -39,10 +39,9 @@ func runValidate(t *testing.T, args ...string) validateResult {
 	t.Helper()
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 	flags := genericclioptions.NewConfigFlags(false)
-	kubeconfig := env.kubeconfig
-	flags.KubeConfig = &kubeconfig
 	cmd := validate.NewCommand(flags, streams)
-	cmd.SetArgs(args)
+	flags.AddFlags(cmd.PersistentFlags()) // as the plugin's root command does
+	cmd.SetArgs(append([]string{"--kubeconfig", env.kubeconfig}, args...))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := cmd.ExecuteContext(ctx)
