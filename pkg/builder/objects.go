@@ -48,33 +48,63 @@ type PartyObjects struct {
 // BuildTask builds every object of every party, before anything is
 // created: the config templates of the whole task render under one budget
 // (plan.Policy.Render), and every pod is checked against its party's
-// security requirements (Pod Security Standards, Secret references). A
-// refusal is an *InputError; nothing of the task should then be created.
+// security requirements (Pod Security Standards, Secret references). The
+// refusals come back in one *InputError listing each; nothing of the task
+// should then be created.
 func BuildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskPlan, round int32) ([]*PartyObjects, error) {
+	parties, probs, err := buildTask(ctx, task, plan, round)
+	if err != nil {
+		return nil, err
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return parties, nil
+}
+
+// buildTask builds what it can of every party and collects the problems; a
+// party that could not be planned has no objects (nil).
+func buildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskPlan, round int32) ([]*PartyObjects, problems, error) {
 	r := newRenderer(ctx, task, plan)
 	parties := make([]*PartyObjects, len(plan.Parties))
-	for i := range plan.Parties {
-		objs, err := r.buildParty(i, round)
+	var probs problems
+	for i, party := range plan.Parties {
+		if party.blocked {
+			continue
+		}
+		objs, err := r.buildParty(i, round, &probs)
 		if err != nil {
-			return nil, err
+			return nil, probs, err
 		}
 		parties[i] = objs
 	}
-	return parties, nil
+	return parties, probs, nil
 }
 
 // BuildParty builds every object of the party at plan.Parties[partyIdx],
 // with a render budget of its own; pods carry the reservation round. The
 // controller uses BuildTask, which shares one budget across the parties.
 func BuildParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, round int32) (*PartyObjects, error) {
-	return newRenderer(context.Background(), task, plan).buildParty(partyIdx, round)
+	var probs problems
+	objs, err := newRenderer(context.Background(), task, plan).buildParty(partyIdx, round, &probs)
+	if err != nil {
+		return nil, err
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return objs, nil
 }
 
-func (r *renderer) buildParty(partyIdx int, round int32) (*PartyObjects, error) {
+// buildParty builds the party's objects; problems go to probs and the
+// error is for anything else. A pod that breaks the security requirements
+// is still built (an explanation of what was refused shows it); a pod whose
+// config does not render has no ConfigMap.
+func (r *renderer) buildParty(partyIdx int, round int32, probs *problems) (*PartyObjects, error) {
 	task, party := r.task, r.plan.Parties[partyIdx]
 	req := party.securityRequirements()
 	pg, err := buildPodGroup(task, r.plan, party)
-	if err != nil {
+	if err := probs.add(err); err != nil {
 		return nil, err
 	}
 	objs := &PartyObjects{PodGroup: pg}
@@ -84,17 +114,17 @@ func (r *renderer) buildParty(partyIdx int, round int32) (*PartyObjects, error) 
 		if pg != nil {
 			podgroup.Join(p, pg.Name)
 		}
-		if err := addGate(p, r.plan, party); err != nil {
-			return nil, err
-		}
+		_ = probs.add(addGate(p, r.plan, party))
 		if v := security.Check(req, p); v != nil {
-			return nil, inputErrorf(v.Reason, "party %s: %s", party.DomainID, v.Message)
+			_ = probs.add(inputErrorf(v.Reason, "party %s: %s", party.DomainID, v.Message))
 		}
 		files, err := r.render(partyIdx, pod.Index)
-		if err != nil {
+		if err := probs.add(err); err != nil {
 			return nil, err
 		}
-		objs.ConfigMaps = append(objs.ConfigMaps, buildConfigMap(task, party, pod, files))
+		if files != nil {
+			objs.ConfigMaps = append(objs.ConfigMaps, buildConfigMap(task, party, pod, files))
+		}
 		for _, svc := range pod.Services {
 			objs.Services = append(objs.Services, buildService(task, party, pod, svc))
 		}

@@ -57,6 +57,9 @@ type PartyPlan struct {
 	Pods []PodPlan
 	// podBytes is the size of the party's pod template, as JSON.
 	podBytes int
+	// blocked: the party could not be planned (a problem says why); it
+	// has no pods. Only a plan with problems has such parties.
+	blocked bool
 }
 
 // PodPlan names one pod and its satellites.
@@ -91,88 +94,119 @@ type Inputs struct {
 // newTaskPlan checks the spec on its own and starts its plan with the
 // schedule configuration.
 func newTaskPlan(spec *kusciav1alpha1.KusciaTaskSpec, policy Policy) (*TaskPlan, error) {
-	if err := validateSpec(spec); err != nil {
+	probs := validateSpec(spec)
+	plan, err := startPlan(spec, policy, &probs)
+	if err != nil {
 		return nil, err
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// startPlan starts a task's plan with the schedule configuration; nil when
+// the spec cannot be planned at all (a problem says why).
+func startPlan(spec *kusciav1alpha1.KusciaTaskSpec, policy Policy, probs *problems) (*TaskPlan, error) {
+	if n := len(spec.Parties); n == 0 || n > kusciav1alpha1.MaxParties {
+		return nil, nil
 	}
 	schedule, err := reservation.ConfigFor(spec)
 	if err != nil {
-		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err)
+		return nil, probs.add(inputErrorf(kusciav1alpha1.ReasonInvalidSpec, "%v", err))
 	}
 	return &TaskPlan{Schedule: schedule, Policy: policy.withDefaults(), SpecHash: SpecHash(spec)}, nil
 }
 
-// PlanTask resolves a task. Every problem with the user's input comes back as
-// an *InputError naming the party and field; so does a task larger than the
-// policy allows, before any of its pods is planned.
+// PlanTask resolves a task. Every problem with the user's input comes back
+// in one *InputError naming each party and field (the first problem's
+// reason); so does a task larger than the policy allows, before any of its
+// pods is planned.
 func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
-	plan, err := newTaskPlan(&task.Spec, in.Policy)
+	plan, probs, err := planTask(task, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTaskInputConfig(&task.Spec); err != nil {
+	if err := probs.err(); err != nil {
 		return nil, err
 	}
+	return plan, nil
+}
+
+// planTask resolves as much of a task as its input allows and collects
+// every problem on the way: a party that cannot be planned (no AppImage, no
+// deploy template, a size out of bounds) stays in the plan without pods, so
+// the other parties are still checked. The plan is nil when the spec
+// cannot be planned at all.
+func planTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, problems, error) {
+	probs := validateSpec(&task.Spec)
+	plan, err := startPlan(&task.Spec, in.Policy, &probs)
+	if err != nil || plan == nil {
+		return nil, probs, err
+	}
+	_ = probs.add(checkTaskInputConfig(&task.Spec))
 	for i := range task.Spec.Parties {
-		party, err := planParty(task, i, in, plan.Policy)
+		party, err := planParty(task, i, in, plan.Policy, &probs)
 		if err != nil {
-			return nil, err
+			return nil, probs, err
 		}
 		plan.Parties = append(plan.Parties, party)
 	}
-	if err := checkTaskSize(plan); err != nil {
-		return nil, err
+	// A task too large as a whole plans none of its pods.
+	sizeErr := checkTaskSize(plan)
+	if err := probs.add(sizeErr); err != nil {
+		return nil, probs, err
 	}
-	for i, party := range plan.Parties {
-		party.Pods = planPods(task.Name, &task.Spec.Parties[i], party)
+	if sizeErr == nil {
+		for i, party := range plan.Parties {
+			if !party.blocked {
+				party.Pods = planPods(task.Name, &task.Spec.Parties[i], party)
+			}
+		}
 	}
 	plan.GateDeadline = GateDeadline(in.Start, plan.Schedule.Lifecycle)
-	return plan, nil
+	return plan, probs, nil
 }
 
 // planParty resolves a party's template, size and security requirements;
 // its pods are planned once the whole task's size is known to be allowed.
-func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs, policy Policy) (*PartyPlan, error) {
+// Problems go to probs; a party that cannot be planned is returned blocked.
+// The error is for anything else.
+func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs, policy Policy, probs *problems) (*PartyPlan, error) {
 	p := &task.Spec.Parties[index]
-	if err := checkDomain(p.DomainID, in.Namespaces[p.DomainID]); err != nil {
-		return nil, err
-	}
+	party := &PartyPlan{DomainID: p.DomainID, Role: p.Role, blocked: true}
+	_ = probs.add(checkDomain(p.DomainID, in.Namespaces[p.DomainID]))
 	img, ok := in.AppImages[p.AppImageRef]
 	if !ok || img == nil {
-		return nil, inputErrorf(kusciav1alpha1.ReasonAppImageNotFound,
-			"party %s: AppImage %q not found", p.DomainID, p.AppImageRef)
+		return party, probs.add(inputErrorf(kusciav1alpha1.ReasonAppImageNotFound,
+			"party %s: AppImage %q not found", p.DomainID, p.AppImageRef))
 	}
 	base := selectDeployTemplate(img, p.Role)
 	if base == nil && (p.Template == nil || len(p.Template.Spec.Containers) == 0) {
-		return nil, inputErrorf(kusciav1alpha1.ReasonDeployTemplateNotFound,
-			"party %s: AppImage %q has no deploy template for role %q", p.DomainID, p.AppImageRef, p.Role)
+		return party, probs.add(inputErrorf(kusciav1alpha1.ReasonDeployTemplateNotFound,
+			"party %s: AppImage %q has no deploy template for role %q", p.DomainID, p.AppImageRef, p.Role))
 	}
 	replicas, spec := mergeTemplate(base, p.Template)
+	party.Image = imageRef(img.Spec.Image)
+	party.Spec = spec
+	party.ConfigTemplates = img.Spec.ConfigTemplates
+	party.Security = security.For(policy.PodSecurityLevel, in.Namespaces[p.DomainID])
 	if err := checkReplicas(p.DomainID, int(replicas), policy); err != nil {
-		return nil, err
+		return party, probs.add(err)
 	}
-	party := &PartyPlan{
-		DomainID:        p.DomainID,
-		Role:            p.Role,
-		Image:           imageRef(img.Spec.Image),
-		Replicas:        int(replicas),
-		Spec:            spec,
-		ConfigTemplates: img.Spec.ConfigTemplates,
-		Security:        security.For(policy.PodSecurityLevel, in.Namespaces[p.DomainID]),
-	}
-	if err := validateImage(p.DomainID, img); err != nil {
-		return nil, err
-	}
-	if err := validatePodSpec(p.DomainID, &spec, party.configFiles()); err != nil {
-		return nil, err
-	}
+	party.Replicas = int(replicas)
+	_ = probs.add(validateImage(p.DomainID, img))
+	_ = probs.add(validatePodSpec(p.DomainID, &spec, party.configFiles()))
 	minPods, err := reservation.MinReservedPods(index, p, party.Replicas)
 	if err != nil {
-		return nil, inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, err)
+		_ = probs.add(inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, err))
+		minPods = party.Replicas
 	}
 	party.MinReservedPods = minPods
 	if party.podBytes, err = podTemplateBytes(&spec); err != nil {
 		return nil, err
 	}
+	party.blocked = false
 	return party, nil
 }
 

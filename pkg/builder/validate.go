@@ -11,36 +11,40 @@ import (
 )
 
 // validateSpec repeats the CRD's admission rules, for clusters that do not
-// enforce them (no CEL, or objects stored before the CRD was updated).
-func validateSpec(spec *kusciav1alpha1.KusciaTaskSpec) error {
-	invalid := func(format string, args ...any) error {
-		return inputErrorf(kusciav1alpha1.ReasonInvalidSpec, format, args...)
+// enforce them (no CEL, or objects stored before the CRD was updated). It
+// returns every problem it finds; with too few or too many parties it looks
+// no further.
+func validateSpec(spec *kusciav1alpha1.KusciaTaskSpec) problems {
+	var probs problems
+	invalid := func(format string, args ...any) {
+		_ = probs.add(inputErrorf(kusciav1alpha1.ReasonInvalidSpec, format, args...))
 	}
 	switch n := len(spec.Parties); {
 	case n == 0:
-		return invalid("spec.parties: at least one party is required")
+		invalid("spec.parties: at least one party is required")
+		return probs
 	case n > kusciav1alpha1.MaxParties:
-		return invalid("spec.parties: at most %d parties are allowed, got %d", kusciav1alpha1.MaxParties, n)
+		invalid("spec.parties: at most %d parties are allowed, got %d", kusciav1alpha1.MaxParties, n)
+		return probs
 	}
 	seen := sets.New[string]()
 	for i, p := range spec.Parties {
 		if errs := validation.IsDNS1123Label(p.DomainID); len(errs) > 0 {
-			return invalid("spec.parties[%d].domainID: %q is not a valid domain name: %s", i, p.DomainID, errs[0])
-		}
-		if seen.Has(p.DomainID) {
-			return invalid("spec.parties[%d].domainID: domain %q is listed more than once", i, p.DomainID)
+			invalid("spec.parties[%d].domainID: %q is not a valid domain name: %s", i, p.DomainID, errs[0])
+		} else if seen.Has(p.DomainID) {
+			invalid("spec.parties[%d].domainID: domain %q is listed more than once", i, p.DomainID)
 		}
 		seen.Insert(p.DomainID)
 		if p.Role != "" {
 			if errs := validation.IsDNS1123Label(p.Role); len(errs) > 0 {
-				return invalid("spec.parties[%d].role: %q is not a valid role: %s", i, p.Role, errs[0])
+				invalid("spec.parties[%d].role: %q is not a valid role: %s", i, p.Role, errs[0])
 			}
 		}
 	}
 	if !seen.Has(spec.Initiator) {
-		return invalid("spec.initiator: %q is not one of the parties", spec.Initiator)
+		invalid("spec.initiator: %q is not one of the parties", spec.Initiator)
 	}
-	return nil
+	return probs
 }
 
 // checkTaskInputConfig bounds the input every pod's config carries. Only

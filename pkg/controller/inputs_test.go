@@ -77,6 +77,16 @@ func TestBadInputFailsTheTaskWithoutRetry(t *testing.T) {
 		wantReason: kusciav1alpha1.ReasonDomainNotFound,
 		wantInMsg:  `namespace "carol" does not exist`,
 	}, {
+		name: "several problems, all in one message",
+		mutate: func(objs []runtime.Object) []runtime.Object {
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[0].AppImageRef = "no-such-image"
+			objs[0].(*kusciav1alpha1.KusciaTask).Spec.Parties[1].DomainID = "carol"
+			return objs
+		},
+		wantReason: kusciav1alpha1.ReasonAppImageNotFound,
+		wantInMsg: `2 problems: AppImageNotFound: party alice: AppImage "no-such-image" not found; ` +
+			`DomainNotFound: party carol: namespace "carol" does not exist`,
+	}, {
 		name: "minReservedMembers above the number of parties",
 		mutate: func(objs []runtime.Object) []runtime.Object {
 			objs[0].(*kusciav1alpha1.KusciaTask).Spec.ScheduleConfig = &kusciav1alpha1.ScheduleConfig{MinReservedMembers: ptrTo[int32](3)}

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"kusciatask.io/controller/pkg/plugin/validate"
 )
 
 // Exit codes of every verb; wait adds ExitFailed and ExitTimeout.
@@ -34,7 +36,8 @@ Exit codes:
   0  done (wait: every task Succeeded)
   1  wait: a task Failed (its reason and message are printed)
   2  wait: --timeout passed first
-  3  error: bad arguments, task not found, cluster unreachable`
+  3  error: bad arguments, task not found, cluster unreachable
+validate: 0 valid, 1 problems found (each printed), 3 usage or I/O error`
 
 const rootExample = `  # All tasks, one line each
   kubectl kuscia get
@@ -49,7 +52,10 @@ const rootExample = `  # All tasks, one line each
   kubectl kuscia wait secretflow-task-psi --timeout=10m
 
   # The task's, its pods' and PodGroups' events in time order
-  kubectl kuscia events secretflow-task-psi`
+  kubectl kuscia events secretflow-task-psi
+
+  # Every problem of a task before applying it, and what each party gets
+  kubectl kuscia validate -f task.yaml`
 
 // CodedError carries a verb's exit code. Silent ones have said everything
 // already; main prints the others.
@@ -71,6 +77,10 @@ func ExitCode(err error) int {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	var coded interface{ ExitCode() int } // validate's errors
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
 	return ExitError
 }
 
@@ -78,7 +88,8 @@ func ExitCode(err error) int {
 // has been told already).
 func ShouldPrint(err error) bool {
 	var e *CodedError
-	return err != nil && !(errors.As(err, &e) && e.Silent)
+	var told interface{ ExitCode() int } // validate prints its own errors
+	return err != nil && !(errors.As(err, &e) && e.Silent) && !errors.As(err, &told)
 }
 
 // NewCommand is the root command `kubectl kuscia`, reading the cluster
@@ -111,7 +122,7 @@ func newRoot(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 		newLogsCommand(streams, d),
 		newWaitCommand(streams, d),
 		newEventsCommand(streams, d),
-		// validate: added at merge
+		validate.NewCommand(flags, streams),
 	)
 	return cmd
 }

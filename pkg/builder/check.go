@@ -1,0 +1,48 @@
+package builder
+
+import (
+	"context"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+)
+
+// Check is a task resolved and built as far as its input allows: what
+// `kubectl kuscia validate` reports.
+type Check struct {
+	// Plan is nil when the spec cannot be planned at all (no parties, too
+	// many, a bad scheduleConfig).
+	Plan *TaskPlan
+	// Parties are the objects of each party of Plan, in spec order; nil
+	// for a party that could not be planned. With problems, they are what
+	// the controller would build, not what it would create: it creates
+	// nothing of a task with a problem.
+	Parties []*PartyObjects
+	// Problems are every problem of the input, in the order PlanTask and
+	// BuildTask meet them.
+	Problems []*InputError
+}
+
+// CheckTask resolves and builds a task with the controller's own code
+// (PlanTask, then BuildTask for the given round), but does not stop at the
+// first problem: every party is planned and built as far as it can be, and
+// every problem is returned. The error is for anything but the input (the
+// context ending).
+func CheckTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, in Inputs, round int32) (*Check, error) {
+	plan, probs, err := planTask(task, in)
+	if err != nil {
+		return nil, err
+	}
+	c := &Check{Plan: plan}
+	if plan != nil {
+		parties, built, err := buildTask(ctx, task, plan, round)
+		if err != nil {
+			return nil, err
+		}
+		c.Parties = parties
+		for _, ie := range built {
+			_ = probs.add(ie)
+		}
+	}
+	c.Problems = probs
+	return c, nil
+}

@@ -1,0 +1,157 @@
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/yaml"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
+)
+
+// checkTask checks one task: against the cluster first when there is one
+// (its AppImages and namespaces, a dry run of the task itself), then with
+// the controller's builder, then a dry run of every object built. The
+// error is the cluster failing to answer.
+func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in *inputs, policy builder.Policy) (*taskReport, error) {
+	task := st.task.DeepCopy()
+	tr := &taskReport{name: task.Name, where: st.where, problems: append([]Problem(nil), st.problems...)}
+	for _, p := range task.Spec.Parties {
+		tr.appImages = append(tr.appImages, p.AppImageRef)
+	}
+	bin := builder.Inputs{AppImages: maps.Clone(in.appImages), Namespaces: maps.Clone(in.namespaces), Policy: policy, Start: o.now()}
+	// As the API server stores a new task: no UID or version from the
+	// file, none of its status.
+	task.UID, task.ResourceVersion, task.Status = placeholderUID, "", kusciav1alpha1.KusciaTaskStatus{}
+	existing := sets.New[string]()
+	if cl != nil {
+		var err error
+		if existing, err = cl.resolve(ctx, task, &bin); err != nil {
+			return nil, err
+		}
+		submitted := task.DeepCopy()
+		submitted.UID = ""
+		uid, problems, notes, err := cl.dryRunTask(ctx, submitted)
+		if err != nil {
+			return nil, err
+		}
+		tr.problems, tr.notes = append(tr.problems, problems...), append(tr.notes, notes...)
+		if uid != "" {
+			task.UID = uid
+		}
+	}
+	check, err := builder.CheckTask(ctx, task, bin, firstRound)
+	if err != nil {
+		return nil, fmt.Errorf("check task %s: %w", task.Name, err)
+	}
+	tr.check = check
+	for _, ie := range check.Problems {
+		tr.problems = append(tr.problems, Problem{Reason: string(ie.Reason), Message: ie.Message})
+	}
+	if cl == nil || check.Plan == nil {
+		return tr, nil
+	}
+	if err := tr.dryRunChildren(ctx, cl, existing, bin.Namespaces); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// dryRunChildren dry-runs every party's objects in the namespaces the
+// cluster has; a party whose namespace only a file gives is noted.
+func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing sets.Set[string], namespaces map[string]*corev1.Namespace) error {
+	for i, objs := range tr.check.Parties {
+		domain := tr.check.Plan.Parties[i].DomainID
+		switch {
+		case objs == nil:
+			continue
+		case !existing.Has(domain):
+			if _, fromFile := namespaces[domain]; fromFile {
+				tr.notes = append(tr.notes, fmt.Sprintf("namespace %s is not in the cluster yet: party %s's objects were not dry-run", domain, domain))
+			}
+			continue
+		}
+		problems, notes, err := cl.dryRunParty(ctx, objs)
+		if err != nil {
+			return err
+		}
+		tr.problems, tr.notes = append(tr.problems, problems...), append(tr.notes, notes...)
+	}
+	return nil
+}
+
+// print writes the report: all of it, or with -o the objects to stdout and
+// the report without its summaries to stderr.
+func (o *options) print(rep *report) error {
+	if o.output == "" {
+		rep.writeText(o.streams.Out, true)
+		return nil
+	}
+	list := objectList(rep)
+	var data []byte
+	var err error
+	if o.output == "json" {
+		data, err = json.MarshalIndent(list, "", "    ")
+		data = append(data, '\n')
+	} else {
+		data, err = yaml.Marshal(list)
+	}
+	if err != nil {
+		return fmt.Errorf("encode objects: %w", err)
+	}
+	if _, err := o.streams.Out.Write(data); err != nil {
+		return fmt.Errorf("write objects: %w", err)
+	}
+	rep.writeText(o.streams.ErrOut, false)
+	return nil
+}
+
+// list is a v1 List, as kubectl prints several objects.
+type list struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Items      []any  `json:"items"`
+}
+
+// objectList is every object built, in the controller's creation order per
+// party, each with its kind and apiVersion.
+func objectList(rep *report) list {
+	l := list{APIVersion: "v1", Kind: "List", Items: []any{}}
+	for _, t := range rep.tasks {
+		if t.check == nil {
+			continue
+		}
+		for _, objs := range t.check.Parties {
+			if objs == nil {
+				continue
+			}
+			for _, cm := range objs.ConfigMaps {
+				cm = cm.DeepCopy()
+				cm.APIVersion, cm.Kind = "v1", "ConfigMap"
+				l.Items = append(l.Items, cm)
+			}
+			for _, svc := range objs.Services {
+				svc = svc.DeepCopy()
+				svc.APIVersion, svc.Kind = "v1", "Service"
+				l.Items = append(l.Items, svc)
+			}
+			if objs.PodGroup != nil {
+				pg := objs.PodGroup.DeepCopy()
+				pg.APIVersion, pg.Kind = schedulingv1beta1.SchemeGroupVersion.String(), "PodGroup"
+				l.Items = append(l.Items, pg)
+			}
+			for _, pod := range objs.Pods {
+				pod = pod.DeepCopy()
+				pod.APIVersion, pod.Kind = corev1.SchemeGroupVersion.String(), "Pod"
+				l.Items = append(l.Items, pod)
+			}
+		}
+	}
+	return l
+}
