@@ -71,13 +71,16 @@ func TestBench(t *testing.T) {
 		}
 		start := time.Now()
 		t.Logf("%s: starting", p.name)
-		if err := p.run(ctx); err != nil {
-			b.writeResults(t)
-			t.Fatalf("%s: %v", p.name, err)
+		err := p.run(ctx)
+		// Written after every phase, so an interrupted run keeps what it
+		// measured.
+		table := b.writeResults(t)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", p.name, err, table)
 		}
 		t.Logf("%s: done in %s", p.name, time.Since(start).Round(time.Second))
 	}
-	b.writeResults(t)
+	t.Log("\n" + b.writeResults(t))
 }
 
 // benchConfig are the sizes of a run.
@@ -208,7 +211,8 @@ type machineFacts struct {
 	Duration  string `json:"duration"`
 }
 
-func (b *bench) writeResults(t *testing.T) {
+// writeResults writes results.json and results.txt, and returns the table.
+func (b *bench) writeResults(t *testing.T) string {
 	commit, _ := exec.Command("git", "-C", env.root, "rev-parse", "HEAD").Output()
 	r := results{Figures: b.figures, Config: b.cfg, Machine: machineFacts{
 		NProc: runtime.NumCPU(), GoVersion: runtime.Version(), Commit: strings.TrimSpace(string(commit)),
@@ -221,7 +225,7 @@ func (b *bench) writeResults(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "results.json"), data, 0o644))
 	table := formatTable(r)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "results.txt"), []byte(table), 0o644))
-	t.Log("\n" + table)
+	return table
 }
 
 // formatTable renders the figures as one aligned table.
