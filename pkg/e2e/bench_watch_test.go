@@ -42,10 +42,12 @@ type tally struct {
 	// when its last one was seen Succeeded.
 	succeededPods map[string]int
 	lastPodDone   map[string]time.Time
-	// tasks: tasks that exist; taskDone: when each was seen Succeeded.
-	tasks    map[string]bool
-	taskDone map[string]time.Time
-	changed  chan struct{}
+	// tasks: tasks that exist; taskDone: when each was seen Succeeded;
+	// taskFailed: those seen Failed.
+	tasks      map[string]bool
+	taskDone   map[string]time.Time
+	taskFailed map[string]bool
+	changed    chan struct{}
 }
 
 func newTally(prefix string, podsPerTask int) *tally {
@@ -53,7 +55,7 @@ func newTally(prefix string, podsPerTask int) *tally {
 		prefix: prefix, podsPerTask: podsPerTask,
 		present: map[string]bool{}, running: map[string]bool{}, done: map[string]bool{},
 		succeededPods: map[string]int{}, lastPodDone: map[string]time.Time{},
-		tasks: map[string]bool{}, taskDone: map[string]time.Time{},
+		tasks: map[string]bool{}, taskDone: map[string]time.Time{}, taskFailed: map[string]bool{},
 		changed: make(chan struct{}, 1),
 	}
 }
@@ -163,6 +165,9 @@ func (w *benchWatch) task(obj any, deleted bool) {
 		if _, seen := t.taskDone[task.Name]; !seen && task.Status.Phase == kusciav1alpha1.TaskSucceeded {
 			t.taskDone[task.Name] = now
 		}
+		if task.Status.Phase == kusciav1alpha1.TaskFailed {
+			t.taskFailed[task.Name] = true
+		}
 	}
 	t.notify()
 }
@@ -176,7 +181,7 @@ func (t *tally) notify() {
 
 // counts of a tally, read under the watch's lock.
 type counts struct {
-	present, running, podsDone, tasks, tasksDone int
+	present, running, podsDone, tasks, tasksDone, tasksFailed int
 }
 
 func (w *benchWatch) counts() counts {
@@ -184,7 +189,7 @@ func (w *benchWatch) counts() counts {
 	defer w.mu.Unlock()
 	t := w.tally
 	return counts{present: len(t.present), running: len(t.running), podsDone: len(t.done),
-		tasks: len(t.tasks), tasksDone: len(t.taskDone)}
+		tasks: len(t.tasks), tasksDone: len(t.taskDone), tasksFailed: len(t.taskFailed)}
 }
 
 // waitUntil blocks until cond holds for the current tally's counts, woken by
