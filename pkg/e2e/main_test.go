@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,6 +83,7 @@ func setUpAndRun(m *testing.M) (int, error) {
 		"LOCAL_UP_APISERVER_PORT=" + envOr("E2E_APISERVER_PORT", "36443"),
 		"LOCAL_UP_CRDS=" + filepath.Join(root, "crds"),
 	}
+	upEnv = append(upEnv, nodeEnv()...)
 	// A leftover control plane of an interrupted run is stopped first.
 	_, _ = output(root, upEnv, "hack/local-up.sh", "stop")
 	start := time.Now()
@@ -130,6 +132,58 @@ func setUpAndRun(m *testing.M) (int, error) {
 	}
 	defer env.controller.stop(syscall.SIGTERM)
 	return m.Run(), nil
+}
+
+// nodeEnv sizes the fake nodes: E2E_NODES, E2E_NODE_CPU, E2E_NODE_MEMORY
+// and E2E_NODE_PODS become local-up's LOCAL_UP_NODE* when set; unset ones
+// keep local-up's defaults, except that a benchmark run (BENCH_N set) sizes
+// them so its tasks fit (see benchNodeSizing).
+func nodeEnv() []string {
+	sizing := map[string]string{}
+	if n, err := strconv.Atoi(os.Getenv("BENCH_N")); err == nil && n > 0 {
+		k, err := strconv.Atoi(os.Getenv("BENCH_K"))
+		if err != nil || k <= 0 {
+			k = benchDefaultK(n)
+		}
+		sizing = benchNodeSizing(max(n, k))
+	}
+	var out []string
+	for _, key := range []string{"NODES", "NODE_CPU", "NODE_MEMORY", "NODE_PODS"} {
+		if v := envOr("E2E_"+key, sizing[key]); v != "" {
+			out = append(out, "LOCAL_UP_"+key+"="+v)
+		}
+	}
+	return out
+}
+
+// benchDefaultK is how many finished tasks the benchmark's T3 holds by
+// default for N tasks: 10×N, at most 10,000.
+func benchDefaultK(n int) int { return min(10*n, 10000) }
+
+// Each pod of a seed PSI task requests 100m CPU and 128Mi memory (see
+// examples/appimage-secretflow.yaml; the gate asks no more than the app).
+const (
+	benchPodMilliCPU  = 100
+	benchPodMemoryMiB = 128
+	// benchPodsPerNode is each fake node's pod capacity in a benchmark run.
+	benchPodsPerNode = 1000
+)
+
+// benchNodeSizing sizes the fake nodes so the 2n pods of n two-party tasks
+// all fit at once with 25% headroom: enough nodes of benchPodsPerNode pods,
+// each with the CPU and memory those pods request. Room for every task the
+// benchmark creates, not only those running at once, because a gated pod
+// holds its node while the other party waits for room: with too little,
+// half-reserved tasks could fill the nodes and wait for their deadline.
+func benchNodeSizing(n int) map[string]string {
+	pods := (2*n*5 + 3) / 4
+	nodes := max(2, (pods+benchPodsPerNode-1)/benchPodsPerNode)
+	return map[string]string{
+		"NODES":       strconv.Itoa(nodes),
+		"NODE_CPU":    fmt.Sprintf("%dm", benchPodsPerNode*benchPodMilliCPU),
+		"NODE_MEMORY": fmt.Sprintf("%dMi", benchPodsPerNode*benchPodMemoryMiB),
+		"NODE_PODS":   strconv.Itoa(benchPodsPerNode),
+	}
 }
 
 func envOr(key, def string) string {
@@ -211,7 +265,9 @@ type controllerProcess struct {
 	// metrics and probes are its addresses; empty means metricsAddress and
 	// probeAddress.
 	metrics, probes string
-	cmd             *exec.Cmd
+	// extraArgs come after every other flag (later flags win).
+	extraArgs []string
+	cmd       *exec.Cmd
 }
 
 func (p *controllerProcess) start() error {
@@ -231,7 +287,8 @@ func (p *controllerProcess) start() error {
 	// flags win), and its profiles.
 	metrics, probes := cmp.Or(p.metrics, metricsAddress), cmp.Or(p.probes, probeAddress)
 	args = append(args, "--kubeconfig", p.kubeconfig, "--metrics-bind-address", metrics, "--health-probe-bind-address", probes,
-		"--profiling") // heap profiles for the memory test
+		"--profiling") // heap profiles for the memory test and the bench
+	args = append(args, p.extraArgs...)
 	p.cmd = exec.Command(p.bin, args...)
 	p.cmd.Env = append(os.Environ(), podEnv...)
 	if v := os.Getenv("E2E_CONTROLLER_GODEBUG"); v != "" {

@@ -1,0 +1,172 @@
+//go:build e2e && bench
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// T1 throughput: the time for N two-party tasks from nothing to every pod
+// Running, the controller vs the bare loop (bareLoop) creating the same
+// objects, both 4 workers with the same QPS/burst. The ratio is the
+// controller's overhead over the API work any implementation must do;
+// target ≤ 1.10 at the default client settings and CPU-bound, with the
+// reservation gate on (the gate-opening patches are the controller's own
+// extra work) and, for information, off.
+
+// t1Settings are the client settings T1 runs under.
+var t1Settings = []clientSettings{
+	{name: "default", qps: 100, burst: 200, reservations: true},
+	{name: "default", qps: 100, burst: 200, reservations: false},
+	{name: "cpu-bound", qps: 5000, burst: 10000, reservations: true},
+	{name: "cpu-bound", qps: 5000, burst: 10000, reservations: false},
+}
+
+const t1Timeout = 30 * time.Minute
+
+func withinRatio(limit float64) func(figure) bool {
+	return func(f figure) bool { return f.Ratio <= limit }
+}
+
+func (b *bench) throughput(ctx context.Context) error {
+	// The API server's own limits (max-requests-inflight 400 and
+	// max-mutating-requests-inflight 200, the defaults, shared out by API
+	// Priority and Fairness) must not be what caps a run: it rejects with
+	// 429 when they are reached.
+	before, err := b.clients.apiserverMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.throughputRuns(ctx); err != nil {
+		return err
+	}
+	after, err := b.clients.apiserverMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	rejected := sum(after, "apiserver_flowcontrol_rejected_requests_total", nil) -
+		sum(before, "apiserver_flowcontrol_rejected_requests_total", nil)
+	b.add(figure{Name: "T1 API server requests rejected (429) over all T1 runs", Value: rejected, Target: "0"},
+		func(f figure) bool { return f.Value == 0 })
+	return nil
+}
+
+func (b *bench) throughputRuns(ctx context.Context) error {
+	for _, s := range t1Settings {
+		bare := map[string]float64{}
+		for _, ct := range b.cfg.ContentTypes {
+			d, err := b.timeBareLoop(ctx, s, ct, "run", "", allRunningEnd)
+			if err != nil {
+				return err
+			}
+			bare[ct] = d.Seconds()
+		}
+		d, err := b.timeController(ctx, s, "run", "", allRunningEnd)
+		if err != nil {
+			return err
+		}
+		for i, ct := range b.cfg.ContentTypes {
+			f := figure{Name: fmt.Sprintf("T1 pods Running, %s", s), Value: d.Seconds(), Unit: "s", Baseline: bare[ct]}
+			if i == 0 {
+				f.Target = "ratio ≤ 1.10"
+				b.add(f, withinRatio(1.10))
+				continue
+			}
+			f.Name += ", vs bare loop " + contentName(ct)
+			b.add(f, nil)
+		}
+	}
+	if !b.cfg.SucceededPass {
+		return nil
+	}
+	// Every task Succeeded: the pods finish 1 s after they run; the bare
+	// loop's end point is every pod Succeeded (it has no task to finish).
+	s := t1Settings[0]
+	bareDone, err := b.timeBareLoop(ctx, s, b.cfg.ContentTypes[0], "", "1s", allPodsSucceededEnd)
+	if err != nil {
+		return err
+	}
+	done, err := b.timeController(ctx, s, "", "1s", allTasksSucceededEnd)
+	if err != nil {
+		return err
+	}
+	b.add(figure{Name: fmt.Sprintf("T1 tasks Succeeded, %s", s), Value: done.Seconds(), Unit: "s",
+		Baseline: bareDone.Seconds(), Target: "ratio ≤ 1.10"}, withinRatio(1.10))
+	return nil
+}
+
+func contentName(ct string) string {
+	if ct == contentProtobuf {
+		return "protobuf"
+	}
+	return "JSON"
+}
+
+// endPoint is what a run waits for, given its task count.
+type endPoint struct {
+	what string
+	cond func(n int) func(counts) bool
+}
+
+var (
+	allRunningEnd = endPoint{"every pod Running", func(n int) func(counts) bool {
+		return func(c counts) bool { return c.running >= 2*n }
+	}}
+	allPodsSucceededEnd = endPoint{"every pod Succeeded", func(n int) func(counts) bool {
+		return func(c counts) bool { return c.podsDone >= 2*n }
+	}}
+	allTasksSucceededEnd = endPoint{"every task Succeeded", func(n int) func(counts) bool {
+		return func(c counts) bool { return c.tasksDone >= n }
+	}}
+)
+
+// timeBareLoop times the bare loop from nothing to end for N tasks with
+// the controller stopped, then cleans up.
+func (b *bench) timeBareLoop(ctx context.Context, s clientSettings, contentType, outcome, delay string, e endPoint) (time.Duration, error) {
+	env.controller.stop(syscall.SIGTERM)
+	loop, err := newBareLoop(ctx, s, contentType)
+	if err != nil {
+		return 0, err
+	}
+	prefix := b.prefix("bare")
+	tasks, err := seedTasks(prefix, b.cfg.N, outcome, delay)
+	if err != nil {
+		return 0, err
+	}
+	b.watch.follow(newTally(prefix+"-", 2))
+	start := time.Now()
+	if err := loop.run(ctx, tasks); err != nil {
+		return 0, fmt.Errorf("bare loop (%s, %s): %w", s, contentName(contentType), err)
+	}
+	if err := b.watch.waitUntil(ctx, t1Timeout, "bare loop: "+e.what, e.cond(b.cfg.N)); err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	return d, b.clients.cleanUp(ctx, b.watch, tasks)
+}
+
+// timeController times a fresh controller with settings s from the tasks'
+// creation to end, then cleans up.
+func (b *bench) timeController(ctx context.Context, s clientSettings, outcome, delay string, e endPoint) (time.Duration, error) {
+	if _, err := benchController(ctx, s); err != nil {
+		return 0, err
+	}
+	prefix := b.prefix("ctl")
+	tasks, err := seedTasks(prefix, b.cfg.N, outcome, delay)
+	if err != nil {
+		return 0, err
+	}
+	b.watch.follow(newTally(prefix+"-", 2))
+	start := time.Now()
+	if err := b.clients.createTasks(ctx, tasks, 0); err != nil {
+		return 0, err
+	}
+	if err := b.watch.waitUntil(ctx, t1Timeout, "controller: "+e.what, e.cond(b.cfg.N)); err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	return d, b.clients.cleanUp(ctx, b.watch, tasks)
+}
