@@ -186,7 +186,7 @@ func TestPlugin(t *testing.T) {
 		t.Logf("$ kubectl kuscia events %s\n%s", name, events.out)
 		assert.Equal(t, 0, events.code, events.errOut)
 		assert.Regexp(t, `Warning\s+FailedScheduling\s+pod/bob/`+name+`-0`, events.out)
-		assert.Regexp(t, `Normal\s+Pending\s+kusciatask/`+name, events.out)
+		assert.Regexp(t, `Normal\s+Scheduled\s+pod/alice/`+name+`-0`, events.out)
 	})
 
 	t.Run("seed walk-through", func(t *testing.T) {
@@ -203,6 +203,9 @@ func TestPlugin(t *testing.T) {
 			assert.Equal(t, 0, r.code, r.errOut)
 			assert.Contains(t, r.out, name)
 		}
+		events := runPlugin(t, bin, "events", name)
+		assert.Regexp(t, `(?s)Normal\s+Running\s+kusciatask/`+name+`\s+task reserved and running.*Normal\s+Succeeded\s+kusciatask/`+name, events.out,
+			"the task's two Events, in order, among its pods'")
 		tree := runPlugin(t, bin, "get", name)
 		assert.Contains(t, tree.out, "KusciaTask "+name+"  Succeeded  Succeeded")
 		assert.Contains(t, tree.out, "parties: 2/2 succeeded")
