@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
@@ -69,41 +70,41 @@ func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
 	return m, ok
 }
 
-// missingChildren builds the round's config maps, services and pods and
-// returns those the cache does not hold, in creation order (a pod after
-// the config map it mounts and the services its peers dial). Every party is
-// built, under one render budget, before anything is created: a party whose
-// config does not render, or whose pods break the security policy, must not
-// leave the others' pods running.
+// missingChildren builds the round's config maps, services, PodGroups and
+// pods and returns those the cache does not hold, in two waves: every
+// party's config maps, services and PodGroups, then every party's pods (a
+// pod mounts its config map, its peers dial its services, and the scheduler
+// holds a party's pods until their PodGroup exists). Every party is built,
+// under one render budget, before anything is created: a party whose config
+// does not render, or whose pods break the security policy, must not leave
+// the others' pods running.
 func missingChildren(ctx context.Context, tc *taskContext, plan *builder.TaskPlan, round int32) ([]metav1.Object, error) {
 	parties, err := builder.BuildTask(ctx, tc.task, plan, round)
 	if err != nil {
 		return nil, err
 	}
 	have := tc.children.names()
-	var out []metav1.Object
-	add := func(obj metav1.Object) {
+	var first, pods []metav1.Object
+	add := func(wave *[]metav1.Object, obj metav1.Object) {
 		if !have.Has(childKey(obj)) {
-			out = append(out, obj)
+			*wave = append(*wave, obj)
 		}
 	}
 	for _, objs := range parties {
 		for _, cm := range objs.ConfigMaps {
-			add(cm)
+			add(&first, cm)
 		}
 		for _, svc := range objs.Services {
-			add(svc)
+			add(&first, svc)
 		}
-		// A party's PodGroup before its pods: they name it, and the
-		// scheduler queues none until minCount of them exist.
 		if objs.PodGroup != nil {
-			add(objs.PodGroup)
+			add(&first, objs.PodGroup)
 		}
 		for _, pod := range objs.Pods {
-			add(pod)
+			add(&pods, pod)
 		}
 	}
-	return out, nil
+	return append(first, pods...), nil
 }
 
 // names are the "kind namespace/name" of every child.
@@ -182,37 +183,135 @@ func kindOf(obj metav1.Object) string {
 // task of the same name) meanwhile.
 var errTaskGone = errors.New("the task was deleted while its children were being created")
 
-// createChildren creates the objects in order and adds each to tc.children,
-// so a status computed after a failure sees what exists. It stops at the
-// first error: an *builder.InputError for a refusal a retry cannot fix, a
-// *retryableError for one it may, errTaskGone or the context's error.
-// Before each create it checks that the sync is still wanted: the context
-// is live and the task still exists, with the same UID, and is not being
-// deleted. So deleting a task stops its creation within one create.
+// createChildren creates the objects and adds each to tc.children, so a
+// status computed after a failure sees what exists. The objects come in
+// creation order (see missingChildren): pods after everything else. Each
+// wave is created in slow-start batches (createBatches) of concurrent
+// creates, as the ReplicaSet controller creates pods: a task costs a few
+// round trips instead of one per object, and a refusal every object would
+// meet (a quota, an admission policy) is met by a small batch, not by all.
+//
+// It stops after the first batch with an error, and returns the error that
+// says most (errorToReport): errTaskGone, an *builder.InputError for a
+// refusal a retry cannot fix, a *retryableError for one it may, or the
+// context's error. Before each batch it checks that the sync is still
+// wanted: the context is live and the task still exists, with the same
+// UID, and is not being deleted. So deleting a task stops its creation
+// within one batch.
 func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
-	ch := &tc.children
-	for _, obj := range objs {
-		if err := c.stillWanted(ctx, tc.task); err != nil {
-			return err
+	split := len(objs)
+	for i, obj := range objs {
+		if _, ok := obj.(*corev1.Pod); ok {
+			split = i
+			break
 		}
-		var err error
-		switch o := obj.(type) {
-		case *corev1.ConfigMap:
-			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().ConfigMaps(o.Namespace), &ch.configMaps)
-		case *corev1.Service:
-			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().Services(o.Namespace), &ch.services)
-		case *schedulingv1beta1.PodGroup:
-			err = create(ctx, c, tc.task, o, c.kubeClient.SchedulingV1beta1().PodGroups(o.Namespace), &ch.podGroups)
-		case *corev1.Pod:
-			err = create(ctx, c, tc.task, o, c.kubeClient.CoreV1().Pods(o.Namespace), &ch.pods)
-		default:
-			err = fmt.Errorf("cannot create a %T", obj)
-		}
-		if err != nil {
-			return err
+	}
+	for _, wave := range [][]metav1.Object{objs[:split], objs[split:]} {
+		for _, size := range createBatches(len(wave), c.maxCreateBatch) {
+			if err := c.stillWanted(ctx, tc.task); err != nil {
+				return err
+			}
+			if err := c.createBatch(ctx, tc, wave[:size]); err != nil {
+				return err
+			}
+			wave = wave[size:]
 		}
 	}
 	return nil
+}
+
+// firstCreateBatch is the size of the first batch of each wave.
+const firstCreateBatch = 2
+
+// DefaultMaxCreateBatch bounds the creates one sync has in flight.
+const DefaultMaxCreateBatch = 16
+
+// createBatches splits n creates into batches that double from
+// firstCreateBatch up to limit: 10 objects in batches of 2, 4 and 4.
+func createBatches(n, limit int) []int {
+	var sizes []int
+	for size := min(firstCreateBatch, limit); n > 0; size = min(2*size, limit) {
+		sizes = append(sizes, min(size, n))
+		n -= size
+	}
+	return sizes
+}
+
+// createBatch creates objs concurrently, adds those created to tc.children
+// and returns the error to report of those that failed.
+func (c *Controller) createBatch(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
+	created := make([]metav1.Object, len(objs))
+	errs := make([]error, len(objs))
+	if len(objs) == 1 {
+		created[0], errs[0] = c.createChild(ctx, tc.task, objs[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, obj := range objs {
+			wg.Go(func() { created[i], errs[i] = c.createChild(ctx, tc.task, obj) })
+		}
+		wg.Wait()
+	}
+	for _, obj := range created {
+		if obj != nil {
+			tc.children.add(obj)
+		}
+	}
+	return errorToReport(errs)
+}
+
+// errorToReport picks, of a batch's errors, the one that decides most: the
+// task gone ends the sync, a refusal for good fails the task, one that may
+// heal is retried. Nil when the batch had none.
+func errorToReport(errs []error) error {
+	rank := func(err error) int {
+		var re *retryableError
+		switch {
+		case errors.Is(err, errTaskGone):
+			return 0
+		case isInputError(err):
+			return 1
+		case errors.As(err, &re):
+			return 2
+		}
+		return 3
+	}
+	var worst error
+	for _, err := range errs {
+		if err != nil && (worst == nil || rank(err) < rank(worst)) {
+			worst = err
+		}
+	}
+	return worst
+}
+
+// createChild creates one child of task and returns it as the API server
+// has it.
+func (c *Controller) createChild(ctx context.Context, task *kusciav1alpha1.KusciaTask, obj metav1.Object) (metav1.Object, error) {
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		return create(ctx, c, task, o, c.kubeClient.CoreV1().ConfigMaps(o.Namespace))
+	case *corev1.Service:
+		return create(ctx, c, task, o, c.kubeClient.CoreV1().Services(o.Namespace))
+	case *schedulingv1beta1.PodGroup:
+		return create(ctx, c, task, o, c.kubeClient.SchedulingV1beta1().PodGroups(o.Namespace))
+	case *corev1.Pod:
+		return create(ctx, c, task, o, c.kubeClient.CoreV1().Pods(o.Namespace))
+	}
+	return nil, fmt.Errorf("cannot create a %T", obj)
+}
+
+// add adds a child the sync created or adopted.
+func (ch *children) add(obj metav1.Object) {
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		ch.configMaps = append(ch.configMaps, o)
+	case *corev1.Service:
+		ch.services = append(ch.services, o)
+	case *schedulingv1beta1.PodGroup:
+		ch.podGroups = append(ch.podGroups, o)
+	case *corev1.Pod:
+		ch.pods = append(ch.pods, o)
+	}
 }
 
 // stillWanted reports errTaskGone when the task went from the cache (or
@@ -235,33 +334,32 @@ type createGetter[T metav1.Object] interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
 }
 
-// create creates obj and appends what the API server returned to known. An
-// object of the same name that already exists is adopted only when the
-// task controls it; anyone else's object in the way fails the task.
-func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1alpha1.KusciaTask, obj T, client createGetter[T], known *[]T) error {
+// create creates obj and returns what the API server returned. An object
+// of the same name that already exists is adopted only when the task
+// controls it; anyone else's object in the way fails the task. It returns
+// a nil interface, not a typed nil, on error.
+func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1alpha1.KusciaTask, obj T, client createGetter[T]) (metav1.Object, error) {
 	created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
 	if err == nil {
 		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "kind", kindOf(obj))
 		c.expectations.created(task.Name, kindOf(obj), created)
-		*known = append(*known, created)
-		return nil
+		return created, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return createError(childKey(obj), err)
+		return nil, createError(childKey(obj), err)
 	}
 	existing, getErr := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if getErr != nil {
-		return &retryableError{reason: kusciav1alpha1.ReasonCreateFailed, err: fmt.Errorf("get existing %s: %w", childKey(obj), getErr)}
+		return nil, &retryableError{reason: kusciav1alpha1.ReasonCreateFailed, err: fmt.Errorf("get existing %s: %w", childKey(obj), getErr)}
 	}
 	if !metav1.IsControlledBy(existing, task) {
-		return &builder.InputError{
+		return nil, &builder.InputError{
 			Reason:  kusciav1alpha1.ReasonResourceConflict,
 			Message: childKey(obj) + " already exists and does not belong to this task; delete or rename it",
 		}
 	}
 	c.expectations.created(task.Name, kindOf(obj), existing)
-	*known = append(*known, existing)
-	return nil
+	return existing, nil
 }
 
 // stopPods deletes the pods a status reports as stopped: the one place the
@@ -288,4 +386,9 @@ func (c *Controller) stopPods(ctx context.Context, task *kusciav1alpha1.KusciaTa
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func isInputError(err error) bool {
+	_, ok := builder.AsInputError(err)
+	return ok
 }

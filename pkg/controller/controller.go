@@ -67,8 +67,10 @@ type Controller struct {
 	synced []cache.InformerSynced
 
 	// queue holds the names of tasks to sync; AddAfter carries the timers of
-	// reservation rounds.
+	// reservation rounds. lanes orders it: a task whose children changed
+	// goes before tasks waiting to be created (see enqueueOwner).
 	queue workqueue.TypedRateLimitingInterface[cache.ObjectName]
+	lanes *lanes
 	// recorder records the Events of task transitions.
 	recorder record.EventRecorder
 	// clock is injected so tests control time.
@@ -80,8 +82,10 @@ type Controller struct {
 	// policy is what the operator lets tasks do (pod security level,
 	// size bounds); the builder applies it.
 	policy builder.Policy
-	// createChunk bounds the objects one sync creates.
-	createChunk int
+	// createChunk bounds the objects one sync creates; maxCreateBatch
+	// bounds the creates it has in flight at once.
+	createChunk    int
+	maxCreateBatch int
 	// held are statuses computed but not written yet; statusBatchDelay is
 	// how long a status that may wait is held (0: never).
 	held             *heldStatuses
@@ -125,6 +129,10 @@ type Options struct {
 	// CreateChunk bounds the objects one sync creates; defaults to
 	// DefaultCreateChunk. A larger task is created over several syncs.
 	CreateChunk int
+	// MaxCreateBatch bounds the creates one sync has in flight at once;
+	// defaults to DefaultMaxCreateBatch. 1 creates one object at a time,
+	// in order.
+	MaxCreateBatch int
 	// GateClient opens the gates of reserved pods; defaults to the kube
 	// client. The binary gives it a rate limiter of its own: a gang that
 	// formed holds its nodes idle until its gates open, so opening them
@@ -166,6 +174,10 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 	if opts.CreateChunk < 1 {
 		opts.CreateChunk = DefaultCreateChunk
 	}
+	if opts.MaxCreateBatch < 1 {
+		opts.MaxCreateBatch = DefaultMaxCreateBatch
+	}
+	lanes := newLanes()
 	c := &Controller{
 		kubeClient:   kubeClient,
 		kusciaClient: kusciaClient,
@@ -179,14 +191,15 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		serviceIndexer:   inf.Services.Informer().GetIndexer(),
 		configMapIndexer: inf.ConfigMaps.Informer().GetIndexer(),
 		taskIndexer:      inf.Tasks.Informer().GetIndexer(),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
-			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: ControllerName}),
+		lanes:            lanes,
+		queue:            newQueue(opts.RateLimiter, lanes),
 		recorder:         opts.Recorder,
 		clock:            opts.Clock,
 		metrics:          opts.Metrics,
 		phases:           newPhaseCounts(),
 		policy:           opts.Policy,
 		createChunk:      opts.CreateChunk,
+		maxCreateBatch:   opts.MaxCreateBatch,
 		held:             newHeldStatuses(),
 		statusBatchDelay: opts.StatusBatchDelay,
 	}
@@ -198,6 +211,15 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		return nil, err
 	}
 	return c, nil
+}
+
+// newQueue is a rate-limited, delaying workqueue over lanes.
+func newQueue(limiter workqueue.TypedRateLimiter[cache.ObjectName], l *lanes) workqueue.TypedRateLimitingInterface[cache.ObjectName] {
+	q := workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[cache.ObjectName]{Name: ControllerName, Queue: l})
+	delaying := workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[cache.ObjectName]{
+		Name: ControllerName, Queue: q})
+	return workqueue.NewTypedRateLimitingQueueWithConfig(limiter,
+		workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: ControllerName, DelayingQueue: delaying})
 }
 
 func (c *Controller) registerInformers(ctx context.Context, inf Informers) error {
@@ -212,7 +234,7 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 	taskHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.phases.move(nil, obj); c.observeTask(obj); c.enqueueTask(obj) },
 		UpdateFunc: func(old, obj any) { c.phases.move(old, obj); c.observeTask(obj); c.enqueueTask(obj) },
-		DeleteFunc: func(obj any) { c.phases.move(obj, nil); c.enqueueTask(obj) },
+		DeleteFunc: func(obj any) { c.phases.move(obj, nil); c.observeTaskDeleted(obj); c.enqueueTask(obj) },
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{

@@ -108,7 +108,9 @@ func newFixtureServing(t *testing.T, servesPodGroups bool, objects ...runtime.Ob
 	if use {
 		inf.PodGroups = f.kubeInf.Scheduling().V1beta1().PodGroups()
 	}
-	c, err := NewController(ctx, f.kube, f.kuscia, inf, Options{Clock: f.clock, Recorder: f.recorder})
+	// One create at a time, so tests can compare writes in order;
+	// concurrent_test.go covers the concurrent batches.
+	c, err := NewController(ctx, f.kube, f.kuscia, inf, Options{Clock: f.clock, Recorder: f.recorder, MaxCreateBatch: 1})
 	require.NoError(t, err)
 	f.c = c
 	f.refresh()

@@ -64,8 +64,9 @@ func (c *Controller) enqueueTask(obj any) {
 	c.queue.Add(cache.ObjectName{Name: m.GetName()})
 }
 
-// enqueueOwner maps a child (pod, service, config map; tombstones unwrapped)
-// to the task that controls it.
+// enqueueOwner maps a child (pod, service, config map, PodGroup; tombstones
+// unwrapped) to the task that controls it, in the queue's fast lane: a
+// child's change is a reaction to report (see lanes).
 func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
 	m, err := metaOf(obj)
 	if err != nil {
@@ -77,7 +78,9 @@ func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
 		return
 	}
 	logger.V(5).Info("Child changed", "object", klog.KObj(m), "kusciatask", ref.Name)
-	c.queue.Add(cache.ObjectName{Name: ref.Name})
+	key := cache.ObjectName{Name: ref.Name}
+	c.lanes.markFast(key)
+	c.queue.Add(key)
 }
 
 // observeDeleted meets the expectations on a child the informer saw
@@ -97,6 +100,16 @@ func (c *Controller) observeDeleted(obj any) {
 func (c *Controller) observeTask(obj any) {
 	if task, ok := obj.(*kusciav1alpha1.KusciaTask); ok {
 		c.tasks.OnAddOrUpdate(task)
+	}
+}
+
+// observeTaskDeleted lets the task cache drop a deleted task at once.
+func (c *Controller) observeTaskDeleted(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	if task, ok := obj.(*kusciav1alpha1.KusciaTask); ok {
+		c.tasks.OnDelete(task)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	core "k8s.io/client-go/testing"
 
@@ -156,4 +157,16 @@ func TestAFailedStatusWriteActsOnNothing(t *testing.T) {
 		"alice/secretflow-task-psi-0 round 1": 1, "bob/secretflow-task-psi-0 round 1": 1,
 		"alice/secretflow-task-psi-0 round 2": 1, "bob/secretflow-task-psi-0 round 2": 1,
 	}, creates)
+}
+
+// A task deleted on the server while the informer still shows it ends
+// the sync quietly: no Warning, no retry. Its delete event comes.
+func TestTaskDeletedBeforeTheStatusWrite(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	require.NoError(t, f.kuscia.KusciaV1alpha1().KusciaTasks().Delete(f.ctx, psi, metav1.DeleteOptions{}))
+	res, err := f.sync(psi)
+	require.NoError(t, err)
+	assert.Zero(t, res)
+	assert.Empty(t, f.events(), "no Warning for a task that is gone")
+	assert.Empty(t, creates(f.writes()), "nothing is created for it")
 }

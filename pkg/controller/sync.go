@@ -68,7 +68,14 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 		return syncResult{}, err
 	}
-	return c.carryOut(ctx, tc, st)
+	res, err := c.carryOut(ctx, tc, st)
+	if errors.Is(err, errTaskGone) {
+		// Deleted after the informer's last word: its delete event comes.
+		logger.V(2).Info("Task deleted meanwhile", "err", err)
+		c.held.drop(key.Name)
+		return syncResult{}, nil
+	}
+	return res, err
 }
 
 // carryOut writes the step's status (or holds it, see commitStatus), then
@@ -227,6 +234,9 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	updated := task.DeepCopy()
 	updated.Status = s
 	written, err := c.kusciaClient.KusciaV1alpha1().KusciaTasks().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: ControllerName})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("update status of task %s: %w", task.Name, errTaskGone)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("update status of task %s: %w", task.Name, err)
 	}

@@ -287,10 +287,10 @@ func psiCreates() []string {
 			"create services "+ns+"/secretflow-task-psi-0-spu",
 			"create services "+ns+"/secretflow-task-psi-0-fed",
 			"create services "+ns+"/secretflow-task-psi-0-global",
-			"create pods "+ns+"/secretflow-task-psi-0",
 		)
 	}
-	return out
+	// Pods come last: they need the others.
+	return append(out, "create pods alice/secretflow-task-psi-0", "create pods bob/secretflow-task-psi-0")
 }
 
 func ptrTo[T any](v T) *T { return &v }
