@@ -3,7 +3,6 @@ package validate
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +14,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
+	apirefusal "kusciatask.io/controller/pkg/refusal"
 )
 
 // fieldManager names validate in the dry-run requests.
@@ -200,15 +200,16 @@ func namespaceOf(objs *builder.PartyObjects) string {
 // (the server unreachable, a timeout) is returned as an error.
 func refusal(invalidReason kusciav1alpha1.KusciaTaskReason, key string, err error) ([]Problem, []string, error) {
 	msg := err.Error()
+	kind := apirefusal.Of(err)
 	switch {
-	case apierrors.IsInvalid(err):
+	case kind == apirefusal.Invalid:
 		return []Problem{{Reason: string(invalidReason), Message: fmt.Sprintf("the API server would reject %s: %s", key, msg)}}, nil, nil
-	case apierrors.IsForbidden(err) && (strings.Contains(msg, "exceeded quota") || strings.Contains(msg, "status unknown for quota")):
+	case kind == apirefusal.Quota:
 		return []Problem{{Reason: string(kusciav1alpha1.ReasonResourceQuotaExceeded),
 			Message: fmt.Sprintf("the API server would refuse %s for now (the task waits until the quota allows it): %s", key, msg)}}, nil, nil
-	case apierrors.IsForbidden(err) && strings.Contains(msg, " cannot create resource "):
+	case kind == apirefusal.Unauthorized:
 		return nil, []string{fmt.Sprintf("could not dry-run %s: you may not create it (the controller's own role decides): %s", key, msg)}, nil
-	case apierrors.IsForbidden(err), apierrors.IsBadRequest(err), apierrors.IsNotFound(err):
+	case kind == apirefusal.Rejected, apierrors.IsBadRequest(err), apierrors.IsNotFound(err):
 		return []Problem{{Reason: string(kusciav1alpha1.ReasonResourceRejected), Message: fmt.Sprintf("the API server would refuse %s: %s", key, msg)}}, nil, nil
 	}
 	return nil, nil, fmt.Errorf("dry-run create %s: %w", key, err)
