@@ -16,6 +16,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/gate"
 )
 
 func TestCreateBatches(t *testing.T) {
@@ -107,4 +108,20 @@ func TestDeletingATaskStopsItsConcurrentCreation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, creates(f.writes()), firstCreateBatch, "nothing is created after the batch in flight")
 	assert.False(t, res.requeue)
+}
+
+// Opened concurrently, every gate of a formed gang opens once.
+func TestGatesOpenConcurrently(t *testing.T) {
+	f := newGatedFixture(t, psiObjects(t)...)
+	f.c.maxCreateBatch = DefaultMaxCreateBatch
+	f.mustSync(psi)
+	f.updatePods(bind("node-0"))
+	f.mustSync(psi)
+	assert.ElementsMatch(t, []string{
+		"update kusciatasks/status /secretflow-task-psi",
+		"patch pods alice/secretflow-task-psi-0",
+		"patch pods bob/secretflow-task-psi-0",
+	}, f.writes())
+	assert.Equal(t, gate.Open, f.gateOf(alicePod))
+	assert.Equal(t, gate.Open, f.gateOf(bobPod))
 }

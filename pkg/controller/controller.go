@@ -322,7 +322,9 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	ctx = klog.NewContext(ctx, logger)
 	start := c.clock.Now()
 	result, err := c.syncHandler(ctx, key)
-	c.metrics.observeSync(c.clock.Since(start), err)
+	took := c.clock.Since(start)
+	c.metrics.observeSync(took, err)
+	logger.V(4).Info("Synced", "took", took)
 	switch {
 	case apierrors.IsConflict(err):
 		// Someone (often this controller's own earlier write, not yet in

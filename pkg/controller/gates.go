@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,28 +22,42 @@ const kindPodGate = "pod gate"
 // openGates opens the reservation gate of each pod a Running status lists,
 // with one JSON merge patch per pod carrying the pod's UID: a patch never
 // opens a newer pod of the same name (the API server refuses to change a
-// UID). Each opened gate is expected in the pod cache before the task syncs
-// again, so a sync never patches a gate it already opened. A pod gone or
-// replaced meanwhile is skipped; other errors are returned for a retry.
+// UID). The patches go out concurrently, at most maxCreateBatch at once:
+// the gang's nodes wait idle until the last gate opens. Each opened gate is
+// expected in the pod cache before the task syncs again, so a sync never
+// patches a gate it already opened. A pod gone or replaced meanwhile is
+// skipped; other errors are returned for a retry.
 func (c *Controller) openGates(ctx context.Context, task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
-	var errs []error
-	for _, p := range pods {
-		patch, err := gate.OpenPatch(p.UID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err))
-			continue
-		}
-		_, err = c.gateClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch,
-			metav1.PatchOptions{FieldManager: ControllerName})
-		switch {
-		case err == nil:
-			klog.FromContext(ctx).V(2).Info("Opened the gate", "pod", klog.KObj(p), "kusciatask", task.Name)
-			c.expectations.gateOpened(task.Name, p)
-		case apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsConflict(err):
-			// Gone, or replaced by a newer pod this patch must not open.
-		default:
-			errs = append(errs, fmt.Errorf("open the gate of pod %s/%s: %w", p.Namespace, p.Name, err))
-		}
+	errs := make([]error, len(pods))
+	sem := make(chan struct{}, c.maxCreateBatch)
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = c.openGate(ctx, task, p)
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// openGate opens the gate of one pod.
+func (c *Controller) openGate(ctx context.Context, task *kusciav1alpha1.KusciaTask, p *corev1.Pod) error {
+	patch, err := gate.OpenPatch(p.UID)
+	if err != nil {
+		return fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	_, err = c.gateClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch,
+		metav1.PatchOptions{FieldManager: ControllerName})
+	switch {
+	case err == nil:
+		klog.FromContext(ctx).V(2).Info("Opened the gate", "pod", klog.KObj(p), "kusciatask", task.Name)
+		c.expectations.gateOpened(task.Name, p)
+	case apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsConflict(err):
+		// Gone, or replaced by a newer pod this patch must not open.
+	default:
+		return fmt.Errorf("open the gate of pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return nil
 }

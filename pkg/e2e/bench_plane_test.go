@@ -382,6 +382,24 @@ func benchController(ctx context.Context, s clientSettings) (*controllerProcess,
 	return nil, fmt.Errorf("controller (%s) not ready within a minute; log %s", s, p.log)
 }
 
+// saveURL is httpOK that also writes the body to path (when it is OK).
+func saveURL(ctx context.Context, url, path string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return false
+	}
+	return os.WriteFile(path, body, 0o644) == nil
+}
+
 func httpOK(ctx context.Context, url string) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
