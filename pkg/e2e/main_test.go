@@ -130,7 +130,8 @@ func setUpAndRun(m *testing.M) (int, error) {
 	if err := env.controller.start(); err != nil {
 		return 1, err
 	}
-	defer env.controller.stop(syscall.SIGTERM)
+	// Tests may replace env.controller: stop the one running at the end.
+	defer func() { env.controller.stop(syscall.SIGTERM) }()
 	return m.Run(), nil
 }
 
