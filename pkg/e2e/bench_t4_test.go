@@ -56,7 +56,7 @@ func (b *bench) reaction(ctx context.Context) error {
 		name string
 		q    float64
 	}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}} {
-		f := figure{Name: fmt.Sprintf("T4 reaction %s (%d tasks)", q.name, n), Value: ms(quantile(d, q.q)), Unit: "ms"}
+		f := figure{Name: fmt.Sprintf("T4 reaction %s (%d tasks at %g/s)", q.name, n, b.cfg.ReactionRate), Value: ms(quantile(d, q.q)), Unit: "ms"}
 		if q.name == "p99" {
 			f.Target = "≤ 50 ms"
 			b.add(f, func(f figure) bool { return f.Value <= 50 })

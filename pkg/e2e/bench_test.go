@@ -97,8 +97,8 @@ type benchConfig struct {
 
 // benchConfigFromEnv reads BENCH_N (default 1000), BENCH_M (min(N,50)),
 // BENCH_K (10×N, at most 10,000), BENCH_R (50), BENCH_T4_TASKS (max(N,200)
-// capped at 1000), BENCH_CONTENT_TYPES (protobuf,json), BENCH_PHASES
-// (T1,T2,T3,T4).
+// capped at 1000), BENCH_T4_RATE (tasks per second, 5), BENCH_CONTENT_TYPES
+// (protobuf,json), BENCH_PHASES (T1,T2,T3,T4).
 func benchConfigFromEnv() (benchConfig, error) {
 	n, err := intEnv("BENCH_N", 1000)
 	if err != nil {
@@ -116,6 +116,11 @@ func benchConfigFromEnv() (benchConfig, error) {
 	}
 	if c.Reaction, err = intEnv("BENCH_T4_TASKS", min(max(n, 200), 1000)); err != nil {
 		return c, err
+	}
+	if rate := os.Getenv("BENCH_T4_RATE"); rate != "" {
+		if c.ReactionRate, err = strconv.ParseFloat(rate, 64); err != nil || c.ReactionRate <= 0 {
+			return c, fmt.Errorf("BENCH_T4_RATE: %q is not a positive number", rate)
+		}
 	}
 	for _, ct := range strings.Split(envOr("BENCH_CONTENT_TYPES", "protobuf,json"), ",") {
 		switch strings.TrimSpace(ct) {
