@@ -5,8 +5,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
 
 // drain takes every queued name, in the order workers would get them.
@@ -101,4 +106,22 @@ func TestTimersAndRetriesAreSlow(t *testing.T) {
 	got := drain(t, q)
 	assert.Equal(t, "reacting", got[0])
 	assert.ElementsMatch(t, []string{"retry", "timer"}, got[1:])
+}
+
+// The controller's handlers put a child's change in the fast lane and a
+// task's own change in the slow one.
+func TestChildEventsAreFast(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	for f.c.queue.Len() > 0 {
+		key, _ := f.c.queue.Get()
+		f.c.queue.Done(key)
+	}
+	task := f.task(psi)
+	other := task.DeepCopy()
+	other.Name = "another-task"
+	f.c.enqueueTask(other)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "alice", Name: "p",
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(task, kusciav1alpha1.SchemeGroupVersion.WithKind("KusciaTask"))}}}
+	f.c.enqueueOwner(klog.Background(), pod)
+	assert.Equal(t, []string{psi, "another-task"}, drain(t, f.c.queue))
 }
