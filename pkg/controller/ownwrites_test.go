@@ -170,3 +170,29 @@ func TestTaskDeletedBeforeTheStatusWrite(t *testing.T) {
 	assert.Empty(t, f.events(), "no Warning for a task that is gone")
 	assert.Empty(t, creates(f.writes()), "nothing is created for it")
 }
+
+// The task as written is cached trimmed, as the informer holds tasks: no
+// managed fields, no kubectl copy, and no input once it has finished.
+func TestWrittenTaskIsCachedTrimmed(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	task := f.task(psi)
+	task.Annotations = map[string]string{lastAppliedAnnotation: "{}", "keep": "me"}
+	task.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	_, err := f.kuscia.KusciaV1alpha1().KusciaTasks().Update(f.ctx, task, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	f.refresh()
+	stored, err := f.kuscia.KusciaV1alpha1().KusciaTasks().Get(f.ctx, psi, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, stored.Spec.TaskInputConfig)
+
+	finished := stored.Status.DeepCopy()
+	finished.Phase = kusciav1alpha1.TaskSucceeded
+	written, err := f.c.writeStatus(f.ctx, stored, *finished)
+	require.NoError(t, err)
+	cached, err := f.c.getTask(psi)
+	require.NoError(t, err)
+	assert.Equal(t, written.ResourceVersion, cached.ResourceVersion, "the sync reads its own write")
+	assert.Empty(t, cached.ManagedFields)
+	assert.Equal(t, map[string]string{"keep": "me"}, cached.Annotations)
+	assert.Empty(t, cached.Spec.TaskInputConfig, "a finished task's input is not cached")
+}

@@ -240,7 +240,13 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	if err != nil {
 		return nil, fmt.Errorf("update status of task %s: %w", task.Name, err)
 	}
+	// Cached as the informer would hold it (TrimForCache), not whole with
+	// managed fields and, for a finished task, its input; and dropped at
+	// once when the informer showed the write before this line (a read
+	// drops a copy the informer has caught up with).
+	written = trimTask(written)
 	c.tasks.Mutation(written)
+	_, _, _ = c.tasks.GetByKey(written.Name)
 	logger := klog.FromContext(ctx)
 	if task.Status.Phase != s.Phase {
 		logger.Info("Task changed phase", "from", task.Status.Phase, "to", s.Phase, "reason", s.Reason)
