@@ -27,6 +27,7 @@
 #   LOCAL_UP_NODE_CPU        each node's cpu capacity/allocatable [4]
 #   LOCAL_UP_NODE_MEMORY     each node's memory [8Gi]
 #   LOCAL_UP_NODE_PODS       each node's pod capacity [110]
+#   LOCAL_UP_PROFILING       kube-apiserver serves /debug/pprof (true/false) [false]
 #   LOCAL_UP_KWOK_CONFIG     kwok Stages [hack/kwok/stages.yaml]
 #   LOCAL_UP_TIMEOUT         seconds to wait for each step [60]
 #   LOCAL_UP_STOP_GRACE      seconds from SIGTERM to SIGKILL, per stop phase [5]
@@ -56,6 +57,7 @@ LOCAL_UP_NODES="${LOCAL_UP_NODES:-2}"
 LOCAL_UP_NODE_CPU="${LOCAL_UP_NODE_CPU:-4}"
 LOCAL_UP_NODE_MEMORY="${LOCAL_UP_NODE_MEMORY:-8Gi}"
 LOCAL_UP_NODE_PODS="${LOCAL_UP_NODE_PODS:-110}"
+LOCAL_UP_PROFILING="${LOCAL_UP_PROFILING:-false}"
 LOCAL_UP_KWOK_CONFIG="${LOCAL_UP_KWOK_CONFIG:-${ROOT}/hack/kwok/stages.yaml}"
 LOCAL_UP_TIMEOUT="${LOCAL_UP_TIMEOUT:-60}"
 LOCAL_UP_STOP_GRACE="${LOCAL_UP_STOP_GRACE:-5}"
@@ -407,7 +409,7 @@ cmd_start() {
     --allow-privileged=true \
     --feature-gates="${FEATURE_GATES}" \
     --runtime-config=scheduling.k8s.io/v1beta1=true \
-    --profiling=false
+    --profiling="${LOCAL_UP_PROFILING}"
   wait_for "kube-apiserver /readyz" kubectl get --raw /readyz
   log "kube-apiserver ready ($(since "${t}"))"
 
