@@ -70,8 +70,9 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	}
 	res, err := c.carryOut(ctx, tc, st)
 	if errors.Is(err, errTaskGone) {
-		// Deleted after the informer's last word: its delete event comes.
-		logger.V(2).Info("Task deleted meanwhile", "err", err)
+		// Deleted after the informer's last word (found by a status write,
+		// or between creates): its delete event comes.
+		logger.V(2).Info("Task deleted meanwhile; stopped", "err", err)
 		c.held.drop(key.Name)
 		return syncResult{}, nil
 	}
@@ -108,10 +109,6 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		create, res.requeue = create[:c.createChunk], true
 	}
 	err = c.createChildren(ctx, tc, create)
-	if errors.Is(err, errTaskGone) {
-		klog.FromContext(ctx).V(2).Info("Task deleted; stopped creating its children")
-		return syncResult{}, nil
-	}
 	if ie, ok := builder.AsInputError(err); ok {
 		klog.FromContext(ctx).Info("The API server refused a child", "reason", ie.Reason, "message", ie.Message)
 		return c.carryOut(ctx, tc, failedStep(tc, st.roster, ie))

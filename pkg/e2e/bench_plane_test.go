@@ -310,33 +310,42 @@ func (c *benchClients) deleteOwnerless(ctx context.Context, ns string, sel metav
 	if err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
-	for _, s := range svcs.Items {
-		if len(s.OwnerReferences) == 0 {
-			if err := ignoreNotFound(c.kube.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{})); err != nil {
-				return err
-			}
-		}
+	if err := deleteEach(ctx, unowned(svcs.Items), c.kube.CoreV1().Services(ns).Delete); err != nil {
+		return err
 	}
 	cms, err := c.kube.CoreV1().ConfigMaps(ns).List(ctx, sel)
 	if err != nil {
 		return fmt.Errorf("list config maps: %w", err)
 	}
-	for _, cm := range cms.Items {
-		if len(cm.OwnerReferences) == 0 {
-			if err := ignoreNotFound(c.kube.CoreV1().ConfigMaps(ns).Delete(ctx, cm.Name, metav1.DeleteOptions{})); err != nil {
-				return err
-			}
-		}
+	if err := deleteEach(ctx, unowned(cms.Items), c.kube.CoreV1().ConfigMaps(ns).Delete); err != nil {
+		return err
 	}
 	pgs, err := c.kube.SchedulingV1beta1().PodGroups(ns).List(ctx, sel)
 	if err != nil {
 		return nil // PodGroups not served: nothing to delete
 	}
-	for _, pg := range pgs.Items {
-		if len(pg.OwnerReferences) == 0 {
-			if err := ignoreNotFound(c.kube.SchedulingV1beta1().PodGroups(ns).Delete(ctx, pg.Name, metav1.DeleteOptions{})); err != nil {
-				return err
-			}
+	return deleteEach(ctx, unowned(pgs.Items), c.kube.SchedulingV1beta1().PodGroups(ns).Delete)
+}
+
+// unowned names the items that have no owner.
+func unowned[T any, PT interface {
+	*T
+	metav1.Object
+}](items []T) []string {
+	var names []string
+	for i := range items {
+		if obj := PT(&items[i]); len(obj.GetOwnerReferences()) == 0 {
+			names = append(names, obj.GetName())
+		}
+	}
+	return names
+}
+
+// deleteEach deletes the named objects; one already gone is no error.
+func deleteEach(ctx context.Context, names []string, del func(context.Context, string, metav1.DeleteOptions) error) error {
+	for _, name := range names {
+		if err := ignoreNotFound(del(ctx, name, metav1.DeleteOptions{})); err != nil {
+			return err
 		}
 	}
 	return nil
