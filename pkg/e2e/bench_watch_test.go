@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,9 @@ type tally struct {
 	// when its last one was seen Succeeded.
 	succeededPods map[string]int
 	lastPodDone   map[string]time.Time
+	// podsOf lists each task's pods (namespace/name) in the order seen,
+	// by the task label's value.
+	podsOf map[string][]string
 	// tasks: tasks that exist; taskDone: when each was seen Succeeded;
 	// taskFailed: those seen Failed.
 	tasks      map[string]bool
@@ -54,7 +58,7 @@ func newTally(prefix string, podsPerTask int) *tally {
 	return &tally{
 		prefix: prefix, podsPerTask: podsPerTask,
 		present: map[string]bool{}, running: map[string]bool{}, done: map[string]bool{},
-		succeededPods: map[string]int{}, lastPodDone: map[string]time.Time{},
+		succeededPods: map[string]int{}, lastPodDone: map[string]time.Time{}, podsOf: map[string][]string{},
 		tasks: map[string]bool{}, taskDone: map[string]time.Time{}, taskFailed: map[string]bool{},
 		changed: make(chan struct{}, 1),
 	}
@@ -125,6 +129,9 @@ func (w *benchWatch) pod(obj any, deleted bool) {
 	case deleted:
 		delete(t.present, key)
 	default:
+		if task := pod.Labels[kusciav1alpha1.LabelTask]; !slices.Contains(t.podsOf[task], key) {
+			t.podsOf[task] = append(t.podsOf[task], key)
+		}
 		t.present[key] = true
 		switch pod.Status.Phase {
 		case corev1.PodRunning:
@@ -225,6 +232,13 @@ func (w *benchWatch) timeline() map[string][2]time.Time {
 		out[task] = [2]time.Time{w.tally.lastPodDone[builder.TaskLabelValue(task)], done}
 	}
 	return out
+}
+
+// podsOfTask are the pods seen of the task named name.
+func (w *benchWatch) podsOfTask(name string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.tally.podsOf[builder.TaskLabelValue(name)])
 }
 
 // reactions are, per task whose last pod and the task itself were seen
