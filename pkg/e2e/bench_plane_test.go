@@ -17,8 +17,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -298,9 +301,71 @@ func (c *benchClients) cleanUp(ctx context.Context, w *benchWatch, tasks []*kusc
 			return err
 		}
 	}
-	return w.waitUntil(ctx, 10*time.Minute, "the run's pods and tasks to be gone", func(c counts) bool {
+	err = w.waitUntil(ctx, 10*time.Minute, "the run's pods and tasks to be gone", func(c counts) bool {
 		return c.present == 0 && c.tasks == 0
 	})
+	if err != nil {
+		return err
+	}
+	return c.waitCollected(ctx, bySel)
+}
+
+// waitCollected polls, once a second, until the garbage collector has
+// deleted every service, config map and PodGroup of the bench and
+// kube-controller-manager every endpoint slice of those services: a run
+// must not share the plane with the last run's clean-up.
+func (c *benchClients) waitCollected(ctx context.Context, bySel metav1.ListOptions) error {
+	one := bySel
+	one.Limit = 1
+	slices := metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName, Limit: 1}
+	left := func(ns string) (string, error) {
+		for _, l := range []struct {
+			what string
+			list func() (runtime.Object, error)
+		}{
+			{"services", func() (runtime.Object, error) { return c.kube.CoreV1().Services(ns).List(ctx, one) }},
+			{"config maps", func() (runtime.Object, error) { return c.kube.CoreV1().ConfigMaps(ns).List(ctx, one) }},
+			{"endpoint slices", func() (runtime.Object, error) { return c.kube.DiscoveryV1().EndpointSlices(ns).List(ctx, slices) }},
+			{"PodGroups", func() (runtime.Object, error) { return c.kube.SchedulingV1beta1().PodGroups(ns).List(ctx, one) }},
+		} {
+			obj, err := l.list()
+			if apierrors.IsNotFound(err) {
+				continue // PodGroups not served
+			}
+			if err != nil {
+				return "", fmt.Errorf("list %s in %s: %w", l.what, ns, err)
+			}
+			if meta.LenList(obj) > 0 {
+				return l.what + " in " + ns, nil
+			}
+		}
+		return "", nil
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		var waiting string
+		for _, ns := range []string{"alice", "bob"} {
+			w, err := left(ns)
+			if err != nil {
+				return err
+			}
+			if w != "" {
+				waiting = w
+				break
+			}
+		}
+		if waiting == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the garbage collector left %s after 10 minutes", waiting)
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // deleteOwnerless deletes the bare loop's services, config maps and

@@ -5,6 +5,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -55,6 +60,8 @@ func (b *bench) throughput(ctx context.Context) error {
 }
 
 func (b *bench) throughputRuns(ctx context.Context) error {
+	csv := []string{"setting,kind,bare_loop_per_task,controller_per_task"}
+	defer func() { _ = os.WriteFile(filepath.Join(env.root, "_output", "bench", "t1-writes.csv"), []byte(strings.Join(csv, "\n")+"\n"), 0o644) }()
 	for _, s := range t1Settings {
 		bare := map[string]run{}
 		for _, ct := range b.cfg.ContentTypes {
@@ -82,6 +89,7 @@ func (b *bench) throughputRuns(ctx context.Context) error {
 		// content type: on two cores the API server is the bottleneck, so
 		// a run's time follows its work.
 		base, n := bare[b.cfg.ContentTypes[0]], float64(b.cfg.N)
+		csv = appendWrites(csv, s, base, r, n)
 		b.add(figure{Name: fmt.Sprintf("T1 API server writes per task, %s", s), Value: r.writes / n,
 			Baseline: base.writes / n}, nil)
 		b.add(figure{Name: fmt.Sprintf("T1 API server CPU per task, %s", s), Value: r.cpu / n * 1000, Unit: "ms",
@@ -157,11 +165,42 @@ func (b *bench) timeBareLoop(ctx context.Context, s clientSettings, contentType,
 	return r, b.clients.cleanUp(ctx, b.watch, tasks)
 }
 
+// appendWrites adds to csv, for one setting, the writes per task of each
+// kind of the bare loop's run and the controller's.
+func appendWrites(csv []string, s clientSettings, bare, ctl run, n float64) []string {
+	kinds := slices.Collect(maps.Keys(bare.byKind))
+	for k := range ctl.byKind {
+		if _, ok := bare.byKind[k]; !ok {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		csv = append(csv, fmt.Sprintf("%q,%s,%.2f,%.2f", s.String(), k, bare.byKind[k]/n, ctl.byKind[k]/n))
+	}
+	return csv
+}
+
+// writesByKind sums the API server's creates, updates and patches by
+// "verb group/resource/subresource".
+func writesByKind(samples []sample) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range samples {
+		if v := s.labels["verb"]; s.name != "apiserver_request_total" || (v != "POST" && !slices.Contains(updateVerbs, v)) {
+			continue
+		}
+		out[fmt.Sprintf("%s %s/%s/%s", s.labels["verb"], s.labels["group"], s.labels["resource"], s.labels["subresource"])] += s.value
+	}
+	return out
+}
+
 // run is one timed T1 run: how long it took, and the API server's writes
-// (every create, update, patch and delete) and CPU seconds over it.
+// (every create, update and patch, by anyone) and CPU seconds over it.
 type run struct {
 	d           time.Duration
 	writes, cpu float64
+	// byKind are the writes by "verb group/resource/subresource".
+	byKind map[string]float64
 }
 
 // timed runs start and waits, on the watch, until end holds; it times that
@@ -178,14 +217,17 @@ func (b *bench) timed(ctx context.Context, what string, end func(counts) bool, s
 	if err := b.watch.waitUntil(ctx, t1Timeout, what, end); err != nil {
 		return run{}, err
 	}
-	r := run{d: time.Since(t)}
+	r := run{d: time.Since(t), byKind: map[string]float64{}}
 	after, err := b.clients.apiserverMetrics(ctx)
 	if err != nil {
 		return r, err
 	}
-	for _, v := range []string{"POST", "PUT", "PATCH", "DELETE", "APPLY"} {
-		r.writes += sum(after, "apiserver_request_total", map[string]string{"verb": v}) -
-			sum(before, "apiserver_request_total", map[string]string{"verb": v})
+	was := writesByKind(before)
+	for kind, n := range writesByKind(after) {
+		if d := n - was[kind]; d > 0 {
+			r.byKind[kind] = d
+			r.writes += d
+		}
 	}
 	r.cpu = sum(after, "process_cpu_seconds_total", nil) - sum(before, "process_cpu_seconds_total", nil)
 	return r, nil
