@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func sameMap(a, b map[string]string) bool {
@@ -13,27 +14,50 @@ func sameMap(a, b map[string]string) bool {
 }
 
 func TestMapInternerSharesEqualMapsOnly(t *testing.T) {
-	in := newMapInterner(2)
-	a := in.intern(map[string]string{"x": "1", "y": "2"})
-	b := in.intern(map[string]string{"y": "2", "x": "1"})
+	in := newInterner[map[string]string](2)
+	a := internMap(in, map[string]string{"x": "1", "y": "2"})
+	b := internMap(in, map[string]string{"y": "2", "x": "1"})
 	assert.True(t, sameMap(a, b), "equal maps are one map")
-	c := in.intern(map[string]string{"x": "1", "y": "3"})
+	c := internMap(in, map[string]string{"x": "1", "y": "3"})
 	assert.False(t, sameMap(a, c))
 	assert.Equal(t, map[string]string{"x": "1", "y": "3"}, c)
-	assert.Nil(t, in.intern(map[string]string{}))
-	assert.Nil(t, in.intern(nil))
+	assert.Nil(t, internMap(in, map[string]string{}))
+	assert.Nil(t, internMap(in, nil))
 
 	// Keys and values that run together differently are different maps.
-	d := in.intern(map[string]string{"ab": "c"})
-	e := in.intern(map[string]string{"a": "bc"})
+	d := internMap(in, map[string]string{"ab": "c"})
+	e := internMap(in, map[string]string{"a": "bc"})
 	assert.Equal(t, map[string]string{"a": "bc"}, e)
 	assert.False(t, sameMap(d, e))
 
 	// Capacity 2: the oldest went; an equal map then starts anew.
 	assert.Len(t, in.byKey, 2)
-	f := in.intern(map[string]string{"x": "1", "y": "2"})
+	f := internMap(in, map[string]string{"x": "1", "y": "2"})
 	assert.False(t, sameMap(a, f), "a map that fell out is no longer shared")
 	assert.Equal(t, a, f)
+}
+
+func TestRefInternerSharesEqualReferencesOnly(t *testing.T) {
+	in := newInterner[[]metav1.OwnerReference](8)
+	ref := metav1.OwnerReference{APIVersion: "kuscia.secretflow/v1alpha1", Kind: "KusciaTask", Name: "psi", UID: "u1",
+		Controller: new(true), BlockOwnerDeletion: new(true)}
+	a := internRef(in, ref)
+	b := internRef(in, *ref.DeepCopy())
+	assert.Equal(t, []metav1.OwnerReference{ref}, a)
+	assert.Same(t, &a[0], &b[0], "equal references are one slice")
+	for name, other := range map[string]func(*metav1.OwnerReference){
+		"uid":       func(r *metav1.OwnerReference) { r.UID = "u2" },
+		"name":      func(r *metav1.OwnerReference) { r.Name = "other" },
+		"kind":      func(r *metav1.OwnerReference) { r.Kind = "Other" },
+		"version":   func(r *metav1.OwnerReference) { r.APIVersion = "kuscia.secretflow/v1" },
+		"unblocked": func(r *metav1.OwnerReference) { r.BlockOwnerDeletion = nil },
+	} {
+		r := *ref.DeepCopy()
+		other(&r)
+		c := internRef(in, r)
+		assert.NotSame(t, &a[0], &c[0], name)
+		assert.Equal(t, []metav1.OwnerReference{r}, c, name)
+	}
 }
 
 func TestTrimmedChildrenOfOnePodShareTheirLabels(t *testing.T) {

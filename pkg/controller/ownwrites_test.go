@@ -196,3 +196,39 @@ func TestWrittenTaskIsCachedTrimmed(t *testing.T) {
 	assert.Equal(t, map[string]string{"keep": "me"}, cached.Annotations)
 	assert.Empty(t, cached.Spec.TaskInputConfig, "a finished task's input is not cached")
 }
+
+// A finished task is cached without its pods' and services' reports
+// (trimTask): its status never changes again, so no sync may write it,
+// whatever happens to its pods, and the server keeps the reports.
+func TestAFinishedTaskCachedWithoutItsReportsWritesNothing(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	f.startRunning(psi)
+	f.updatePods(succeedPod)
+	f.mustSync(psi)
+	stored := f.task(psi)
+	require.Equal(t, kusciav1alpha1.TaskSucceeded, stored.Status.Phase)
+	require.Len(t, stored.Status.PodStatuses, 2)
+	require.NotEmpty(t, stored.Status.ServiceStatuses)
+
+	f.refresh()
+	cached, err := f.c.getTask(psi)
+	require.NoError(t, err)
+	assert.Nil(t, cached.Status.PodStatuses, "the cache drops the reports")
+	assert.Nil(t, cached.Status.ServiceStatuses)
+	assert.Equal(t, stored.Status.Conditions, cached.Status.Conditions, "and keeps the rest")
+
+	for what, change := range map[string]func(*corev1.Pod){
+		"annotated": func(p *corev1.Pod) { p.Annotations["touched"] = "yes" },
+		"failed":    failPod("late"),
+	} {
+		f.updatePods(change)
+		f.mustSync(psi)
+		assert.Empty(t, f.writes(), "a finished task's pod %s", what)
+	}
+	for key, p := range f.pods() {
+		require.NoError(t, f.kube.CoreV1().Pods(p.Namespace).Delete(f.ctx, p.Name, metav1.DeleteOptions{}), key)
+	}
+	f.mustSync(psi)
+	assert.Empty(t, f.writes(), "a finished task's pods deleted")
+	assert.Equal(t, stored.Status, f.task(psi).Status, "the server keeps the whole status")
+}

@@ -4,7 +4,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
@@ -30,8 +29,10 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // reads (childLabels, childAnnotations), their keys shared with the
 // constants: thousands of finished tasks' children are mostly metadata.
 //   - Pod: its metadata; spec.nodeName; status phase, reason, message,
-//     startTime, conditions and, per (init) container, name, state and
-//     last termination state: what podstate classifies a pod by.
+//     startTime, the PodScheduled and Ready conditions (see
+//     trimPodConditions) and, per container (init containers but once the
+//     pod succeeded), name, state and last termination state: what
+//     podstate classifies a pod by.
 //   - Service: its metadata; the name and number of its ports.
 //   - ConfigMap: its metadata only: existence, owner and labels are all
 //     the controller asks of a config map, never its rendered data.
@@ -39,8 +40,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //   - Namespace: its metadata (the domain and policy labels).
 //   - AppImage: everything else (the builder reads all of it).
 //   - KusciaTask: everything else, except that a finished task drops
-//     spec.taskInputConfig (up to 512 KiB): only planning and rendering
-//     read it, and neither runs once the task has finished.
+//     spec.taskInputConfig (up to 512 KiB: only planning and rendering
+//     read it, and neither runs once the task has finished) and its
+//     status's podStatuses and serviceStatuses (see trimTask).
 //
 // Objects of other types and tombstones pass unchanged. Children and
 // namespaces are rebuilt from the kept fields; tasks and AppImages are
@@ -114,16 +116,13 @@ var childLabels = []string{kusciav1alpha1.LabelTaskUID, kusciav1alpha1.LabelPart
 var childAnnotations = []string{builder.AnnotationRound, builder.AnnotationPartyReplicas, builder.AnnotationSpecHash,
 	gate.Annotation, builder.AnnotationPortScope}
 
-// Shared values of the trimmed children's metadata.
-var (
-	taskAPIVersion = kusciav1alpha1.SchemeGroupVersion.String()
-	isTrue         = true
-)
+// isTrue is the true the trimmed children's controller references share.
+var isTrue = true
 
 // childMeta is the metadata a child keeps (see TrimForCache). What repeats
 // is shared: label and annotation keys with the constants, equal label and
-// annotation maps among children (childMaps), the owner's UID with the
-// task-UID label.
+// annotation maps among children (childMaps), the controller reference
+// among a task's children (childRefs).
 func childMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 	out := metav1.ObjectMeta{
 		Name:              m.Name,
@@ -132,33 +131,24 @@ func childMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 		ResourceVersion:   m.ResourceVersion,
 		CreationTimestamp: m.CreationTimestamp,
 		DeletionTimestamp: m.DeletionTimestamp,
-		Labels:            childMaps.intern(pick(m.Labels, childLabels)),
-		Annotations:       childMaps.intern(pick(m.Annotations, childAnnotations)),
+		Labels:            internMap(childMaps, pick(m.Labels, childLabels)),
+		Annotations:       internMap(childMaps, pick(m.Annotations, childAnnotations)),
 	}
 	if ref := metav1.GetControllerOfNoCopy(&m); ref != nil {
-		out.OwnerReferences = []metav1.OwnerReference{controllerRef(*ref, out.Labels[kusciav1alpha1.LabelTaskUID])}
+		out.OwnerReferences = internRef(childRefs, controllerRef(*ref))
 	}
 	return out
 }
 
-// controllerRef is the child's controller reference, with the values every
-// child shares shared.
-func controllerRef(ref metav1.OwnerReference, taskUID string) metav1.OwnerReference {
-	if ref.APIVersion == taskAPIVersion && ref.Kind == kindKusciaTask {
-		ref.APIVersion, ref.Kind = taskAPIVersion, kindKusciaTask
-	}
-	if string(ref.UID) == taskUID {
-		ref.UID = types.UID(taskUID)
-	}
+// controllerRef is the child's controller reference, its pointers to the
+// shared true.
+func controllerRef(ref metav1.OwnerReference) metav1.OwnerReference {
 	ref.Controller = &isTrue
 	if ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion {
 		ref.BlockOwnerDeletion = &isTrue
 	}
 	return ref
 }
-
-// kindKusciaTask is the kind of a child's controller.
-const kindKusciaTask = "KusciaTask"
 
 // pick copies the entries of m under keys, each key shared with keys'
 // own string; nil when none is there.
@@ -185,19 +175,36 @@ func trimPod(p *corev1.Pod) *corev1.Pod {
 			Reason:                p.Status.Reason,
 			Message:               p.Status.Message,
 			StartTime:             p.Status.StartTime,
-			Conditions:            trimPodConditions(p.Status.Conditions),
-			InitContainerStatuses: trimContainerStatuses(p.Status.InitContainerStatuses),
+			Conditions:            trimPodConditions(p.Status.Phase, p.Status.Conditions),
+			InitContainerStatuses: trimInitContainerStatuses(p.Status.Phase, p.Status.InitContainerStatuses),
 			ContainerStatuses:     trimContainerStatuses(p.Status.ContainerStatuses),
 		},
 	}
 }
 
+// trimInitContainerStatuses keeps a pod's init containers, but once it
+// has succeeded: podstate then reads its app containers alone (why they
+// ended), and every init container had to succeed before them.
+func trimInitContainerStatuses(phase corev1.PodPhase, statuses []corev1.ContainerStatus) []corev1.ContainerStatus {
+	if phase == corev1.PodSucceeded {
+		return nil
+	}
+	return trimContainerStatuses(statuses)
+}
+
 // trimPodConditions keeps the conditions podstate and status read: why a
-// pod is not scheduled, and since when it is ready.
-func trimPodConditions(conds []corev1.PodCondition) []corev1.PodCondition {
+// pod is not scheduled, and since when it is ready. A terminated pod is
+// read for neither (it is bound, and the kubelet marks it not ready as it
+// ends), so it keeps a Ready=True only, which a real one never has.
+func trimPodConditions(phase corev1.PodPhase, conds []corev1.PodCondition) []corev1.PodCondition {
+	terminated := phase == corev1.PodSucceeded || phase == corev1.PodFailed
 	var out []corev1.PodCondition
 	for _, c := range conds {
-		if c.Type == corev1.PodScheduled || c.Type == corev1.PodReady {
+		keep := c.Type == corev1.PodReady || c.Type == corev1.PodScheduled
+		if terminated {
+			keep = c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+		}
+		if keep {
 			out = append(out, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason,
 				Message: c.Message, LastTransitionTime: c.LastTransitionTime})
 		}
@@ -244,14 +251,18 @@ func trimService(s *corev1.Service) *corev1.Service {
 	return out
 }
 
-// trimTask drops what no sync reads: managed fields, kubectl's copy, and a
-// finished task's input config. The task's status is kept whole: a sync
-// compares the status it computes with it.
+// trimTask drops what no sync reads: managed fields, kubectl's copy, and
+// of a finished task its input config and its pods' and services' reports.
+// An unfinished task's status is kept whole: a sync compares the status it
+// computes with it. A finished task's never changes (handleFinished keeps
+// what is stored and writes nothing), so nothing reads those reports
+// again; the server keeps them.
 func trimTask(t *kusciav1alpha1.KusciaTask) *kusciav1alpha1.KusciaTask {
 	t.ObjectMeta.ManagedFields = nil
 	t.ObjectMeta.Annotations = withoutLastApplied(t.ObjectMeta.Annotations)
 	if t.Status.Phase.IsTerminal() {
 		t.Spec.TaskInputConfig = ""
+		t.Status.PodStatuses, t.Status.ServiceStatuses = nil, nil
 	}
 	return t
 }

@@ -167,16 +167,25 @@ func podStates(base *corev1.Pod) map[string]*corev1.Pod {
 	evicted := func(p *corev1.Pod) {
 		p.Status.Reason, p.Status.Message = "Evicted", "The node was low on resource: memory."
 	}
+	gateDone := func(p *corev1.Pod) {
+		p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "kuscia-gate", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}}}
+	}
+	readyEnded := func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "PodCompleted"}}
+	}
 	return map[string]*corev1.Pod{
-		"created":       with(),
-		"unschedulable": with(unschedulable("0/3 nodes are available: 3 Insufficient cpu.")),
-		"bound":         with(bind("node-0")),
-		"running":       with(runPod),
-		"succeeded":     with(succeedPod),
-		"failed":        with(failPod("out of\nmemory")),
-		"evicted":       with(failPod("x"), evicted),
-		"stuck":         with(waitPod("CrashLoopBackOff"), stuck),
-		"deleting":      with(runPod, deleting),
+		"succeeded, as a kubelet ends it": with(succeedPod, gateDone, readyEnded),
+		"failed, as a kubelet ends it":    with(failPod("boom"), gateDone, readyEnded),
+		"created":                         with(),
+		"unschedulable":                   with(unschedulable("0/3 nodes are available: 3 Insufficient cpu.")),
+		"bound":                           with(bind("node-0")),
+		"running":                         with(runPod),
+		"succeeded":                       with(succeedPod),
+		"failed":                          with(failPod("out of\nmemory")),
+		"evicted":                         with(failPod("x"), evicted),
+		"stuck":                           with(waitPod("CrashLoopBackOff"), stuck),
+		"deleting":                        with(runPod, deleting),
 	}
 }
 
@@ -221,6 +230,14 @@ func TestTrimmedPodKeepsWhatTheControllerReads(t *testing.T) {
 			}
 			for _, c := range trimmed.Status.Conditions {
 				assert.Contains(t, []corev1.PodConditionType{corev1.PodScheduled, corev1.PodReady}, c.Type)
+			}
+			if phase := full.Status.Phase; phase == corev1.PodSucceeded || phase == corev1.PodFailed {
+				for _, c := range trimmed.Status.Conditions {
+					assert.Equal(t, corev1.ConditionTrue, c.Status, "a terminated pod keeps a Ready=True only")
+				}
+			}
+			if full.Status.Phase == corev1.PodSucceeded {
+				assert.Nil(t, trimmed.Status.InitContainerStatuses, "a succeeded pod's init containers go")
 			}
 		})
 	}
@@ -289,6 +306,8 @@ func TestTrimmedTaskDropsTheInputOfAFinishedTaskOnly(t *testing.T) {
 	asServed(task)
 	task.Status.Phase = kusciav1alpha1.TaskRunning
 	task.Status.PodStatuses = map[string]*kusciav1alpha1.PodStatus{"alice/p": {PodName: "p", Namespace: "alice"}}
+	task.Status.ServiceStatuses = map[string]*kusciav1alpha1.ServiceStatus{"alice/s": {ServiceName: "s", Namespace: "alice"}}
+	task.Status.Reason, task.Status.Message = "Why", "what happened"
 
 	running := trim(t, task)
 	assertMetaTrimmed(t, task, running)
@@ -302,7 +321,9 @@ func TestTrimmedTaskDropsTheInputOfAFinishedTaskOnly(t *testing.T) {
 		want := task.Spec.DeepCopy()
 		want.TaskInputConfig = ""
 		assert.Equal(t, *want, done.Spec, "the rest of the spec stays (parties feed the indexes and events)")
-		assert.Equal(t, task.Status, done.Status, "a finished task's status is compared with what a sync computes")
+		wantStatus := task.Status.DeepCopy()
+		wantStatus.PodStatuses, wantStatus.ServiceStatuses = nil, nil
+		assert.Equal(t, *wantStatus, done.Status, "a finished task keeps its status but its pods' and services' reports")
 	}
 }
 
