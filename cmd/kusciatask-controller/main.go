@@ -25,9 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/controller"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciascheme "kusciatask.io/controller/pkg/generated/clientset/versioned/scheme"
@@ -167,8 +165,7 @@ func runController(ctx context.Context, opts options, cs clients, registry *prom
 	}
 	// Children are only watched when they carry the task-UID label: the
 	// controller never needs the rest of the cluster's pods in memory.
-	children := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, opts.resync,
-		kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = kusciav1alpha1.LabelTaskUID }))
+	children := controller.NewChildInformerFactory(kubeClient, opts.resync)
 	cluster := kubeinformers.NewSharedInformerFactory(kubeClient, opts.resync)
 	kuscia := kusciainformers.NewSharedInformerFactory(kusciaClient, opts.resync)
 
