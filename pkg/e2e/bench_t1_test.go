@@ -61,7 +61,9 @@ func (b *bench) throughput(ctx context.Context) error {
 
 func (b *bench) throughputRuns(ctx context.Context) error {
 	csv := []string{"setting,kind,bare_loop_per_task,controller_per_task"}
-	defer func() { _ = os.WriteFile(filepath.Join(env.root, "_output", "bench", "t1-writes.csv"), []byte(strings.Join(csv, "\n")+"\n"), 0o644) }()
+	defer func() {
+		_ = os.WriteFile(filepath.Join(env.root, "_output", "bench", "t1-writes.csv"), []byte(strings.Join(csv, "\n")+"\n"), 0o644)
+	}()
 	for _, s := range t1Settings {
 		bare := map[string]run{}
 		for _, ct := range b.cfg.ContentTypes {

@@ -24,8 +24,9 @@ import (
 //     once K finished tasks exist and it has synced them all; per task
 //     held = the difference / K. Target ≤ 20 KB per task (live heap).
 //   - sync cost: the mean of kusciatask_sync_duration_seconds over R syncs
-//     of one finished task (its labels touched R times) at 100 tasks and
-//     at K. Target: flat (read as ratio ≤ 1.5).
+//     of one finished task (its labels touched R times), the lowest of
+//     three such means, at 100 tasks and at K. Target: flat (read as
+//     ratio ≤ 1.5).
 //
 // The K tasks are created with the CPU-bound client settings, N at a time
 // (see finish), and their pods succeed after kwok's default 2 s.
@@ -210,10 +211,30 @@ func syncTotals(ctx context.Context) (seconds, count float64, err error) {
 		sum(samples, "kusciatask_sync_duration_seconds_count", nil), nil
 }
 
-// syncCost touches the task's labels R times, 20 ms apart, waits for the
-// controller to have synced R more times, and returns the mean sync time in
-// µs over those syncs.
+// syncCostRounds is how many times syncCost times R syncs; it keeps the
+// lowest mean, the one least disturbed by whatever else the two cores ran.
+const syncCostRounds = 3
+
+// syncCost is the lowest of syncCostRounds means of R syncs of the task
+// (see syncCostOnce), in µs.
 func (b *bench) syncCost(ctx context.Context, task string) (float64, error) {
+	best := 0.0
+	for i := range syncCostRounds {
+		mean, err := b.syncCostOnce(ctx, task)
+		if err != nil {
+			return 0, err
+		}
+		if i == 0 || mean < best {
+			best = mean
+		}
+	}
+	return best, nil
+}
+
+// syncCostOnce touches the task's labels R times, 20 ms apart, waits for
+// the controller to have synced R more times, and returns the mean sync
+// time in µs over those syncs.
+func (b *bench) syncCostOnce(ctx context.Context, task string) (float64, error) {
 	sum0, count0, err := syncTotals(ctx)
 	if err != nil {
 		return 0, err
