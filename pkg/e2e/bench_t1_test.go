@@ -92,7 +92,7 @@ func (b *bench) throughputRuns(ctx context.Context) error {
 		// a run's time follows its work.
 		base, n := bare[b.cfg.ContentTypes[0]], float64(b.cfg.N)
 		csv = appendWrites(csv, s, base, r, n)
-		b.add(figure{Name: fmt.Sprintf("T1 API server writes per task, %s", s), Value: r.writes / n,
+		b.add(figure{Name: fmt.Sprintf("T1 API server writes per task, %s", s), Value: r.writes / n, Unit: "writes",
 			Baseline: base.writes / n}, nil)
 		b.add(figure{Name: fmt.Sprintf("T1 API server CPU per task, %s", s), Value: r.cpu / n * 1000, Unit: "ms",
 			Baseline: base.cpu / n * 1000}, nil)
