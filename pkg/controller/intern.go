@@ -1,11 +1,13 @@
 package controller
 
 import (
+	"hash/maphash"
+	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -17,37 +19,55 @@ import (
 // Cached objects are never mutated (DeepCopy first), so sharing a map or a
 // slice among them is safe.
 //
-// It remembers the last capacity values, first in first out: children of
-// a task arrive together, and a value that fell out is only shared no more.
+// Values are found by a 64-bit hash of their content and shared only when
+// equal (a collision shares nothing). The interner remembers the last
+// capacity values, first in first out. The capacity must cover the
+// distance between a task's children as they arrive: a controller that
+// starts among thousands of tasks lists its pods, services and config maps
+// in parallel, each in name order, so the config map of a task arrives
+// thousands of values after its pod.
 type interner[V any] struct {
 	mu       sync.Mutex
 	capacity int
-	byKey    map[string]V
-	order    []string // keys, oldest first; a ring of capacity
+	equal    func(a, b V) bool
+	byKey    map[uint64]V
+	order    []uint64 // keys, oldest first; a ring of capacity
 	next     int
 }
 
-func newInterner[V any](capacity int) *interner[V] {
-	return &interner[V]{capacity: capacity, byKey: make(map[string]V, capacity)}
+func newInterner[V any](capacity int, equal func(a, b V) bool) *interner[V] {
+	return &interner[V]{capacity: capacity, equal: equal, byKey: make(map[uint64]V)}
 }
 
-// internedCapacity bounds each interner: at a few hundred bytes a value,
-// well under a megabyte.
-const internedCapacity = 2048
+// internedCapacity bounds each interner: 16,384 values, a few MB at most,
+// of which the values still in the caches are no cost at all.
+const internedCapacity = 16384
 
 // Interners of the trimmed children's metadata.
 var (
-	childMaps = newInterner[map[string]string](internedCapacity)
-	childRefs = newInterner[[]metav1.OwnerReference](internedCapacity)
+	childMaps = newInterner(internedCapacity, maps.Equal[map[string]string])
+	childRefs = childRefsInterner(internedCapacity)
 )
 
-// share returns the value interned under key when there is one, else
-// interns v under it and returns v.
-func (in *interner[V]) share(key string, v V) V {
+// childRefsInterner interns controller references (as one-element
+// slices).
+func childRefsInterner(capacity int) *interner[[]metav1.OwnerReference] {
+	return newInterner(capacity, func(a, b []metav1.OwnerReference) bool { return equality.Semantic.DeepEqual(a, b) })
+}
+
+// hashSeed seeds every interner's hashes.
+var hashSeed = maphash.MakeSeed()
+
+// share returns the value interned under key when it equals v, else
+// interns v (unless another value holds the key) and returns v.
+func (in *interner[V]) share(key uint64, v V) V {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if shared, ok := in.byKey[key]; ok {
-		return shared
+		if in.equal(shared, v) {
+			return shared
+		}
+		return v
 	}
 	if len(in.order) < in.capacity {
 		in.order = append(in.order, key)
@@ -66,14 +86,14 @@ func internMap(in *interner[map[string]string], m map[string]string) map[string]
 	if len(m) == 0 {
 		return nil
 	}
-	return in.share(joinKey(sortedEntries(m)...), m)
+	return in.share(hashOf(sortedEntries(m)...), m)
 }
 
 // internRef returns a one-element slice holding ref, shared with the
 // children that have an equal controller reference.
 func internRef(in *interner[[]metav1.OwnerReference], ref metav1.OwnerReference) []metav1.OwnerReference {
 	block := ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion
-	key := joinKey(ref.APIVersion, ref.Kind, ref.Name, string(ref.UID), strconv.FormatBool(block))
+	key := hashOf(ref.APIVersion, ref.Kind, ref.Name, string(ref.UID), strconv.FormatBool(block))
 	return in.share(key, []metav1.OwnerReference{ref})
 }
 
@@ -91,14 +111,15 @@ func sortedEntries(m map[string]string) []string {
 	return out
 }
 
-// joinKey joins parts, each length-prefixed, so no two different lists of
-// parts share a key.
-func joinKey(parts ...string) string {
-	var b strings.Builder
+// hashOf hashes parts, each length-prefixed, so that lists of parts that
+// run together differently hash apart.
+func hashOf(parts ...string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
 	for _, s := range parts {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
+		h.WriteString(strconv.Itoa(len(s)))
+		h.WriteByte(':')
+		h.WriteString(s)
 	}
-	return b.String()
+	return h.Sum64()
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 
@@ -14,7 +15,7 @@ func sameMap(a, b map[string]string) bool {
 }
 
 func TestMapInternerSharesEqualMapsOnly(t *testing.T) {
-	in := newInterner[map[string]string](2)
+	in := newInterner(2, maps.Equal[map[string]string])
 	a := internMap(in, map[string]string{"x": "1", "y": "2"})
 	b := internMap(in, map[string]string{"y": "2", "x": "1"})
 	assert.True(t, sameMap(a, b), "equal maps are one map")
@@ -38,7 +39,7 @@ func TestMapInternerSharesEqualMapsOnly(t *testing.T) {
 }
 
 func TestRefInternerSharesEqualReferencesOnly(t *testing.T) {
-	in := newInterner[[]metav1.OwnerReference](8)
+	in := childRefsInterner(8)
 	ref := metav1.OwnerReference{APIVersion: "kuscia.secretflow/v1alpha1", Kind: "KusciaTask", Name: "psi", UID: "u1",
 		Controller: new(true), BlockOwnerDeletion: new(true)}
 	a := internRef(in, ref)
@@ -84,4 +85,14 @@ func TestTrimmedChildrenOfOnePodShareTheirLabels(t *testing.T) {
 			assert.True(t, sameMap(maps[0], m), fmt.Sprintf("%s: labels %d are the pod's own", pod, i))
 		}
 	}
+}
+
+func TestInternerSharesNothingOnACollision(t *testing.T) {
+	in := newInterner(4, maps.Equal[map[string]string])
+	a := map[string]string{"x": "1"}
+	b := map[string]string{"y": "2"}
+	assert.True(t, sameMap(a, in.share(7, a)))
+	assert.True(t, sameMap(b, in.share(7, b)), "another map under the same hash is its own")
+	assert.True(t, sameMap(a, in.share(7, map[string]string{"x": "1"})), "the first keeps its key")
+	assert.Len(t, in.byKey, 1)
 }
