@@ -50,6 +50,15 @@ type clientSettings struct {
 	reservations bool // the reservation gate on
 }
 
+// slug names the settings in a file name: "default-gate-on".
+func (s clientSettings) slug() string {
+	gate := "off"
+	if s.reservations {
+		gate = "on"
+	}
+	return s.name + "-gate-" + gate
+}
+
 func (s clientSettings) String() string {
 	gateState := "gate on"
 	if !s.reservations {

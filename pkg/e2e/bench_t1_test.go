@@ -155,7 +155,7 @@ func (b *bench) timeBareLoop(ctx context.Context, s clientSettings, contentType,
 		return run{}, err
 	}
 	b.watch.follow(newTally(prefix+"-", 2))
-	r, err := b.timed(ctx, "bare loop: "+e.what, e.cond(b.cfg.N), func() error {
+	r, err := b.timed(ctx, "bare loop: "+e.what, prefix+"-"+s.slug(), e.cond(b.cfg.N), func() error {
 		if err := loop.run(ctx, tasks); err != nil {
 			return fmt.Errorf("bare loop (%s, %s): %w", s, contentName(contentType), err)
 		}
@@ -196,6 +196,10 @@ func writesByKind(samples []sample) map[string]float64 {
 	return out
 }
 
+// t1ProfileWindow is how much of a T1 run the API server's CPU profile
+// covers, from its start.
+const t1ProfileWindow = 15 * time.Second
+
 // run is one timed T1 run: how long it took, and the API server's writes
 // (every create, update and patch, by anyone) and CPU seconds over it.
 type run struct {
@@ -207,12 +211,17 @@ type run struct {
 
 // timed runs start and waits, on the watch, until end holds; it times that
 // and counts the API server's work from its metrics.
-func (b *bench) timed(ctx context.Context, what string, end func(counts) bool, start func() error) (run, error) {
+//
+// With LOCAL_UP_PROFILING=true it also saves the API server's CPU profile
+// over the run's first t1ProfileWindow as _output/bench/apiserver-<profile>.pprof.
+func (b *bench) timed(ctx context.Context, what, profile string, end func(counts) bool, start func() error) (run, error) {
 	before, err := b.clients.apiserverMetrics(ctx)
 	if err != nil {
 		return run{}, err
 	}
 	t := time.Now()
+	profiled := b.clients.apiserverProfile(ctx, t1ProfileWindow, "apiserver-"+profile+".pprof")
+	defer func() { <-profiled }()
 	if err := start(); err != nil {
 		return run{}, err
 	}
@@ -247,7 +256,7 @@ func (b *bench) timeController(ctx context.Context, s clientSettings, outcome, d
 		return run{}, err
 	}
 	b.watch.follow(newTally(prefix+"-", 2))
-	r, err := b.timed(ctx, "controller: "+e.what, e.cond(b.cfg.N), func() error {
+	r, err := b.timed(ctx, "controller: "+e.what, prefix+"-"+s.slug(), e.cond(b.cfg.N), func() error {
 		return b.clients.createTasks(ctx, tasks, 0)
 	})
 	if err != nil {
