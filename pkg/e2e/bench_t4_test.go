@@ -160,8 +160,8 @@ func (c *benchClients) succeedPod(ctx context.Context, ns, name string) error {
 	now := metav1.Now()
 	pod.Status.Phase = corev1.PodSucceeded
 	for i := range pod.Status.Conditions {
-		if c := &pod.Status.Conditions[i]; c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
-			c.Status, c.Reason, c.LastTransitionTime = corev1.ConditionFalse, "PodCompleted", now
+		if cond := &pod.Status.Conditions[i]; cond.Type == corev1.PodReady || cond.Type == corev1.ContainersReady {
+			cond.Status, cond.Reason, cond.LastTransitionTime = corev1.ConditionFalse, "PodCompleted", now
 		}
 	}
 	for i := range pod.Status.ContainerStatuses {
