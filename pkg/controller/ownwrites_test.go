@@ -231,4 +231,11 @@ func TestAFinishedTaskCachedWithoutItsReportsWritesNothing(t *testing.T) {
 	f.mustSync(psi)
 	assert.Empty(t, f.writes(), "a finished task's pods deleted")
 	assert.Equal(t, stored.Status, f.task(psi).Status, "the server keeps the whole status")
+
+	// Nor may anything write over it from the cached copy.
+	changed := cached.Status.DeepCopy()
+	changed.Message = "rewritten"
+	_, err = f.c.writeStatus(f.ctx, cached, *changed)
+	require.ErrorContains(t, err, "the status of a Succeeded task is final")
+	assert.Equal(t, stored.Status, f.task(psi).Status)
 }

@@ -228,6 +228,11 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	if !status.Changed(&task.Status, &s) {
 		return task, nil
 	}
+	if task.Status.Phase.IsTerminal() {
+		// Final, and cached without its pods' and services' reports
+		// (trimTask): a write from this copy would drop them.
+		return nil, fmt.Errorf("update status of task %s: the status of a %s task is final", task.Name, task.Status.Phase)
+	}
 	updated := task.DeepCopy()
 	updated.Status = s
 	written, err := c.kusciaClient.KusciaV1alpha1().KusciaTasks().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: ControllerName})

@@ -256,7 +256,8 @@ func trimService(s *corev1.Service) *corev1.Service {
 // An unfinished task's status is kept whole: a sync compares the status it
 // computes with it. A finished task's never changes (handleFinished keeps
 // what is stored and writes nothing), so nothing reads those reports
-// again; the server keeps them.
+// again; the server keeps them, and writeStatus refuses to write over a
+// finished task's status, which would drop them.
 func trimTask(t *kusciav1alpha1.KusciaTask) *kusciav1alpha1.KusciaTask {
 	t.ObjectMeta.ManagedFields = nil
 	t.ObjectMeta.Annotations = withoutLastApplied(t.ObjectMeta.Annotations)
