@@ -467,20 +467,23 @@ func benchController(ctx context.Context, s clientSettings) (*controllerProcess,
 
 // saveURL is httpOK that also writes the body to path (when it is OK).
 func saveURL(ctx context.Context, url, path string) bool {
+	body, ok := getURL(ctx, url)
+	return ok && os.WriteFile(path, body, 0o644) == nil
+}
+
+// getURL is the body of a GET of url, and whether it answered 200 OK.
+func getURL(ctx context.Context, url string) ([]byte, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return false
-	}
-	return os.WriteFile(path, body, 0o644) == nil
+	return body, err == nil && resp.StatusCode == http.StatusOK
 }
 
 func httpOK(ctx context.Context, url string) bool {

@@ -3,10 +3,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -172,32 +170,24 @@ func (b *bench) freshControllerMemory(ctx context.Context, tasks int) (memory, e
 // (/debug/pprof/heap?gc=1&debug=1 ends with runtime.MemStats). ok is false
 // when the controller does not serve it (--profiling=false).
 func heapAfterGC(ctx context.Context) (alloc, inuse float64, ok bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metricsAddress+"/debug/pprof/heap?gc=1&debug=1", nil)
-	if err != nil {
+	body, ok := getURL(ctx, "http://"+metricsAddress+"/debug/pprof/heap?gc=1&debug=1")
+	if !ok {
 		return 0, 0, false
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, 0, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, false
-	}
-	var found int
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		for name, into := range map[string]*float64{"# HeapAlloc = ": &alloc, "# HeapInuse = ": &inuse} {
-			if v, cut := strings.CutPrefix(sc.Text(), name); cut {
-				if f, err := strconv.ParseFloat(v, 64); err == nil {
-					*into = f
-					found++
-				}
-			}
+	alloc, okAlloc := memStat(string(body), "HeapAlloc")
+	inuse, okInuse := memStat(string(body), "HeapInuse")
+	return alloc, inuse, okAlloc && okInuse
+}
+
+// memStat reads "# name = value" from a text heap profile.
+func memStat(profile, name string) (float64, bool) {
+	for line := range strings.Lines(profile) {
+		if v, cut := strings.CutPrefix(strings.TrimSpace(line), "# "+name+" = "); cut {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
 		}
 	}
-	return alloc, inuse, sc.Err() == nil && found == 2
+	return 0, false
 }
 
 // syncTotals are the controller's kusciatask_sync_duration_seconds sum
