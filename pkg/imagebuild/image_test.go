@@ -225,4 +225,3 @@ func TestCreationTime(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 12, 2, 12, 42, 0, 0, time.UTC), creationTime("2026-12-02T12:42:00Z"))
 	assert.Equal(t, time.Unix(0, 0).UTC(), creationTime("unknown"))
 }
-
