@@ -25,9 +25,12 @@ const (
 	SecretflowImageFile  = "appimage-secretflow.yaml"
 	AppTemplateImageFile = "appimage-app-template.yaml"
 	DomainsFile          = "domains.yaml"
+	// TestAppImageFile is the AppImage of the test application, for real
+	// nodes (`make image` builds its image).
+	TestAppImageFile = "realnode/appimage-testapp.yaml"
 )
 
-//go:embed *.yaml
+//go:embed *.yaml realnode/*.yaml
 var files embed.FS
 
 // Decode strictly decodes a single-document example file into obj.
