@@ -112,6 +112,14 @@ func run(ctx context.Context, opts options) error {
 	if err != nil {
 		return fmt.Errorf("build kuscia client: %w", err)
 	}
+	if opts.reservationGate {
+		// Before leader election: a standby with no usable gate image
+		// says so at start-up, not when it takes over.
+		if opts.gateImage, err = resolveGateImage(ctx, opts.gateImage, os.Getenv, kubeClient.CoreV1()); err != nil {
+			return err
+		}
+		logger.Info("Gate image", "image", opts.gateImage)
+	}
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

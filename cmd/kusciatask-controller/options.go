@@ -89,9 +89,11 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.reservationGate, "reservation-gate", true,
 		"Hold every task pod behind an init container (the gate) until the task is reserved, so a reserved party holds "+
 			"its nodes without running anything. false: a bound pod starts at once, as without a reservation.")
-	fs.StringVar(&o.gateImage, "gate-image", gate.DefaultImage,
-		"Image of the gate init container: the controller's own image, which ships "+gate.BinaryPath+
-			". Point it at your registry's mirror of that image.")
+	fs.StringVar(&o.gateImage, "gate-image", "",
+		"Image of the gate init container, which must ship "+gate.BinaryPath+" (the controller's own image does). "+
+			"Empty: in a pod ($POD_NAME and $POD_NAMESPACE set through the downward API), the image of the controller's own "+
+			"container (the one named "+ownContainerName+", or the pod's only container), read from its Pod at start-up, so one "+
+			"kustomize images: override moves both; outside a cluster, "+gate.ImageName+":<version>, the image \"make image\" builds.")
 	o.podGroups = podgroup.ModeAuto
 	fs.Var(&o.podGroups, "pod-groups",
 		"Co-schedule each party with Kubernetes' gang scheduling (a scheduling.k8s.io/v1beta1 PodGroup per party, "+
@@ -139,7 +141,13 @@ func (o *options) validate(args []string) error {
 	if o.statusBatchDelay < 0 {
 		return errors.New("--status-batch-delay must not be negative")
 	}
-	_, err := o.policy()
+	// An empty --gate-image is resolved at start-up (resolveGateImage);
+	// everything else of the policy is checked now.
+	probe := *o
+	if probe.gateImage == "" {
+		probe.gateImage = gate.DefaultImage()
+	}
+	_, err := probe.policy()
 	return err
 }
 
@@ -176,11 +184,13 @@ func (o options) policy() (builder.Policy, error) {
 		MaxPodsPerTask:      o.maxPodsPerTask,
 	}
 	if o.reservationGate {
-		image := strings.TrimSpace(o.gateImage)
-		if image == "" || image != o.gateImage {
+		if o.gateImage == "" {
+			return builder.Policy{}, errors.New("no gate image: --gate-image is empty and the controller's own image was not resolved")
+		}
+		if strings.TrimSpace(o.gateImage) != o.gateImage || strings.ContainsAny(o.gateImage, " \t\n\r\f\v") {
 			return builder.Policy{}, fmt.Errorf("--gate-image must be an image reference without white space, got %q", o.gateImage)
 		}
-		p.Gate = builder.GatePolicy{Image: image}
+		p.Gate = builder.GatePolicy{Image: o.gateImage}
 	}
 	return p, nil
 }

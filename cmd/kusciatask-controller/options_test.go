@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -46,7 +47,7 @@ func TestFlagDefaults(t *testing.T) {
 		maxReplicasPerParty:    builder.DefaultMaxReplicasPerParty,
 		maxPodsPerTask:         builder.DefaultMaxPodsPerTask,
 		reservationGate:        true,
-		gateImage:              gate.DefaultImage,
+		gateImage:              "",
 		podGroups:              podgroup.ModeAuto,
 		statusBatchDelay:       controller.DefaultStatusBatchDelay,
 	}, o)
@@ -74,6 +75,9 @@ func TestFlagErrors(t *testing.T) {
 	assert.Contains(t, out, "-version")
 	assert.Contains(t, out, "-pod-security-level")
 	assert.Contains(t, out, "-profiling")
+	// The gate image's rule is stated in --help.
+	assert.Contains(t, out, "the image of the controller's own container")
+	assert.Contains(t, out, `outside a cluster, kusciatask-controller:<version>, the image "make image" builds`)
 }
 
 func TestVersionFlag(t *testing.T) {
@@ -96,18 +100,22 @@ func TestOwnNamespace(t *testing.T) {
 func TestPolicyFlags(t *testing.T) {
 	o, _, err := parse(t, "--pod-security-level=restricted", "--max-replicas-per-party=5", "--max-pods-per-task=9")
 	require.NoError(t, err)
+	o.gateImage = gate.DefaultImage() // what resolveGateImage returns outside a cluster
 	p, err := o.policy()
 	require.NoError(t, err)
 	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelRestricted, MaxReplicasPerParty: 5, MaxPodsPerTask: 9,
-		Gate: builder.GatePolicy{Image: gate.DefaultImage}}, p)
+		Gate: builder.GatePolicy{Image: gate.DefaultImage()}}, p)
 
 	o, _, err = parse(t)
 	require.NoError(t, err)
+	_, err = o.policy()
+	require.Error(t, err, "an empty --gate-image must be resolved before the policy is built")
+	o.gateImage = gate.DefaultImage() // what resolveGateImage returns outside a cluster
 	p, err = o.policy()
 	require.NoError(t, err)
 	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelBaseline,
 		MaxReplicasPerParty: builder.DefaultMaxReplicasPerParty, MaxPodsPerTask: builder.DefaultMaxPodsPerTask,
-		Gate: builder.GatePolicy{Image: gate.DefaultImage}}, p, "defaults")
+		Gate: builder.GatePolicy{Image: gate.DefaultImage()}}, p, "defaults")
 }
 
 func TestGateFlags(t *testing.T) {
@@ -116,7 +124,7 @@ func TestGateFlags(t *testing.T) {
 		args []string
 		want builder.GatePolicy
 	}{
-		{"default: gated with the controller's image", nil, builder.GatePolicy{Image: "kusciatask-controller:latest"}},
+		{"default: gated with the controller's image, resolved at start-up", nil, builder.GatePolicy{Image: gate.DefaultImage()}},
 		{"own registry", []string{"--gate-image=registry.example/kuscia/kusciatask-controller:v1"},
 			builder.GatePolicy{Image: "registry.example/kuscia/kusciatask-controller:v1"}},
 		{"gate off", []string{"--reservation-gate=false"}, builder.GatePolicy{}},
@@ -126,6 +134,10 @@ func TestGateFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o, _, err := parse(t, tc.args...)
 			require.NoError(t, err)
+			if o.reservationGate {
+				o.gateImage, err = resolveGateImage(context.Background(), o.gateImage, func(string) string { return "" }, nil)
+				require.NoError(t, err)
+			}
 			p, err := o.policy()
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, p.Gate)
@@ -144,7 +156,7 @@ func TestPolicyFlagErrors(t *testing.T) {
 		{"no replicas", []string{"--max-replicas-per-party=0"}, "--max-replicas-per-party must be between 1 and 1000, got 0"},
 		{"replicas above the CRD", []string{"--max-replicas-per-party=1001"}, "--max-replicas-per-party must be between 1 and 1000"},
 		{"no pods", []string{"--max-pods-per-task=0"}, "--max-pods-per-task must be at least 1"},
-		{"empty gate image", []string{"--gate-image="}, "--gate-image must be an image reference"},
+		{"gate image with a space inside", []string{"--gate-image=x :1"}, "--gate-image must be an image reference"},
 		{"gate image with spaces", []string{"--gate-image= x:1"}, "--gate-image must be an image reference"},
 	}
 	for _, tc := range cases {

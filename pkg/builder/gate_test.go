@@ -70,7 +70,7 @@ func TestBuildTaskAddsGate(t *testing.T) {
 // stays within restricted with the gate added.
 func TestBuildTaskGatePassesRestricted(t *testing.T) {
 	task, in := psiTask(t), exampleInputs(t)
-	in.Policy.Gate = GatePolicy{Image: gate.DefaultImage}
+	in.Policy.Gate = GatePolicy{Image: gate.DefaultImage()}
 	in.Policy.PodSecurityLevel = psapi.LevelRestricted
 	secretflowContainer(in).SecurityContext = restrictedContext()
 	plan, err := PlanTask(task, in)
@@ -84,7 +84,7 @@ func TestBuildTaskGatePassesRestricted(t *testing.T) {
 // input instead of building a pod with two gates.
 func TestBuildTaskGateNameTaken(t *testing.T) {
 	task, in := psiTask(t), exampleInputs(t)
-	in.Policy.Gate = GatePolicy{Image: gate.DefaultImage}
+	in.Policy.Gate = GatePolicy{Image: gate.DefaultImage()}
 	secretflowContainer(in).Name = gate.ContainerName
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)

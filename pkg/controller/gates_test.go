@@ -27,7 +27,7 @@ const (
 // created pod a UID, as a real one does.
 func newGatedFixture(t *testing.T, objects ...runtime.Object) *fixture {
 	f := newFixture(t, objects...)
-	f.c.policy.Gate = builder.GatePolicy{Image: gate.DefaultImage}
+	f.c.policy.Gate = builder.GatePolicy{Image: gate.DefaultImage()}
 	n := 0
 	f.kube.PrependReactor("create", "pods", func(a core.Action) (bool, runtime.Object, error) {
 		n++

@@ -226,7 +226,7 @@ func newBareLoop(ctx context.Context, s clientSettings, contentType string) (*ba
 	}
 	policy := builder.Policy{PodGroups: served}
 	if s.reservations {
-		policy.Gate = builder.GatePolicy{Image: gate.DefaultImage}
+		policy.Gate = builder.GatePolicy{Image: gate.DefaultImage()}
 	}
 	return &bareLoop{kube: kube, images: images, domains: domains, policy: policy, podGroups: served}, nil
 }

@@ -41,7 +41,9 @@
 //
 // The gate binary ships in the controller's own image, at BinaryPath: a
 // static Go binary with no shell, built from this repository, so nothing the
-// gate runs comes from user input or a third-party image. DefaultImage names
-// that image; clusters that pull from their own registry point the
-// controller's --gate-image flag at their mirror of it.
+// gate runs comes from user input or a third-party image. A controller in a
+// pod uses its own container's image for the gate, so wherever the
+// controller's image comes from, the gate's does too; outside a cluster it
+// uses DefaultImage, the versioned image `make image` builds. The
+// controller's --gate-image flag overrides both.
 package gate

@@ -36,9 +36,9 @@ const (
 
 	// BinaryPath is where the gate binary lives in its image.
 	BinaryPath = "/usr/local/bin/kuscia-gate"
-	// DefaultImage is the controller's own image, which ships the gate
-	// binary; the controller's --gate-image flag overrides it.
-	DefaultImage = "kusciatask-controller:latest"
+	// ImageName is the name of the controller's own image, which ships the
+	// gate binary: the name deploy/ runs and `make image` builds.
+	ImageName = "kusciatask-controller"
 
 	// ExitClosed is the gate's exit code when its deadline passed while
 	// closed (or it was stopped before opening).

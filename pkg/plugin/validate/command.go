@@ -162,7 +162,7 @@ func newCommand(o *options) *cobra.Command {
 	f.StringVarP(&o.output, "output", "o", "", "yaml or json: print every object the controller would create (the report goes to stderr).")
 	f.StringVar(&o.policy.podSecurityLevel, "pod-security-level", string(security.DefaultLevel), "The controller's --pod-security-level.")
 	f.BoolVar(&o.policy.reservationGate, "reservation-gate", true, "The controller's --reservation-gate.")
-	f.StringVar(&o.policy.gateImage, "gate-image", gate.DefaultImage, "The controller's --gate-image.")
+	f.StringVar(&o.policy.gateImage, "gate-image", gate.DefaultImage(), "The controller's --gate-image.")
 	f.IntVar(&o.policy.maxReplicasPerParty, "max-replicas-per-party", builder.DefaultMaxReplicasPerParty, "The controller's --max-replicas-per-party.")
 	f.IntVar(&o.policy.maxPodsPerTask, "max-pods-per-task", builder.DefaultMaxPodsPerTask, "The controller's --max-pods-per-task.")
 	o.policy.podGroups = podgroup.ModeAuto
