@@ -3,7 +3,10 @@
 # (no shell, no package manager), run as the non-root user 65532, and happy
 # with a read-only root filesystem (nothing is written to disk).
 #
-#   make image IMAGE=registry.example.com/kusciatask-controller:v0.2.0
+#   make image-docker IMAGE=registry.example.com/kusciatask-controller:v0.2.0
+#
+# `make image` builds the same layout with no engine at all (pkg/imagebuild,
+# hack/image; pkg/imagebuild/dockerfile_test.go holds the two together).
 #
 # The build stage needs only the Go module proxy (GOPROXY may point at a
 # mirror: --build-arg GOPROXY=...).

@@ -14,7 +14,7 @@ LDFLAGS    := -X kusciatask.io/controller/pkg/version.version=$(VERSION) \
               -X kusciatask.io/controller/pkg/version.commit=$(COMMIT) \
               -X kusciatask.io/controller/pkg/version.buildDate=$(BUILD_DATE)
 IMAGE      ?= kusciatask-controller:$(VERSION)
-# docker or podman; `make image` says so when neither has an engine.
+# docker or podman, for `make image-docker` (`make image` needs neither).
 CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 # State of the demo control plane (hack/local-up.sh); e2e tests use their own.
 LOCAL_UP_DIR ?= $(CURDIR)/_output/local
@@ -35,11 +35,15 @@ build: ## Build bin/kusciatask-controller, bin/kuscia-gate and bin/kubectl-kusci
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/ ./cmd/...
 
 .PHONY: image
-image: ## Build the container image IMAGE (default kusciatask-controller:VERSION) with docker or podman (see Dockerfile).
+image: ## Build the images without a container engine: _output/images/kusciatask-controller.tar (IMAGE, default kusciatask-controller:VERSION, and kusciatask-controller:local) and kuscia-testapp.tar (kuscia-testapp:VERSION and :local), docker-archive tarballs; prints each reference.
+	$(GO) run ./hack/image --version=$(VERSION) --commit=$(COMMIT) --build-date=$(BUILD_DATE) --image=$(IMAGE) --out=_output/images
+
+.PHONY: image-docker
+image-docker: ## Build the controller image IMAGE from the Dockerfile with docker or podman (the same layout as make image).
 	@if [[ -z "$(CONTAINER_ENGINE)" ]]; then \
-	  echo "make image: no container engine (docker or podman) on PATH; build the Dockerfile elsewhere" >&2; exit 1; fi
+	  echo "make image-docker: no container engine (docker or podman) on PATH; make image needs none" >&2; exit 1; fi
 	@if ! "$(CONTAINER_ENGINE)" info >/dev/null 2>&1; then \
-	  echo "make image: $(CONTAINER_ENGINE) is installed but its engine is not running or not reachable ($(CONTAINER_ENGINE) info fails)" >&2; exit 1; fi
+	  echo "make image-docker: $(CONTAINER_ENGINE) is installed but its engine is not running or not reachable ($(CONTAINER_ENGINE) info fails); make image needs none" >&2; exit 1; fi
 	"$(CONTAINER_ENGINE)" build -t $(IMAGE) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE) .
 
 .PHONY: test

@@ -9,7 +9,7 @@ cd "${ROOT}"
 fail=0
 
 echo "verify: gofmt"
-unformatted=$(gofmt -l cmd pkg hack/models-schema)
+unformatted=$(gofmt -l cmd pkg examples test hack/models-schema hack/image)
 if [[ -n "${unformatted}" ]]; then
   echo "gofmt would change:"; echo "${unformatted}"; fail=1
 fi
