@@ -1,15 +1,19 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
+	"sigs.k8s.io/yaml"
 
 	"kusciatask.io/controller/pkg/gate"
 )
@@ -73,4 +77,26 @@ func TestResolveGateImage(t *testing.T) {
 			assert.Equal(t, tc.reads, gets, "GETs of the controller's own pod")
 		})
 	}
+}
+
+// The Deployment gives the controller what resolveGateImage reads: its
+// Pod's name and namespace, and a container it recognizes as its own.
+func TestDeploymentLetsTheControllerFindItsImage(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "base", "deployment.yaml"))
+	require.NoError(t, err)
+	var d appsv1.Deployment
+	require.NoError(t, yaml.UnmarshalStrict(data, &d))
+	pod := &corev1.Pod{Spec: d.Spec.Template.Spec}
+	image, err := ownImage(pod)
+	require.NoError(t, err)
+	assert.Equal(t, d.Spec.Template.Spec.Containers[0].Image, image)
+	assert.Equal(t, ownContainerName, d.Spec.Template.Spec.Containers[0].Name)
+	fields := map[string]string{}
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			fields[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	assert.Equal(t, "metadata.name", fields["POD_NAME"])
+	assert.Equal(t, "metadata.namespace", fields["POD_NAMESPACE"])
 }
