@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -30,8 +31,9 @@ const maxTerminationMessage = 4096
 
 const usage = `kuscia-gate waits for its pod's gate to open.
 
-It polls --file (a downward-API projection of the pod annotation
-kuscia.secretflow/gate) and exits 0 once the file reads "open". If the gate
+It reads --file (a downward-API projection of the pod annotation
+kuscia.secretflow/gate) whenever its folder changes (inotify) and at every
+--poll-interval, and exits 0 once the file reads "open". If the gate
 is still closed at --deadline it writes the reason to --termination-log and
 exits 1; bad flags exit 2.
 
@@ -64,7 +66,7 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&o.file, "file", gate.FilePath, "File holding the gate annotation's value (a downward-API volume).")
 	fs.StringVar(&o.deadline, "deadline", "", `When to give up: an RFC 3339 time ("2026-01-02T03:04:05Z") or a duration from now ("330s"). Required.`)
 	fs.DurationVar(&o.pollInterval, "poll-interval", gate.DefaultPollInterval,
-		fmt.Sprintf("How often to read --file, between %s and %s.", gate.MinPollInterval, gate.MaxPollInterval))
+		fmt.Sprintf("How often to read --file besides when its folder changes, between %s and %s.", gate.MinPollInterval, gate.MaxPollInterval))
 	fs.StringVar(&o.terminationLog, "termination-log", "/dev/termination-log",
 		"Where to write why the gate did not open: the container's terminationMessagePath, which must exist.")
 	fs.Usage = func() {
@@ -99,6 +101,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, clk clock.WithTic
 		Clock:    clk,
 		Interval: opts.pollInterval,
 		Deadline: deadline,
+	}
+	// The watch only makes the gate open sooner; without one it polls.
+	if changed, stopWatch, err := watchDir(filepath.Dir(opts.file)); err != nil {
+		logger.Info("Polling only: cannot watch the gate file's folder", "err", err)
+	} else {
+		defer stopWatch()
+		waiter.Changed = changed
 	}
 	started := clk.Now()
 	logger.Info("Waiting for the gate to open", "file", opts.file, "deadline", gate.FormatDeadline(deadline))

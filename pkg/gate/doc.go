@@ -8,8 +8,10 @@
 // The controller creates each pod with the annotation
 // kuscia.secretflow/gate=closed and an init container running the
 // kuscia-gate binary (cmd/kuscia-gate). A downward-API volume projects that
-// annotation into the file /etc/kuscia-gate/gate; the binary polls the file
-// and exits 0 once it reads "open" (surrounding white space ignored). The
+// annotation into the file /etc/kuscia-gate/gate; the binary reads the file
+// whenever its folder changes (an inotify watch: the kubelet swaps the
+// folder's ..data symlink on each update) and at every poll interval, and
+// exits 0 once it reads "open" (surrounding white space ignored). The
 // gate has no API access and no service-account token: the kubelet refreshes
 // the file after the pod is updated (usually within seconds). When the task
 // is reserved the controller opens a pod's gate with OpenPatch, a JSON merge

@@ -28,6 +28,11 @@ type Waiter struct {
 	Interval time.Duration
 	// Deadline is when the waiter gives up.
 	Deadline time.Time
+	// Changed, when set, delivers a value whenever the file may have
+	// changed (a watch on its directory): the waiter reads the file at
+	// once instead of at the next tick. The ticks go on as a safety net
+	// for a watch that misses an event.
+	Changed <-chan struct{}
 }
 
 // ClosedError says the gate did not open: the deadline passed, or the wait
@@ -54,8 +59,9 @@ func (e *ClosedError) Error() string {
 
 func (e *ClosedError) Unwrap() error { return e.Cause }
 
-// Wait returns nil as soon as Read returns an open value (even past the
-// deadline: an opened gate always opens), or a *ClosedError once the
+// Wait returns nil as soon as Read returns an open value, read at every
+// tick and every Changed signal (even past the deadline: an opened gate
+// always opens), or a *ClosedError once the
 // deadline passed with the gate closed, or when ctx is done. A read error is
 // not fatal (the kubelet replaces the file atomically, but a misconfigured
 // mount should still end at the deadline with its cause); the last one is
@@ -90,6 +96,10 @@ func (w Waiter) Wait(ctx context.Context) error {
 			}
 			return &ClosedError{Deadline: w.Deadline, LastReadErr: lastErr}
 		case <-ticker.C():
+			if check() {
+				return nil
+			}
+		case <-w.Changed: // never ready when Changed is nil
 			if check() {
 				return nil
 			}

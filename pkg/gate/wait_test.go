@@ -162,3 +162,28 @@ func TestWaitRefusesABadInterval(t *testing.T) {
 	}
 	assert.Zero(t, f.reads, "a bad interval is refused before reading")
 }
+
+// A change signal makes the waiter read the file at once, without waiting
+// for its next tick (the fake clock never moves here).
+func TestWaitReadsOnAChangeSignal(t *testing.T) {
+	clk := clocktesting.NewFakeClock(start)
+	f := &gateFile{value: "closed"}
+	changed := make(chan struct{}) // unbuffered: a send returns once the waiter took it
+	w := newWaiter(clk, f, time.Hour)
+	w.Interval = time.Minute
+	w.Changed = changed
+	done := run(t, context.Background(), clk, w)
+
+	changed <- struct{}{} // a change that leaves the gate closed
+	f.set("open", nil)
+	var err error
+	select {
+	case changed <- struct{}{}:
+		err = <-done
+	case err = <-done: // the first signal's read already saw "open"
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter did not take a change signal")
+	}
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, f.reads, 2, "read at start and on a signal")
+}
