@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +140,7 @@ func TestPolicyRefusesAForgedMember(t *testing.T) {
 		if len(alice) != 1 || !held(&alice[0]) {
 			return false, fmt.Sprintf("alice's pods: %d", len(alice))
 		}
-		return task.Status.Reservation != nil && slicesEqual(task.Status.Reservation.ReservedParties, []string{"alice"}),
+		return task.Status.Reservation != nil && slices.Equal(task.Status.Reservation.ReservedParties, []string{"alice"}),
 			fmt.Sprintf("reservation %+v", task.Status.Reservation)
 	})
 	task := getTask(t, name)
@@ -211,7 +212,8 @@ func TestPolicyRefusesForgedTerminalStatus(t *testing.T) {
 		Resources: []string{"kusciatasks", "kusciatasks/status"}, Verbs: []string{"get", "list", "patch", "update"}})
 	_, userKuscia := impersonating(t, user)
 	ctx := testContext(t)
-	applyYAML(t, psiTask(name, "", partyOpts{env: map[string]string{"KWOK_DELAY": "12s"}}, partyOpts{env: map[string]string{"KWOK_DELAY": "12s"}}))
+	// Long enough for the forgeries below on a slow machine.
+	applyYAML(t, psiTask(name, "", partyOpts{env: map[string]string{"KWOK_DELAY": "30s"}}, partyOpts{env: map[string]string{"KWOK_DELAY": "30s"}}))
 	task := waitPhase(t, name, kusciav1alpha1.TaskRunning, 60*time.Second)
 	pods := taskPods(t, task, "alice", "bob")
 	require.Len(t, pods, 2)
@@ -361,8 +363,4 @@ func TestPolicyGuardsChildrenNotTheUsersOwn(t *testing.T) {
 		n := childCount(t, string(task.UID), "alice", "bob")
 		return n == 0, fmt.Sprintf("%d children left", n)
 	})
-}
-
-func slicesEqual(a, b []string) bool {
-	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
 }
