@@ -224,6 +224,8 @@ func TestPolicyDecisions(t *testing.T) {
 			only + "create pods carrying KusciaTask labels or owner references; bob-user may not"},
 		{"a user forges a member with the owner only", request{admission.Create, "pods", pod("f", nil, taskOwner), nil, bobUser}, true,
 			only + "create pods carrying KusciaTask labels or owner references; bob-user may not"},
+		{"a user without groups forges a member", request{admission.Create, "pods", child, nil, &user.DefaultInfo{Name: "nobody"}}, true,
+			only + "create pods carrying KusciaTask labels or owner references; nobody may not"},
 		{"a user creates a pod of their own", request{admission.Create, "pods", plain, nil, bobUser}, false, ""},
 		{"a user's pod owned by another group's KusciaTask", request{admission.Create, "pods", pod("x", nil, otherOwner), nil, bobUser}, false, ""},
 		{"a user strips a child's labels", request{admission.Update, "pods", pod("t-0", map[string]any{}, taskOwner), child, bobUser}, true,
