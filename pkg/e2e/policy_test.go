@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -364,4 +365,15 @@ func TestPolicyGuardsChildrenNotTheUsersOwn(t *testing.T) {
 		n := childCount(t, string(task.UID), "alice", "bob")
 		return n == 0, fmt.Sprintf("%d children left", n)
 	})
+}
+
+// The controller, running with deploy/base/rbac.yaml's role, finds the
+// policy, its binding and a parameter naming its ServiceAccount at start,
+// so it logs no warning about them.
+func TestPolicyInForceAtStart(t *testing.T) {
+	data, err := os.ReadFile(env.controller.log)
+	require.NoError(t, err)
+	log := string(data)
+	require.Contains(t, log, "Co-scheduling parties", "the controller's start is in its log")
+	assert.NotContains(t, log, "Warning: the admission policy")
 }
