@@ -418,6 +418,9 @@ cmd_start() {
   if [[ -n "${LOCAL_UP_CRDS}" ]]; then
     t="$(now)"
     CURRENT="" # a failing apply explains itself; no component log to show
+    # crds/ also holds the admission policy's parameter, a ConfigMap in
+    # kube-system, which the apiserver creates just after it turns ready.
+    wait_for "the kube-system namespace" kubectl get namespace kube-system
     [[ -d "${LOCAL_UP_CRDS}" ]] && recursive=(--recursive)
     applied="$(kubectl apply --server-side --force-conflicts \
       "${recursive[@]}" -f "${LOCAL_UP_CRDS}" -o name)"

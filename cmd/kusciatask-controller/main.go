@@ -89,6 +89,7 @@ func run(ctx context.Context, opts options) error {
 	if err != nil {
 		return fmt.Errorf("build kubernetes client: %w", err)
 	}
+	warnUnlessAdmissionPolicy(ctx, kubeClient)
 	// Gate opening, Events and the Lease have clients of their own, each
 	// with its own --kube-api-qps budget (kube-scheduler and
 	// kube-controller-manager split theirs the same way): a gang that

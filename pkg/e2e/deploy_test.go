@@ -34,6 +34,9 @@ func TestDeployKustomizationValidates(t *testing.T) {
 		"role.rbac.authorization.k8s.io/kusciatask-controller-leader-election",
 		"deployment.apps/kusciatask-controller",
 		"service/kusciatask-controller-metrics",
+		"configmap/kusciatask-controller-policy",
+		"validatingadmissionpolicy.admissionregistration.k8s.io/kusciatask-controller",
+		"validatingadmissionpolicybinding.admissionregistration.k8s.io/kusciatask-controller",
 	} {
 		assert.Contains(t, out, want)
 	}
