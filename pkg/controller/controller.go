@@ -25,6 +25,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
+	"kusciatask.io/controller/pkg/mark"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions/kuscia/v1alpha1"
 	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
 )
@@ -73,6 +74,11 @@ type Controller struct {
 	lanes *lanes
 	// recorder records the Events of task transitions.
 	recorder record.EventRecorder
+	// marker marks the pods the controller creates and recognises them:
+	// only a pod with its mark counts for a task (see package mark).
+	marker *mark.Marker
+	// foreignSeen remembers the foreign pods already told in an Event.
+	foreignSeen *foreignPods
 	// clock is injected so tests control time.
 	clock clock.PassiveClock
 	// metrics observes syncs; nil-safe.
@@ -138,6 +144,10 @@ type Options struct {
 	// formed holds its nodes idle until its gates open, so opening them
 	// must not queue behind other tasks' creates.
 	GateClient kubernetes.Interface
+	// MarkKey is the secret the controller marks its pods with (see
+	// package mark); required. The binary reads it from a Secret
+	// (mark.LoadOrCreateKey); tests pass any KeySize bytes.
+	MarkKey []byte
 	// StatusBatchDelay is how long a status change that may wait is held
 	// before it is written (see DefaultStatusBatchDelay); 0 writes every
 	// change at once.
@@ -177,6 +187,10 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 	if opts.MaxCreateBatch < 1 {
 		opts.MaxCreateBatch = DefaultMaxCreateBatch
 	}
+	marker, err := mark.New(opts.MarkKey)
+	if err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
 	lanes := newLanes()
 	c := &Controller{
 		kubeClient:   kubeClient,
@@ -194,6 +208,8 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		lanes:            lanes,
 		queue:            newQueue(opts.RateLimiter, lanes),
 		recorder:         opts.Recorder,
+		marker:           marker,
+		foreignSeen:      newForeignPods(foreignPodsRemembered),
 		clock:            opts.Clock,
 		metrics:          opts.Metrics,
 		phases:           newPhaseCounts(),

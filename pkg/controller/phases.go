@@ -57,10 +57,11 @@ func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, 
 	if err != nil {
 		return step{}, err
 	}
+	roster := plan.Roster()
+	tc.children.pods = inRoster(roster, tc.children.pods)
 	if err := builder.CheckSpecUnchanged(plan.SpecHash, tc.children.pods); err != nil {
 		return step{}, err
 	}
-	roster := plan.Roster()
 	prev := tc.task.Status.Reservation
 	current, stale := splitByRound(tc.children.pods, currentRound(prev))
 	parties := roster.ReservationParties(current)
@@ -91,6 +92,7 @@ func handleRunning(_ context.Context, tc *taskContext) (step, error) {
 	if err != nil {
 		return step{}, err
 	}
+	tc.children.pods = inRoster(roster, tc.children.pods)
 	return step{roster: roster, next: status.Running(tc.input(roster))}, nil
 }
 

@@ -59,6 +59,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		return syncResult{requeueAfter: wait}, nil
 	}
 	tc := &taskContext{stored: task, task: c.held.view(task), children: c.childrenOf(task), now: c.clock.Now()}
+	c.reportForeign(ctx, task, tc.children.foreign)
 	st, err := c.handlerFor(task.Status.Phase)(ctx, tc)
 	if ie, ok := builder.AsInputError(err); ok {
 		logger.Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
