@@ -25,9 +25,9 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
-	"kusciatask.io/controller/pkg/mark"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions/kuscia/v1alpha1"
 	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/mark"
 )
 
 // ControllerName is the field manager of the controller's writes and the

@@ -59,7 +59,11 @@ func TestValid(t *testing.T) {
 		{"copied with another round", copyMark(pod("bob", "task-0", "2")), uid, false},
 		{"another task's UID", real, "0b8e5a4c-1111-4c3b-9f5e-000000000002", false},
 		{"signed with another key", stamped(testMarker(t, 2), pod("bob", "task-0", "1")), uid, false},
-		{"no round annotation", func() *corev1.Pod { p := copyMark(pod("bob", "task-0", "1")); delete(p.Annotations, RoundAnnotation); return p }(), uid, false},
+		{"no round annotation", func() *corev1.Pod {
+			p := copyMark(pod("bob", "task-0", "1"))
+			delete(p.Annotations, RoundAnnotation)
+			return p
+		}(), uid, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +71,6 @@ func TestValid(t *testing.T) {
 		})
 	}
 }
-
 
 func TestLoadOrCreateKey(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
