@@ -90,6 +90,9 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 	if err != nil {
 		return syncResult{}, err
 	}
+	if st.tampered != "" {
+		return syncResult{}, c.reportTampered(ctx, tc, st)
+	}
 	task := tc.task
 	res := syncResult{requeueAfter: requeueDelay(st.requeueAt, tc.now)}
 	if hold > 0 && (res.requeueAfter == 0 || hold < res.requeueAfter) {
