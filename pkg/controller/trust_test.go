@@ -116,7 +116,7 @@ func TestUnmarkedPodWithAPlanNameIsAConflict(t *testing.T) {
 	task := objs[0].(*kusciav1alpha1.KusciaTask)
 	ctrl := true
 	squatter := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "bob", Name: "secretflow-task-psi-0",
-		Labels: map[string]string{kusciav1alpha1.LabelTaskUID: string(task.UID), kusciav1alpha1.LabelParty: "bob"},
+		Labels:      map[string]string{kusciav1alpha1.LabelTaskUID: string(task.UID), kusciav1alpha1.LabelParty: "bob"},
 		Annotations: map[string]string{builder.AnnotationRound: "1"},
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: kusciav1alpha1.SchemeGroupVersion.String(), Kind: "KusciaTask",
 			Name: task.Name, UID: task.UID, Controller: &ctrl}}}}

@@ -124,4 +124,3 @@ func Tampered(in Input, why string) kusciav1alpha1.KusciaTaskStatus {
 const msgTampered = "status.phase was set to %s by someone other than the controller: %s. " +
 	"No pod was stopped: they run to their own end. A finished task's phase cannot change, so it stays; " +
 	"install the admission policy of crds/ so that only the controller may write a task's status"
-
