@@ -79,6 +79,9 @@ type Controller struct {
 	marker *mark.Marker
 	// foreignSeen remembers the foreign pods already told in an Event.
 	foreignSeen *foreignPods
+	// outage counts the tasks waiting for an unreachable API server, so
+	// an outage is logged once per interval, not once per task.
+	outage *outage
 	// clock is injected so tests control time.
 	clock clock.PassiveClock
 	// metrics observes syncs; nil-safe.
@@ -210,6 +213,7 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		recorder:         opts.Recorder,
 		marker:           marker,
 		foreignSeen:      newForeignPods(foreignPodsRemembered),
+		outage:           newOutage(opts.Clock),
 		clock:            opts.Clock,
 		metrics:          opts.Metrics,
 		phases:           newPhaseCounts(),
@@ -335,6 +339,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	logger := klog.LoggerWithValues(klog.FromContext(ctx), "kusciatask", key.Name)
+	outer := ctx
 	ctx = klog.NewContext(ctx, logger)
 	start := c.clock.Now()
 	result, err := c.syncHandler(ctx, key)
@@ -347,11 +352,22 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 		// the cache) changed the task: routine, not an error to page on.
 		c.queue.AddRateLimited(key)
 		logger.V(4).Info("Task changed meanwhile; requeued", "err", err)
+	case unreachable(err):
+		// Every task meets an outage alike: said once per interval, not
+		// once per task per retry.
+		c.queue.AddRateLimited(key)
+		if logNow, n := c.outage.failed(key.Name); logNow {
+			klog.FromContext(outer).Error(err, "API server unreachable; tasks waiting to retry", "tasks", n)
+		}
+		logger.V(4).Info("API server unreachable; requeued", "err", err)
 	case err != nil:
 		c.queue.AddRateLimited(key)
 		logger.Error(err, "Sync failed; requeued", "retries", c.queue.NumRequeues(key))
 	default:
 		c.queue.Forget(key)
+	}
+	if !unreachable(err) && c.outage.synced(key.Name) {
+		klog.FromContext(outer).Info("API server reachable again")
 	}
 	// A failed sync keeps its deadline too: backoff must not carry a task
 	// past its lifecycleSeconds.

@@ -21,6 +21,15 @@ import (
 // for a reason that a retry may fix (the API server unreachable, a quota).
 const EventSyncFailed = "SyncFailed"
 
+// syncFailed records the SyncFailed Warning of a sync that failed, but not
+// while the API server is unreachable: an Event could not be written then
+// anyway, and the recorder would log each one it fails to write.
+func (c *Controller) syncFailed(task *kusciav1alpha1.KusciaTask, err error) {
+	if !unreachable(err) {
+		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+	}
+}
+
 // taskContext is what one sync knows about one task.
 type taskContext struct {
 	// stored is the task as last read or written; task is the same task
@@ -66,7 +75,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		st, err = failedStep(tc, st.roster, ie), nil
 	}
 	if err != nil {
-		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		c.syncFailed(task, err)
 		return syncResult{}, err
 	}
 	res, err := c.carryOut(ctx, tc, st)
@@ -99,11 +108,11 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		res.requeueAfter = hold
 	}
 	if err := c.stopPods(ctx, task, st.next.Stop); err != nil {
-		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		c.syncFailed(task, err)
 		return res, err
 	}
 	if err := c.openGates(ctx, task, st.next.Open); err != nil {
-		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		c.syncFailed(task, err)
 		return res, err
 	}
 	create := st.create
@@ -134,7 +143,7 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		}
 		return res, nil
 	}
-	c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+	c.syncFailed(task, err)
 	return res, err
 }
 
