@@ -17,25 +17,24 @@ import (
 const outageLogInterval = 10 * time.Second
 
 // unreachable reports whether err says the API server could not be
-// reached or did not answer in time (connection refused or reset, the
-// connection closed early, a network timeout, the server's own timeout or
-// unavailability): an outage every task meets alike, not a fault of one
-// task.
+// reached (noResponse) or did not answer in time (its own timeout, a
+// gateway timeout, 503): an outage every task meets alike, not a fault of
+// one task.
 func unreachable(err error) bool {
+	return noResponse(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsServiceUnavailable(err)
+}
+
+// noResponse reports whether err is a transport failure that brought no
+// answer at all: connection refused or reset, the connection closed
+// early, a network timeout, any other network operation error.
+func noResponse(err error) bool {
 	if err == nil {
 		return false
 	}
 	var netErr net.Error
-	switch {
-	case utilnet.IsConnectionRefused(err), utilnet.IsConnectionReset(err), utilnet.IsProbableEOF(err):
-		return true
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return true
-	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsServiceUnavailable(err):
-		return true
-	}
 	var opErr *net.OpError
-	return errors.As(err, &opErr)
+	return utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
+		(errors.As(err, &netErr) && netErr.Timeout()) || errors.As(err, &opErr)
 }
 
 // outage tracks the tasks whose last sync failed because the API server

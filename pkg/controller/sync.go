@@ -22,10 +22,10 @@ import (
 const EventSyncFailed = "SyncFailed"
 
 // syncFailed records the SyncFailed Warning of a sync that failed, but not
-// while the API server is unreachable: an Event could not be written then
-// anyway, and the recorder would log each one it fails to write.
+// when the API server gave no answer at all: an Event could not be written
+// then either, and the recorder would log each one it fails to write.
 func (c *Controller) syncFailed(task *kusciav1alpha1.KusciaTask, err error) {
-	if !unreachable(err) {
+	if !noResponse(err) {
 		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
 	}
 }
