@@ -77,7 +77,14 @@ func TestTrustForgedMemberIsIgnored(t *testing.T) {
 	assert.False(t, gate.IsOpen(alice[0].Annotations[gate.Annotation]), "alice's gate stays closed")
 	assert.True(t, held(&alice[0]), "alice's application has not started")
 	violations, _, opened, party, _ := pods.snapshot()
-	assert.Empty(t, violations, "an application container ran behind a closed gate")
+	var real []string
+	for _, v := range violations {
+		// The forged pod has no gate and runs at once: not the task's.
+		if !strings.HasPrefix(v, forged.Name+":") {
+			real = append(real, v)
+		}
+	}
+	assert.Empty(t, real, "an application container of the task ran behind a closed gate")
 	for uid := range opened {
 		assert.NotEqual(t, "alice", party[uid], "alice's gate was seen open")
 	}
