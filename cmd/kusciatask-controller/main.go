@@ -30,6 +30,7 @@ import (
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciascheme "kusciatask.io/controller/pkg/generated/clientset/versioned/scheme"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
+	"kusciatask.io/controller/pkg/mark"
 	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/version"
 )
@@ -200,8 +201,16 @@ func runController(ctx context.Context, opts options, cs clients, registry *prom
 	if usePodGroups {
 		inf.PodGroups = children.Scheduling().V1beta1().PodGroups()
 	}
+	ns, name, err := splitSecretName(opts.markKeySecret)
+	if err != nil {
+		return err
+	}
+	markKey, err := mark.LoadOrCreateKey(ctx, kubeClient, ns, name)
+	if err != nil {
+		return err
+	}
 	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy,
-		GateClient: cs.gate, StatusBatchDelay: opts.statusBatchDelay})
+		GateClient: cs.gate, StatusBatchDelay: opts.statusBatchDelay, MarkKey: markKey})
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)
 	}

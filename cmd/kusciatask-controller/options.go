@@ -14,6 +14,7 @@ import (
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/controller"
 	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/mark"
 	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/security"
 )
@@ -40,6 +41,7 @@ type options struct {
 	podGroups              podgroup.Mode
 	profiling              bool
 	statusBatchDelay       time.Duration
+	markKeySecret          string
 }
 
 // Defaults that depend on where the controller runs.
@@ -106,6 +108,11 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 		"How long a task's status may lag its pods' progress (created, scheduled, started), so a burst of changes is one "+
 			"write: a task whose gang forms within it is written twice, Running and its end. Phase changes, releases, "+
 			"create failures and the end are written at once. 0 writes every change at once.")
+	fs.StringVar(&o.markKeySecret, "mark-key-secret", "",
+		"Secret (namespace/name) holding the key the controller marks its pods with; created with a random key when "+
+			"missing. Only a pod with a valid mark counts for a task. Empty means "+mark.DefaultSecretName+
+			" in the namespace the controller runs in ($POD_NAMESPACE, else its ServiceAccount's, else "+defaultLeaseNamespace+
+			"). No domain user may read Secrets there.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version, commit and build date, then exit.")
 	klog.InitFlags(fs)
 	fs.Usage = func() {
@@ -122,6 +129,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	}
 	if o.leaderElectNamespace == "" {
 		o.leaderElectNamespace = ownNamespace(os.Getenv, os.ReadFile)
+	}
+	if o.markKeySecret == "" {
+		o.markKeySecret = ownNamespace(os.Getenv, os.ReadFile) + "/" + mark.DefaultSecretName
 	}
 	return o, nil
 }
@@ -140,6 +150,11 @@ func (o *options) validate(args []string) error {
 	}
 	if o.statusBatchDelay < 0 {
 		return errors.New("--status-batch-delay must not be negative")
+	}
+	if o.markKeySecret != "" {
+		if _, _, err := splitSecretName(o.markKeySecret); err != nil {
+			return err
+		}
 	}
 	// An empty --gate-image is resolved at start-up (resolveGateImage);
 	// everything else of the policy is checked now.
@@ -193,4 +208,13 @@ func (o options) policy() (builder.Policy, error) {
 		p.Gate = builder.GatePolicy{Image: o.gateImage}
 	}
 	return p, nil
+}
+
+// splitSecretName splits --mark-key-secret's "namespace/name".
+func splitSecretName(s string) (namespace, name string, err error) {
+	namespace, name, ok := strings.Cut(s, "/")
+	if !ok || namespace == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("--mark-key-secret %q: want namespace/name", s)
+	}
+	return namespace, name, nil
 }

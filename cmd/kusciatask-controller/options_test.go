@@ -40,6 +40,7 @@ func TestFlagDefaults(t *testing.T) {
 		burst:                  200,
 		resync:                 10 * time.Minute,
 		leaderElectNamespace:   ownNamespace(os.Getenv, os.ReadFile),
+		markKeySecret:          ownNamespace(os.Getenv, os.ReadFile) + "/kusciatask-controller-mark-key",
 		leaderElectID:          "kusciatask-controller",
 		metricsBindAddress:     ":8080",
 		healthProbeBindAddress: ":8081",
@@ -60,6 +61,8 @@ func TestFlagErrors(t *testing.T) {
 	}{
 		{[]string{"--workers=0"}, "--workers must be at least 1"},
 		{[]string{"--status-batch-delay=-1s"}, "--status-batch-delay must not be negative"},
+		{[]string{"--mark-key-secret=just-a-name"}, "--mark-key-secret \"just-a-name\": want namespace/name"},
+		{[]string{"--mark-key-secret=ns/"}, "want namespace/name"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"extra"}, `unexpected arguments "extra"`},
 		{[]string{"--profiling", "--metrics-bind-address=0"}, "--profiling serves on the metrics address"},

@@ -73,6 +73,22 @@ func StartedRoster(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) (*Roster
 	if err := CheckSpecUnchanged(plan.SpecHash, pods); err != nil {
 		return nil, err
 	}
+	return podRoster(task, plan, pods)
+}
+
+// FinishedRoster is the roster of a finished task, as StartedRoster but
+// without comparing the spec with its pods': a finished task is cached
+// without its taskInputConfig, so its SpecHash is not the pods' any more.
+func FinishedRoster(task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) (*Roster, error) {
+	plan, err := newTaskPlan(&task.Spec, Policy{})
+	if err != nil {
+		return nil, err
+	}
+	return podRoster(task, plan, pods)
+}
+
+// podRoster is the roster of the task's parties, sized by their pods.
+func podRoster(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, pods []*corev1.Pod) (*Roster, error) {
 	sizes := partySizes(pods)
 	r := &Roster{Schedule: plan.Schedule}
 	for i := range task.Spec.Parties {

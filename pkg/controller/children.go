@@ -24,16 +24,21 @@ type children struct {
 	services   []*corev1.Service
 	configMaps []*corev1.ConfigMap
 	podGroups  []*schedulingv1beta1.PodGroup
+	// foreign are pods the task controls that this controller did not
+	// make (no valid mark): never counted, opened, stopped or reported.
+	foreign []*corev1.Pod
 }
 
 // childrenOf looks the task's children up by its UID; only objects the task
-// controls count (a label alone is easy to copy).
+// controls count (a label alone is easy to copy), and of pods only those
+// carrying this controller's mark (an owner reference is easy to copy
+// too).
 func (c *Controller) childrenOf(task *kusciav1alpha1.KusciaTask) children {
 	ch := children{
-		pods:       controlledBy[*corev1.Pod](c.podIndexer, task),
 		services:   controlledBy[*corev1.Service](c.serviceIndexer, task),
 		configMaps: controlledBy[*corev1.ConfigMap](c.configMapIndexer, task),
 	}
+	ch.pods, ch.foreign = c.splitMarked(task, controlledBy[*corev1.Pod](c.podIndexer, task))
 	if c.podGroupIndexer != nil {
 		ch.podGroups = controlledBy[*schedulingv1beta1.PodGroup](c.podGroupIndexer, task)
 	}
@@ -295,6 +300,7 @@ func (c *Controller) createChild(ctx context.Context, task *kusciav1alpha1.Kusci
 	case *schedulingv1beta1.PodGroup:
 		return create(ctx, c, task, o, c.kubeClient.SchedulingV1beta1().PodGroups(o.Namespace))
 	case *corev1.Pod:
+		c.marker.Stamp(o, task.UID)
 		return create(ctx, c, task, o, c.kubeClient.CoreV1().Pods(o.Namespace))
 	}
 	return nil, fmt.Errorf("cannot create a %T", obj)
@@ -336,8 +342,9 @@ type createGetter[T metav1.Object] interface {
 
 // create creates obj and returns what the API server returned. An object
 // of the same name that already exists is adopted only when the task
-// controls it; anyone else's object in the way fails the task. It returns
-// a nil interface, not a typed nil, on error.
+// controls it, and a pod only when it carries this controller's mark for
+// the same round (adoptable); anyone else's object in the way fails the
+// task. It returns a nil interface, not a typed nil, on error.
 func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1alpha1.KusciaTask, obj T, client createGetter[T]) (metav1.Object, error) {
 	created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
 	if err == nil {
@@ -356,6 +363,11 @@ func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1a
 		return nil, &builder.InputError{
 			Reason:  kusciav1alpha1.ReasonResourceConflict,
 			Message: childKey(obj) + " already exists and does not belong to this task; delete or rename it",
+		}
+	}
+	if want, ok := any(obj).(*corev1.Pod); ok {
+		if err := c.adoptable(task, want, any(existing).(*corev1.Pod)); err != nil {
+			return nil, err
 		}
 	}
 	c.expectations.created(task.Name, kindOf(obj), existing)

@@ -27,6 +27,7 @@ import (
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions/kuscia/v1alpha1"
 	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/mark"
 )
 
 // ControllerName is the field manager of the controller's writes and the
@@ -73,6 +74,14 @@ type Controller struct {
 	lanes *lanes
 	// recorder records the Events of task transitions.
 	recorder record.EventRecorder
+	// marker marks the pods the controller creates and recognises them:
+	// only a pod with its mark counts for a task (see package mark).
+	marker *mark.Marker
+	// foreignSeen remembers the foreign pods already told in an Event.
+	foreignSeen *foreignPods
+	// outage counts the tasks waiting for an unreachable API server, so
+	// an outage is logged once per interval, not once per task.
+	outage *outage
 	// clock is injected so tests control time.
 	clock clock.PassiveClock
 	// metrics observes syncs; nil-safe.
@@ -138,6 +147,10 @@ type Options struct {
 	// formed holds its nodes idle until its gates open, so opening them
 	// must not queue behind other tasks' creates.
 	GateClient kubernetes.Interface
+	// MarkKey is the secret the controller marks its pods with (see
+	// package mark); required. The binary reads it from a Secret
+	// (mark.LoadOrCreateKey); tests pass any KeySize bytes.
+	MarkKey []byte
 	// StatusBatchDelay is how long a status change that may wait is held
 	// before it is written (see DefaultStatusBatchDelay); 0 writes every
 	// change at once.
@@ -177,6 +190,10 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 	if opts.MaxCreateBatch < 1 {
 		opts.MaxCreateBatch = DefaultMaxCreateBatch
 	}
+	marker, err := mark.New(opts.MarkKey)
+	if err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
 	lanes := newLanes()
 	c := &Controller{
 		kubeClient:   kubeClient,
@@ -194,6 +211,9 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		lanes:            lanes,
 		queue:            newQueue(opts.RateLimiter, lanes),
 		recorder:         opts.Recorder,
+		marker:           marker,
+		foreignSeen:      newForeignPods(foreignPodsRemembered),
+		outage:           newOutage(opts.Clock),
 		clock:            opts.Clock,
 		metrics:          opts.Metrics,
 		phases:           newPhaseCounts(),
@@ -319,6 +339,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	logger := klog.LoggerWithValues(klog.FromContext(ctx), "kusciatask", key.Name)
+	outer := ctx
 	ctx = klog.NewContext(ctx, logger)
 	start := c.clock.Now()
 	result, err := c.syncHandler(ctx, key)
@@ -331,11 +352,22 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 		// the cache) changed the task: routine, not an error to page on.
 		c.queue.AddRateLimited(key)
 		logger.V(4).Info("Task changed meanwhile; requeued", "err", err)
+	case unreachable(err):
+		// Every task meets an outage alike: said once per interval, not
+		// once per task per retry.
+		c.queue.AddRateLimited(key)
+		if logNow, n := c.outage.failed(key.Name); logNow {
+			klog.FromContext(outer).Error(err, "API server unreachable; tasks waiting to retry", "tasks", n)
+		}
+		logger.V(4).Info("API server unreachable; requeued", "err", err)
 	case err != nil:
 		c.queue.AddRateLimited(key)
 		logger.Error(err, "Sync failed; requeued", "retries", c.queue.NumRequeues(key))
 	default:
 		c.queue.Forget(key)
+	}
+	if !unreachable(err) && c.outage.synced(key.Name) {
+		klog.FromContext(outer).Info("API server reachable again")
 	}
 	// A failed sync keeps its deadline too: backoff must not carry a task
 	// past its lifecycleSeconds.

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -28,8 +29,12 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned/fake"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
+	"kusciatask.io/controller/pkg/mark"
 	"kusciatask.io/controller/pkg/podgroup"
 )
+
+// testMarkKey is the mark key of the fixture's controller.
+var testMarkKey = bytes.Repeat([]byte("k"), mark.KeySize)
 
 // t0 is the fixture's starting time, on a whole second as the API stores it.
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -110,7 +115,7 @@ func newFixtureServing(t *testing.T, servesPodGroups bool, objects ...runtime.Ob
 	}
 	// One create at a time, so tests can compare writes in order;
 	// concurrent_test.go covers the concurrent batches.
-	c, err := NewController(ctx, f.kube, f.kuscia, inf, Options{Clock: f.clock, Recorder: f.recorder, MaxCreateBatch: 1})
+	c, err := NewController(ctx, f.kube, f.kuscia, inf, Options{Clock: f.clock, Recorder: f.recorder, MaxCreateBatch: 1, MarkKey: testMarkKey})
 	require.NoError(t, err)
 	f.c = c
 	f.refresh()

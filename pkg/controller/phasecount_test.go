@@ -60,7 +60,7 @@ func TestTaskPhaseCollectorCountsTheInformersTasks(t *testing.T) {
 		Tasks: kInf.Kuscia().V1alpha1().KusciaTasks(), AppImages: kInf.Kuscia().V1alpha1().AppImages(),
 		Namespaces: kubeInf.Core().V1().Namespaces(), Pods: kubeInf.Core().V1().Pods(),
 		Services: kubeInf.Core().V1().Services(), ConfigMaps: kubeInf.Core().V1().ConfigMaps(),
-	}, Options{})
+	}, Options{MarkKey: testMarkKey})
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	c.RegisterTaskPhaseCollector(reg)

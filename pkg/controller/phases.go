@@ -28,6 +28,9 @@ type step struct {
 	create []metav1.Object
 	// requeueAt is the next deadline (a reservation timer), or zero.
 	requeueAt time.Time
+	// tampered, when set, says why the finished task's phase is not what
+	// its own pods show: carryOut reports it (reportTampered).
+	tampered string
 }
 
 // phaseHandler decides one sync of a task in one phase. An *InputError
@@ -57,10 +60,11 @@ func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, 
 	if err != nil {
 		return step{}, err
 	}
+	roster := plan.Roster()
+	tc.children.pods = inRoster(roster, tc.children.pods)
 	if err := builder.CheckSpecUnchanged(plan.SpecHash, tc.children.pods); err != nil {
 		return step{}, err
 	}
-	roster := plan.Roster()
 	prev := tc.task.Status.Reservation
 	current, stale := splitByRound(tc.children.pods, currentRound(prev))
 	parties := roster.ReservationParties(current)
@@ -91,6 +95,7 @@ func handleRunning(_ context.Context, tc *taskContext) (step, error) {
 	if err != nil {
 		return step{}, err
 	}
+	tc.children.pods = inRoster(roster, tc.children.pods)
 	return step{roster: roster, next: status.Running(tc.input(roster))}, nil
 }
 
@@ -98,8 +103,34 @@ func handleRunning(_ context.Context, tc *taskContext) (step, error) {
 // never changes; pods still pending or running are deleted (a failed peer
 // must not leave the others burning CPU); terminated pods stay for their
 // logs until the task is deleted.
+//
+// Before it deletes any pod it checks that the task's own pods explain
+// the phase (status.Explains): anyone allowed to write kusciatasks/status
+// could write Succeeded or Failed over a running task. A phase they do not
+// explain is not obeyed: no pod is stopped (they run to their own end),
+// and the task is reported once with reason StatusTampered and an Event.
+// The phase itself cannot be restored: the CRD makes a finished task's
+// phase final, for the controller too. The admission policy of crds/
+// keeps anyone but the controller from writing status in the first place.
+// A task already reported as tampered stops nothing.
 func handleFinished(_ context.Context, tc *taskContext) (step, error) {
-	return step{next: status.Finished(tc.input(nil))}, nil
+	next := status.Finished(tc.input(nil))
+	if tc.task.Status.Reason == kusciav1alpha1.ReasonStatusTampered {
+		return step{next: status.Next{Status: next.Status}}, nil
+	}
+	if len(next.Stop) == 0 {
+		return step{next: next}, nil
+	}
+	roster, err := builder.FinishedRoster(tc.task, tc.children.pods)
+	if err != nil {
+		roster = nil // a spec that does not resolve: Explains tells
+	} else {
+		tc.children.pods = inRoster(roster, tc.children.pods)
+	}
+	if ok, why := status.Explains(tc.input(roster)); !ok {
+		return step{roster: roster, next: status.Next{Status: next.Status}, tampered: why}, nil
+	}
+	return step{next: next}, nil
 }
 
 // handleUnknownPhase fails a task whose status.phase no handler knows

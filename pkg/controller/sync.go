@@ -21,6 +21,15 @@ import (
 // for a reason that a retry may fix (the API server unreachable, a quota).
 const EventSyncFailed = "SyncFailed"
 
+// syncFailed records the SyncFailed Warning of a sync that failed, but not
+// when the API server gave no answer at all: an Event could not be written
+// then either, and the recorder would log each one it fails to write.
+func (c *Controller) syncFailed(task *kusciav1alpha1.KusciaTask, err error) {
+	if !noResponse(err) {
+		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+	}
+}
+
 // taskContext is what one sync knows about one task.
 type taskContext struct {
 	// stored is the task as last read or written; task is the same task
@@ -59,13 +68,14 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 		return syncResult{requeueAfter: wait}, nil
 	}
 	tc := &taskContext{stored: task, task: c.held.view(task), children: c.childrenOf(task), now: c.clock.Now()}
+	c.reportForeign(ctx, task, tc.children.foreign)
 	st, err := c.handlerFor(task.Status.Phase)(ctx, tc)
 	if ie, ok := builder.AsInputError(err); ok {
 		logger.Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
 		st, err = failedStep(tc, st.roster, ie), nil
 	}
 	if err != nil {
-		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		c.syncFailed(task, err)
 		return syncResult{}, err
 	}
 	res, err := c.carryOut(ctx, tc, st)
@@ -89,17 +99,20 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 	if err != nil {
 		return syncResult{}, err
 	}
+	if st.tampered != "" {
+		return syncResult{}, c.reportTampered(ctx, tc, st)
+	}
 	task := tc.task
 	res := syncResult{requeueAfter: requeueDelay(st.requeueAt, tc.now)}
 	if hold > 0 && (res.requeueAfter == 0 || hold < res.requeueAfter) {
 		res.requeueAfter = hold
 	}
 	if err := c.stopPods(ctx, task, st.next.Stop); err != nil {
-		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		c.syncFailed(task, err)
 		return res, err
 	}
 	if err := c.openGates(ctx, task, st.next.Open); err != nil {
-		c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+		c.syncFailed(task, err)
 		return res, err
 	}
 	create := st.create
@@ -130,7 +143,7 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		}
 		return res, nil
 	}
-	c.recorder.Event(task, corev1.EventTypeWarning, EventSyncFailed, err.Error())
+	c.syncFailed(task, err)
 	return res, err
 }
 

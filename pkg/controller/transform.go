@@ -8,6 +8,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/mark"
 )
 
 // lastAppliedAnnotation is where `kubectl apply` keeps a whole copy of the
@@ -111,10 +112,10 @@ func withoutLastApplied(annotations map[string]string) map[string]string {
 var childLabels = []string{kusciav1alpha1.LabelTaskUID, kusciav1alpha1.LabelParty, kusciav1alpha1.LabelPod}
 
 // childAnnotations are the annotations the controller reads on its
-// children: a pod's round, party size, spec hash and gate; a service's
-// port scope.
+// children: a pod's round, party size, spec hash, gate and mark; a
+// service's port scope.
 var childAnnotations = []string{builder.AnnotationRound, builder.AnnotationPartyReplicas, builder.AnnotationSpecHash,
-	gate.Annotation, builder.AnnotationPortScope}
+	gate.Annotation, mark.Annotation, builder.AnnotationPortScope}
 
 // isTrue is the true the trimmed children's controller references share.
 var isTrue = true

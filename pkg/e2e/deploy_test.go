@@ -32,6 +32,7 @@ func TestDeployKustomizationValidates(t *testing.T) {
 		"serviceaccount/kusciatask-controller",
 		"clusterrole.rbac.authorization.k8s.io/kusciatask-controller",
 		"role.rbac.authorization.k8s.io/kusciatask-controller-leader-election",
+		"role.rbac.authorization.k8s.io/kusciatask-controller-mark-key",
 		"deployment.apps/kusciatask-controller",
 		"service/kusciatask-controller-metrics",
 		"configmap/kusciatask-controller-policy",

@@ -18,11 +18,15 @@ import (
 //     decision to open the gates, and an ending is what `kubectl wait`
 //     and every watcher of the task wait for. Becoming Pending may wait: it
 //     is where every task starts;
-//   - a reservation round is released;
+//   - a reservation round is released, or a new one starts: the new
+//     round's number must be in status before its pods exist, or a
+//     controller restarted in between reads the old round and takes the
+//     new pods for stale ones (splitByRound). The first round may wait:
+//     a task without a round is in round 1;
 //   - creating the round's objects fails (the task says why it waits).
 //
 // What may wait is the progress in between: pods created, scheduled,
-// running; party messages while the gang forms; a new round starting.
+// running; party messages while the gang forms.
 func MayWait(old *kusciav1alpha1.KusciaTaskStatus, n Next) bool {
 	s := &n.Status
 	switch {
@@ -31,6 +35,8 @@ func MayWait(old *kusciav1alpha1.KusciaTaskStatus, n Next) bool {
 	case s.Phase != old.Phase && !(old.Phase == "" && s.Phase == kusciav1alpha1.TaskPending):
 		return false
 	case released(s) && !released(old):
+		return false
+	case roundOf(old) > 0 && roundOf(s) != roundOf(old):
 		return false
 	case createFailing(s):
 		return false

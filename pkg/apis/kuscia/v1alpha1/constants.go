@@ -119,6 +119,11 @@ const (
 	// ReasonTaskTooLarge: the task's pods together would be larger than one
 	// task may build (its pod templates times its pods).
 	ReasonTaskTooLarge KusciaTaskReason = "TaskTooLarge"
+	// ReasonStatusTampered: status.phase says the task finished, but the
+	// task's own pods do not explain it: someone other than the controller
+	// wrote it. The phase cannot be restored (a finished task's phase never
+	// changes); the controller stops none of the pods.
+	ReasonStatusTampered KusciaTaskReason = "StatusTampered"
 )
 
 // Reasons in status.podStatuses that the controller sets itself (the others
