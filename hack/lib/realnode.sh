@@ -211,6 +211,14 @@ realnode::iptables_cmds() {
   return 0
 }
 
+# realnode::ipt_table <cmd> <table>: the chains and rules of one table, without
+# counters. From a full save: `save -t <table>` would load a legacy table that
+# does not exist yet (a change to the host of its own).
+realnode::ipt_table() {
+  "$1-save" 2>/dev/null | awk -v t="*$2" '/^\*/ { on = ($0 == t); next } on && !/^#/ && $0 != "COMMIT"' |
+    sed 's/ \[[0-9]*:[0-9]*\]$//'
+}
+
 # realnode::snapshot <dir>: records the host state a real node changes:
 # sysctls, which fixed paths exist, mount points, top-level cgroups, links and
 # every iptables table of every backend.
@@ -228,7 +236,7 @@ realnode::snapshot() {
   ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort >"${d}/links"
   for c in $(realnode::iptables_cmds); do
     for t in "${REALNODE_IPT_TABLES[@]}"; do
-      "${c}-save" -t "${t}" 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//' >"${d}/${c}-${t}" || true
+      realnode::ipt_table "${c}" "${t}" >"${d}/${c}-${t}" || true
     done
   done
 }
@@ -573,7 +581,7 @@ realnode::restore_iptables() {
   local c t now_rules script chain
   for c in $(realnode::iptables_cmds); do
     for t in "${REALNODE_IPT_TABLES[@]}"; do
-      now_rules="$("${c}-save" -t "${t}" 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//')" || continue
+      now_rules="$(realnode::ipt_table "${c}" "${t}")" || continue
       [[ -n "${now_rules}" ]] || continue
       mapfile -t new < <(grep -vxF -f <(cat "${REALNODE_BEFORE}/${c}-${t}" 2>/dev/null; echo '#none') <<<"${now_rules}" |
         grep -E '(KUBE-|CNI-)' || true)

@@ -78,12 +78,14 @@ func snapshotHost() (hostState, error) {
 		if _, err := exec.LookPath(cmd + "-save"); err != nil {
 			continue
 		}
-		for _, table := range []string{"filter", "nat", "mangle", "raw"} {
-			out, err := exec.Command(cmd+"-save", "-t", table).Output()
-			if err != nil {
-				continue // the table does not exist in this backend
-			}
-			for _, rule := range iptablesRules(out) {
+		// One full save: `-save -t <table>` would load a legacy table that
+		// does not exist yet.
+		out, err := exec.Command(cmd + "-save").Output()
+		if err != nil {
+			return nil, fmt.Errorf("%s-save: %w", cmd, err)
+		}
+		for table, rules := range iptablesTables(out) {
+			for _, rule := range rules {
 				s.add("iptables", cmd+" "+table+" "+rule)
 			}
 		}
@@ -122,36 +124,43 @@ func (s hostState) add(category, line string) { s[category] = append(s[category]
 
 var builtinChain = regexp.MustCompile(`^:(INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) ACCEPT`)
 
-// iptablesRules are the chains and rules of one iptables-save table, without
-// comments, counters and COMMIT. A table holding nothing but empty built-in
-// chains with policy ACCEPT behaves as no table and yields nothing: no
-// iptables command deletes a table, and the nft backend creates one on
-// first use.
-func iptablesRules(save []byte) []string {
-	var lines []string
-	onlyBuiltin := true
+// iptablesTables splits an iptables-save output into each table's chains and
+// rules, without comments, counters and COMMIT. A table holding nothing but
+// empty built-in chains with policy ACCEPT behaves as no table and is left
+// out: no iptables command deletes a table, and the nft backend creates one
+// on first use.
+func iptablesTables(save []byte) map[string][]string {
+	tables := map[string][]string{}
+	onlyBuiltin := map[string]bool{}
+	table := ""
 	sc := bufio.NewScanner(bytes.NewReader(save))
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
-		case line == "", strings.HasPrefix(line, "#"), strings.HasPrefix(line, "*"), line == "COMMIT":
+		case strings.HasPrefix(line, "*"):
+			table = line[1:]
+			onlyBuiltin[table] = true
+			continue
+		case line == "", strings.HasPrefix(line, "#"), line == "COMMIT", table == "":
 			continue
 		case strings.HasPrefix(line, ":"):
 			if i := strings.LastIndex(line, " ["); i > 0 {
 				line = line[:i]
 			}
 			if !builtinChain.MatchString(line) {
-				onlyBuiltin = false
+				onlyBuiltin[table] = false
 			}
 		default:
-			onlyBuiltin = false
+			onlyBuiltin[table] = false
 		}
-		lines = append(lines, line)
+		tables[table] = append(tables[table], line)
 	}
-	if onlyBuiltin {
-		return nil
+	for t, empty := range onlyBuiltin {
+		if empty {
+			delete(tables, t)
+		}
 	}
-	return lines
+	return tables
 }
 
 // diffHost lists every line that is in one state and not the other, per
