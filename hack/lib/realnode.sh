@@ -48,7 +48,8 @@ CNI_BIN_DIR=/usr/lib/cni
 # Host paths the kubelet or containerd create whatever their configuration:
 # removed at teardown when they did not exist before.
 REALNODE_FIXED_PATHS=(/var/lib/kubelet /var/lib/kubelet/pki /var/lib/kubelet/device-plugins
-  /var/log/containers /var/log/pods /var/lib/cni /run/containerd /var/run/netns /run/netns)
+  /var/log/containers /var/log/pods /var/lib/cni /run/containerd /var/run/netns /run/netns
+  /opt/containerd /var/lib/containerd /etc/cni /opt/cni)
 # Sysctls the kubelet (and the CNI bridge with isGateway) change.
 REALNODE_SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops
   net.ipv4.ip_forward net.ipv6.conf.all.forwarding)
@@ -300,6 +301,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 [debug]
   address = ""
+
+# Otherwise containerd creates /opt/containerd.
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${CONTAINERD_DIR}/opt"
 
 [metrics]
   address = ""

@@ -23,7 +23,8 @@ type hostState map[string][]string
 var hostPaths = []string{
 	"/var/lib/kubelet", "/var/lib/kubelet/pki", "/var/lib/kubelet/device-plugins",
 	"/var/log/containers", "/var/log/pods", "/var/lib/cni", "/run/containerd",
-	"/var/run/netns", "/run/netns", "/run/kusciatask-controller-realnode.lock",
+	"/var/run/netns", "/run/netns", "/opt/containerd", "/var/lib/containerd", "/etc/cni", "/opt/cni",
+	"/run/kusciatask-controller-realnode.lock",
 }
 
 // Sysctls the kubelet and the CNI bridge change.
