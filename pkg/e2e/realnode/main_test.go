@@ -78,8 +78,23 @@ func setUpAndRun(m *testing.M) (int, error) {
 	if err := buildLaneBinaries(); err != nil {
 		return 1, err
 	}
-	defer stopSharedPlane()
-	return m.Run(), nil
+	// Whatever the tests do, the host must end as it began (TestTeardown
+	// checks one start and stop in detail; this checks the whole run).
+	before, err := snapshotHost()
+	if err != nil {
+		return 1, err
+	}
+	code := m.Run()
+	stopSharedPlane()
+	after, err := snapshotHost()
+	if err != nil {
+		return 1, err
+	}
+	if d := diffHost(before, after); len(d) > 0 {
+		fmt.Fprintf(os.Stderr, "realnode: FAIL: the host differs after the run from before it:\n%s\n", strings.Join(d, "\n"))
+		return 1, nil
+	}
+	return code, nil
 }
 
 // buildLaneBinaries builds the controller and the hello application, and
