@@ -521,8 +521,13 @@ realnode::stop_processes() {
     realnode::kill_all "${pids[@]}"
   fi
   terminate containerd
+  # The shims outlive their containers until containerd deletes the tasks,
+  # which it no longer will: they keep nothing worth a grace period.
   mapfile -t pids < <(realnode::our_pids)
-  realnode::kill_all "${pids[@]}"
+  if ((${#pids[@]} > 0)); then
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    realnode::kill_all "${pids[@]}"
+  fi
 }
 
 # realnode::new_mounts: mount points that did not exist before and lie in the
