@@ -212,11 +212,12 @@ realnode::iptables_cmds() {
   return 0
 }
 
-# realnode::ipt_table <cmd> <table>: the chains and rules of one table, without
-# counters. From a full save: `save -t <table>` would load a legacy table that
-# does not exist yet (a change to the host of its own).
+# realnode::ipt_table <table> <save>: the chains and rules of one table of
+# <save> (a full iptables-save output), without counters. Always from a full
+# save: `save -t <table>` would load a legacy table that does not exist yet (a
+# change to the host of its own).
 realnode::ipt_table() {
-  "$1-save" 2>/dev/null | awk -v t="*$2" '/^\*/ { on = ($0 == t); next } on && !/^#/ && $0 != "COMMIT"' |
+  awk -v t="*$1" '/^\*/ { on = ($0 == t); next } on && !/^#/ && $0 != "COMMIT"' <<<"$2" |
     sed 's/ \[[0-9]*:[0-9]*\]$//'
 }
 
@@ -224,7 +225,7 @@ realnode::ipt_table() {
 # sysctls, which fixed paths exist, mount points, top-level cgroups, links and
 # every iptables table of every backend.
 realnode::snapshot() {
-  local d="$1" s c t
+  local d="$1" s c t save
   mkdir -p "${d}"
   for s in "${REALNODE_SYSCTLS[@]}"; do
     echo "${s}=$(sysctl -n "${s}" 2>/dev/null || echo absent)"
@@ -236,8 +237,9 @@ realnode::snapshot() {
   find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d 2>/dev/null | sort >"${d}/cgroups"
   ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort >"${d}/links"
   for c in $(realnode::iptables_cmds); do
+    save="$("${c}-save" 2>/dev/null)" || true
     for t in "${REALNODE_IPT_TABLES[@]}"; do
-      realnode::ipt_table "${c}" "${t}" >"${d}/${c}-${t}" || true
+      realnode::ipt_table "${t}" "${save}" >"${d}/${c}-${t}" || true
     done
   done
 }
@@ -588,10 +590,11 @@ realnode::remove_links() {
 # KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT, ...), through one
 # iptables-restore --noflush per table.
 realnode::restore_iptables() {
-  local c t now_rules script chain
+  local c t now_rules script chain save
   for c in $(realnode::iptables_cmds); do
+    save="$("${c}-save" 2>/dev/null)" || continue
     for t in "${REALNODE_IPT_TABLES[@]}"; do
-      now_rules="$(realnode::ipt_table "${c}" "${t}")" || continue
+      now_rules="$(realnode::ipt_table "${t}" "${save}")" || continue
       [[ -n "${now_rules}" ]] || continue
       mapfile -t new < <(grep -vxF -f <(cat "${REALNODE_BEFORE}/${c}-${t}" 2>/dev/null; echo '#none') <<<"${now_rules}" |
         grep -E '(KUBE-|CNI-)' || true)
