@@ -6,6 +6,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +112,30 @@ func TestRealPodLogs(t *testing.T) {
 		t.Errorf("kubectl logs = %q, want %q", out, want)
 	}
 	t.Logf("kubectl logs answered in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestPodReachesAPIServer: a pod on the real node opens a connection to the
+// apiserver's node address (local-up's apiserver-node-url), the address an
+// in-cluster controller would be given (no kube-proxy runs here).
+func TestPodReachesAPIServer(t *testing.T) {
+	p := sharedPlane(t)
+	ctx := testContext(t)
+	data, err := os.ReadFile(filepath.Join(p.dir, "apiserver-node-url"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(strings.TrimSpace(string(data)))
+	if err != nil || u.Host == "" {
+		t.Fatalf("apiserver-node-url %q: %v", data, err)
+	}
+	pod := realPod("dial", helloImage, corev1.RestartPolicyNever)
+	pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "HELLO_DIAL", Value: u.Host})
+	runPod(ctx, t, p, pod, corev1.PodSucceeded)
+	out, err := p.kubectl(nil, "logs", "dial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "dialed "+u.Host) {
+		t.Errorf("kubectl logs dial = %q, want it to say it dialed %s", out, u.Host)
+	}
 }
