@@ -47,7 +47,7 @@ image-docker: ## Build the controller image IMAGE from the Dockerfile with docke
 	"$(CONTAINER_ENGINE)" build -t $(IMAGE) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg BUILD_DATE=$(BUILD_DATE) .
 
 .PHONY: test
-test: unit e2e ## Run every test: unit tests, then the end-to-end suite on a local control plane.
+test: unit e2e e2e-realnode ## Run every test: unit tests, the end-to-end suite on a local control plane (kwok), then the real-node lane.
 
 .PHONY: unit
 unit: ## Run the unit and fake-clientset tests (race detector on).
@@ -57,6 +57,11 @@ unit: ## Run the unit and fake-clientset tests (race detector on).
 e2e: ## Run the end-to-end tests against a real local control plane (builds it on first use).
 	hack/build-tools.sh
 	$(GO) test -tags e2e -count=1 -timeout 40m ./pkg/e2e/... $(E2E_ARGS)
+
+.PHONY: e2e-realnode
+e2e-realnode: ## Run the real-node lane: a local control plane with a real kubelet + containerd node (needs root; installs runc, CNI plugins, iptables from Debian when missing).
+	hack/build-tools.sh kubelet
+	$(GO) test -tags realnode -count=1 -timeout 30m -v ./pkg/e2e/realnode/... $(E2E_REALNODE_ARGS)
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; FUZZ=regexp picks targets) and print their figures. Not part of make test.

@@ -2,7 +2,9 @@
 #
 # Builds the local control-plane binaries from Go modules (no downloads other
 # than the Go module proxy): etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl and kwok, pinned in hack/tools/{etcd,k8s,kwok}/go.mod.
+# kube-scheduler, kubectl and kwok, pinned in hack/tools/{etcd,k8s,kwok}/go.mod;
+# and, only when named, the kubelet of a real node (same module and version as
+# kube-apiserver).
 #
 # Binaries are cached outside the clone, keyed by version, and built only when
 # missing (<cache> = ${KUSCIA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kusciatask-controller}):
@@ -15,6 +17,9 @@
 #   hack/build-tools.sh --print-bin-dir  the same, progress on stderr, then the
 #                                        bin directory on stdout:
 #                                          PATH="$(hack/build-tools.sh --print-bin-dir):$PATH"
+#   hack/build-tools.sh [--print-bin-dir] kubelet
+#                                        also build the kubelet (hack/local-up.sh
+#                                        asks for it when LOCAL_UP_REAL_NODES > 0)
 #
 # A cold build takes ~8 minutes on 2 cores and ~6 GB of Go caches.
 set -euo pipefail
@@ -24,12 +29,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "${ROOT}/hack/lib/tools.sh"
 
 print_bin_dir=false
-case "${1:-}" in
-  "") ;;
-  --print-bin-dir) print_bin_dir=true ;;
-  -h | --help) sed -n '2,/^set -euo/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-  *) echo "usage: $0 [--print-bin-dir]" >&2; exit 2 ;;
-esac
+extra=()
+for arg in "$@"; do
+  case "${arg}" in
+    --print-bin-dir) print_bin_dir=true ;;
+    -h | --help) sed -n '2,/^set -euo/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    kubelet) extra+=("${arg}") ;;
+    *) echo "usage: $0 [--print-bin-dir] [kubelet]" >&2; exit 2 ;;
+  esac
+done
 
 # Progress goes to fd 3: stdout normally, stderr with --print-bin-dir so that
 # $(hack/build-tools.sh --print-bin-dir) captures only the directory.
@@ -91,14 +99,16 @@ build() {
   echo "done ($((SECONDS - start))s)" >&3
 }
 
-for name in "${TOOLS_NAMES[@]}"; do
+for name in "${TOOLS_NAMES[@]}" "${extra[@]}"; do
   build "${name}"
 done
 
-# The symlink farm: one directory holding the six binaries at these versions.
+# The symlink farm: one directory holding the six binaries at these versions,
+# and the optional ones that were built.
 bin_dir="$(tools::bin_dir)"
 mkdir -p "${bin_dir}"
-for name in "${TOOLS_NAMES[@]}"; do
+for name in "${TOOLS_NAMES[@]}" "${TOOLS_OPTIONAL_NAMES[@]}"; do
+  [[ -x "$(tools::bin_path "${name}")" ]] || continue
   # Relative links, so the cache directory can be moved.
   ln -sfn "../${name}-$(tools::version_of "${name}")/${name}" "${bin_dir}/${name}"
 done

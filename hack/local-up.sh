@@ -3,7 +3,9 @@
 # A local Kubernetes control plane on 127.0.0.1, built from Go modules (no
 # containers, no downloads but the Go module proxy): etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok driving fake nodes and pods
-# (see hack/kwok/README.md for how a pod's fate is chosen).
+# (see hack/kwok/README.md for how a pod's fate is chosen); optionally a real
+# node (containerd + runc + CNI bridge + kubelet, see hack/lib/realnode.sh),
+# which needs root, cgroups and overlayfs.
 #
 # Usage:
 #   hack/local-up.sh start    start everything; prints `export KUBECONFIG=...` on
@@ -12,6 +14,9 @@
 #                             When already running, says so and prints it again.
 #   hack/local-up.sh stop     stop what start started, remove LOCAL_UP_DIR
 #   hack/local-up.sh status   which components run (exit 0 only if all of them)
+#   hack/local-up.sh load-image <archive>
+#                             import an image archive (OCI or docker) into the
+#                             containerd of every real node of the running plane
 #
 # Environment (defaults in brackets):
 #   LOCAL_UP_DIR             state: pki, etcd data, logs, pids, kubeconfig
@@ -23,7 +28,17 @@
 #   LOCAL_UP_POD_CIDR        pod IPs handed out by kwok [10.244.0.1/16]
 #   LOCAL_UP_CRDS            CRD file or directory to apply before the
 #                            controller-manager starts [none]
-#   LOCAL_UP_NODES           number of fake nodes kwok-node-0..N-1 [2]
+#   LOCAL_UP_NODES           number of fake nodes kwok-node-0..N-1 (0: none) [2]
+#   LOCAL_UP_REAL_NODES      number of real nodes (0 or 1: only one per host) [0];
+#                            the real node is real-node-0, labelled type=real and
+#                            kuscia.secretflow/node-kind=real; the apiserver then
+#                            also serves on the node's address, written to
+#                            $LOCAL_UP_DIR/apiserver-node-url (for pods)
+#   LOCAL_UP_REAL_NODE_IP    the real node's address [default route's source]
+#   LOCAL_UP_REAL_POD_CIDR   the real node's pod IPs (CNI bridge) [10.88.0.0/24]
+#   LOCAL_UP_BRIDGE          the real node's bridge [kt-br0]
+#   LOCAL_UP_KUBELET_PORT    the kubelet's API port [20250]
+#   LOCAL_UP_KUBELET_HEALTHZ_PORT  the kubelet's healthz port (127.0.0.1) [20248]
 #   LOCAL_UP_NODE_CPU        each node's cpu capacity/allocatable [4]
 #   LOCAL_UP_NODE_MEMORY     each node's memory [8Gi]
 #   LOCAL_UP_NODE_PODS       each node's pod capacity [110]
@@ -54,6 +69,12 @@ LOCAL_UP_SERVICE_CIDR="${LOCAL_UP_SERVICE_CIDR:-10.0.0.0/24}"
 LOCAL_UP_POD_CIDR="${LOCAL_UP_POD_CIDR:-10.244.0.1/16}"
 LOCAL_UP_CRDS="${LOCAL_UP_CRDS:-}"
 LOCAL_UP_NODES="${LOCAL_UP_NODES:-2}"
+LOCAL_UP_REAL_NODES="${LOCAL_UP_REAL_NODES:-0}"
+LOCAL_UP_REAL_NODE_IP="${LOCAL_UP_REAL_NODE_IP:-}"
+LOCAL_UP_REAL_POD_CIDR="${LOCAL_UP_REAL_POD_CIDR:-10.88.0.0/24}"
+LOCAL_UP_BRIDGE="${LOCAL_UP_BRIDGE:-kt-br0}"
+LOCAL_UP_KUBELET_PORT="${LOCAL_UP_KUBELET_PORT:-20250}"
+LOCAL_UP_KUBELET_HEALTHZ_PORT="${LOCAL_UP_KUBELET_HEALTHZ_PORT:-20248}"
 LOCAL_UP_NODE_CPU="${LOCAL_UP_NODE_CPU:-4}"
 LOCAL_UP_NODE_MEMORY="${LOCAL_UP_NODE_MEMORY:-8Gi}"
 LOCAL_UP_NODE_PODS="${LOCAL_UP_NODE_PODS:-110}"
@@ -75,6 +96,9 @@ KUBECONFIG_FILE="${LOCAL_UP_DIR}/kubeconfig"
 # holding it.
 MARKER="${LOCAL_UP_DIR}/.local-up"
 
+# Where pods reach the apiserver (real nodes only): https://<node IP>:<port>.
+NODE_URL_FILE="${LOCAL_UP_DIR}/apiserver-node-url"
+
 # Start order.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
@@ -83,6 +107,15 @@ FEATURE_GATES="GenericWorkload=true"
 
 log() { echo "local-up: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# shellcheck source=hack/lib/realnode.sh
+source "${ROOT}/hack/lib/realnode.sh"
+[[ "${LOCAL_UP_NODES}" =~ ^[0-9]+$ ]] || die "LOCAL_UP_NODES=${LOCAL_UP_NODES} is not a number"
+[[ "${LOCAL_UP_REAL_NODES}" =~ ^[0-9]+$ ]] || die "LOCAL_UP_REAL_NODES=${LOCAL_UP_REAL_NODES} is not a number"
+# A real node's processes: asked for (start), or started before (status, stop).
+if ((LOCAL_UP_REAL_NODES > 0)) || [[ -d "${REALNODE_DIR}" ]]; then
+  COMPONENTS+=(containerd kubelet)
+fi
 
 kubectl() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
 
@@ -96,6 +129,8 @@ binary_of() {
     kube-controller-manager) echo "${KUBE_CONTROLLER_MANAGER}" ;;
     kube-scheduler) echo "${KUBE_SCHEDULER}" ;;
     kwok) echo "${KWOK}" ;;
+    kubelet) echo "${KUBELET}" ;;
+    containerd) echo "${CONTAINERD_BIN_DIR:-}/containerd" ;;
   esac
 }
 
@@ -144,7 +179,7 @@ generate_pki() {
     "basicConstraints=critical,CA:FALSE" \
     "keyUsage=critical,digitalSignature,keyEncipherment" \
     "extendedKeyUsage=serverAuth" \
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local")"
+    "subjectAltName=IP:127.0.0.1,${LOCAL_UP_REAL_NODE_IP:+IP:${LOCAL_UP_REAL_NODE_IP},}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local")"
 
   # One cluster-admin identity (O=system:masters) shared by kubectl and all
   # components: the point is a working cluster, not least privilege.
@@ -239,12 +274,12 @@ crds_established() {
   kubectl wait --for=condition=Established --timeout=1s "$@"
 }
 
-# All nodes Ready and free of the not-ready/unreachable taints the node
-# lifecycle controller may put on a node that is not Ready yet.
+# All nodes (kwok's and real ones) Ready and free of the not-ready/unreachable
+# taints the node lifecycle controller may put on a node that is not Ready yet.
 nodes_ready() {
   local out
   out="$(kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{" "}{.spec.taints}{"\n"}{end}')"
-  [[ "$(grep -c ' True $' <<<"${out}")" -eq "${LOCAL_UP_NODES}" ]]
+  [[ "$(grep -c ' True $' <<<"${out}")" -eq "$((LOCAL_UP_NODES + LOCAL_UP_REAL_NODES))" ]]
 }
 
 node_manifests() {
@@ -324,6 +359,7 @@ on_start_exit() {
     tail -n 30 "${LOGS}/${CURRENT}.log" >&2 || true
   fi
   log "stopping what was started; logs stay in ${LOGS}"
+  realnode::teardown
   stop_components
 }
 
@@ -343,11 +379,15 @@ cmd_start() {
     die "partly running in ${LOCAL_UP_DIR}; run '$0 stop' first"
   fi
 
-  # Leftovers of a crashed or failed run: only ever delete our own directory.
+  # Leftovers of a crashed or failed run: only ever delete our own directory,
+  # after undoing what a real node left on the host.
   if [[ -d "${LOCAL_UP_DIR}" && -n "$(ls -A "${LOCAL_UP_DIR}")" ]]; then
     [[ -f "${MARKER}" ]] || die "${LOCAL_UP_DIR} exists and was not made by $0; not touching it"
+    realnode::teardown
+    realnode::assert_unmounted
     rm -rf "${LOCAL_UP_DIR}"
   fi
+  ((LOCAL_UP_REAL_NODES == 0)) || realnode::preflight
 
   for port in "${LOCAL_UP_ETCD_PORT}" "${LOCAL_UP_ETCD_PEER_PORT}" "${LOCAL_UP_APISERVER_PORT}"; do
     port_free "${port}" || die "port ${port} on 127.0.0.1 is in use (set LOCAL_UP_*_PORT)"
@@ -361,7 +401,11 @@ cmd_start() {
     die "openssl is needed to make the control plane's certificates (Debian: apt-get install openssl)"
 
   # Build (or find cached) binaries; its progress lines go to stderr.
-  "${ROOT}/hack/build-tools.sh" >&2
+  if ((LOCAL_UP_REAL_NODES > 0)); then
+    "${ROOT}/hack/build-tools.sh" kubelet >&2
+  else
+    "${ROOT}/hack/build-tools.sh" >&2
+  fi
 
   mkdir -p "${LOGS}" "${PIDS}"
   touch "${MARKER}"
@@ -369,6 +413,11 @@ cmd_start() {
   CURRENT=pki # openssl's output goes to logs/pki.log
   generate_pki
   write_kubeconfig
+  if ((LOCAL_UP_REAL_NODES > 0)); then
+    CURRENT=""
+    realnode::prepare
+    realnode::start_containerd
+  fi
 
   t="$(now)"
   # --unsafe-no-fsync: the data is thrown away on stop; fsync only costs time.
@@ -385,6 +434,20 @@ cmd_start() {
   wait_for "etcd to be healthy" etcd_healthy
   log "etcd healthy ($(since "${t}"))"
 
+  # With a real node: the apiserver also serves on the node's address so pods
+  # can reach it (no kube-proxy runs: the kubernetes Service leads nowhere),
+  # and reaches the kubelet (logs, exec) by its InternalIP with a client
+  # certificate the kubelet trusts, checking the kubelet's serving certificate.
+  local bind=127.0.0.1 kubelet_flags=()
+  if ((LOCAL_UP_REAL_NODES > 0)); then
+    bind=0.0.0.0
+    kubelet_flags=(
+      --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt"
+      --kubelet-client-key="${PKI}/apiserver-kubelet-client.key"
+      --kubelet-certificate-authority="${PKI}/ca.crt"
+      --kubelet-preferred-address-types=InternalIP
+    )
+  fi
   t="$(now)"
   # --advertise-address=127.0.0.1 needs --endpoint-reconciler-type=none in
   # 1.37 (fatal otherwise). Without it the apiserver advertises the host's
@@ -396,7 +459,7 @@ cmd_start() {
     --advertise-address=127.0.0.1 \
     --endpoint-reconciler-type=none \
     --etcd-servers="http://127.0.0.1:${LOCAL_UP_ETCD_PORT}" \
-    --bind-address=127.0.0.1 \
+    --bind-address="${bind}" \
     --secure-port="${LOCAL_UP_APISERVER_PORT}" \
     --tls-cert-file="${PKI}/apiserver.crt" \
     --tls-private-key-file="${PKI}/apiserver.key" \
@@ -409,7 +472,8 @@ cmd_start() {
     --allow-privileged=true \
     --feature-gates="${FEATURE_GATES}" \
     --runtime-config=scheduling.k8s.io/v1beta1=true \
-    --profiling="${LOCAL_UP_PROFILING}"
+    --profiling="${LOCAL_UP_PROFILING}" \
+    "${kubelet_flags[@]}"
   wait_for "kube-apiserver /readyz" kubectl get --raw /readyz
   log "kube-apiserver ready ($(since "${t}"))"
 
@@ -479,9 +543,17 @@ cmd_start() {
     --server-address=
 
   CURRENT=""
-  node_manifests | kubectl create -f - >/dev/null
-  CURRENT=kwok
-  wait_for "${LOCAL_UP_NODES} node(s) to be Ready" nodes_ready
+  if ((LOCAL_UP_NODES > 0)); then
+    node_manifests | kubectl create -f - >/dev/null
+  fi
+  if ((LOCAL_UP_REAL_NODES > 0)); then
+    realnode::start_kubelet
+    echo "https://${LOCAL_UP_REAL_NODE_IP}:${LOCAL_UP_APISERVER_PORT}" >"${NODE_URL_FILE}"
+    CURRENT=kubelet
+  else
+    CURRENT=kwok
+  fi
+  wait_for "$((LOCAL_UP_NODES + LOCAL_UP_REAL_NODES)) node(s) to be Ready" nodes_ready
   CURRENT=kube-controller-manager
   wait_for "the default ServiceAccount" kubectl get serviceaccount default --namespace default
   CURRENT=""
@@ -490,7 +562,7 @@ cmd_start() {
     CURRENT="${name}"
     pid_of "${name}" >/dev/null || die "${name} is not running"
   done
-  log "controllers and ${LOCAL_UP_NODES} node(s) ready ($(since "${t}"))"
+  log "controllers, ${LOCAL_UP_NODES} kwok and ${LOCAL_UP_REAL_NODES} real node(s) ready ($(since "${t}"))"
 
   START_OK=true
   log "up in $(since "${t0}"): ${LOCAL_UP_DIR}"
@@ -505,9 +577,22 @@ cmd_stop() {
     return 0
   fi
   [[ -f "${MARKER}" ]] || die "${LOCAL_UP_DIR} was not made by $0; not touching it"
+  realnode::teardown
   stop_components
+  realnode::assert_unmounted
   rm -rf "${LOCAL_UP_DIR}"
-  log "stopped in $(since "${t0}") (${STOP_TIMES})"
+  log "stopped in $(since "${t0}") (${REALNODE_STOP_TIME:+real node ${REALNODE_STOP_TIME}, }${STOP_TIMES})"
+}
+
+# cmd_load_image <archive>: imports an image archive into every real node.
+cmd_load_image() {
+  local archive="${1:-}" t
+  [[ -n "${archive}" && -f "${archive}" ]] || die "usage: $0 load-image <archive> (no file '${archive}')"
+  [[ -d "${REALNODE_DIR}" ]] && pid_of containerd >/dev/null ||
+    die "no real node runs in ${LOCAL_UP_DIR} (start with LOCAL_UP_REAL_NODES=1)"
+  t="$(now)"
+  realnode::import "${archive}" >&2 || die "importing ${archive} into ${REALNODE_NAME} failed"
+  log "imported ${archive} into ${REALNODE_NAME} ($(since "${t}"))"
 }
 
 cmd_status() {
@@ -528,6 +613,7 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  load-image) cmd_load_image "${2:-}" ;;
   *)
     sed -n '2,/^set -euo/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2

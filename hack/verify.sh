@@ -9,7 +9,7 @@ cd "${ROOT}"
 fail=0
 
 echo "verify: gofmt"
-unformatted=$(gofmt -l cmd pkg examples test hack/models-schema hack/image)
+unformatted=$(gofmt -l cmd pkg examples test hack/models-schema hack/image hack/realnode)
 if [[ -n "${unformatted}" ]]; then
   echo "gofmt would change:"; echo "${unformatted}"; fail=1
 fi
@@ -17,6 +17,7 @@ fi
 echo "verify: go vet"
 go vet ./... || fail=1
 go vet -tags e2e ./pkg/e2e/... || fail=1
+go vet -tags realnode ./pkg/e2e/realnode/... || fail=1
 
 echo "verify: go mod tidy and generated code"
 scratch=$(mktemp -d)

@@ -2,7 +2,9 @@
 # shellcheck disable=SC2034 # the variables are for the scripts that source this file
 #
 # Shared definitions for the locally built control-plane tools (etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok).
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok) and
+# the optional kubelet of a real node (built only on request: see
+# TOOLS_OPTIONAL_NAMES).
 # Source it; it only defines (unexported) variables and functions:
 #
 #   source hack/lib/tools.sh
@@ -23,6 +25,10 @@ TOOLS_CACHE_DIR="${KUSCIA_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/kusciatas
 
 # The binaries, in build order (fastest first so a broken setup fails early).
 TOOLS_NAMES=(etcd kube-scheduler kubectl kube-controller-manager kube-apiserver kwok)
+# Built only when asked for (`hack/build-tools.sh kubelet`): only a real node
+# (LOCAL_UP_REAL_NODES) needs the kubelet, and kwok-only runs should not pay
+# its build (~2 min warm, more cold). Linked into the bin directory once built.
+TOOLS_OPTIONAL_NAMES=(kubelet)
 
 # tools::module_version <tools module dir> <module path>
 # Prints the version of <module path> required by hack/tools/<dir>/go.mod.
@@ -46,7 +52,7 @@ tools::module_of() {
   case "$1" in
     etcd) echo etcd ;;
     kwok) echo kwok ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) echo k8s ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet) echo k8s ;;
     *) echo "tools.sh: unknown tool $1" >&2; return 1 ;;
   esac
 }
@@ -56,7 +62,7 @@ tools::package_of() {
   case "$1" in
     etcd) echo go.etcd.io/etcd/server/v3 ;; # the module root is package main
     kwok) echo sigs.k8s.io/kwok/cmd/kwok ;;
-    kube-*|kubectl) echo "k8s.io/kubernetes/cmd/$1" ;;
+    kube-*|kubectl|kubelet) echo "k8s.io/kubernetes/cmd/$1" ;;
     *) echo "tools.sh: unknown tool $1" >&2; return 1 ;;
   esac
 }
@@ -101,3 +107,4 @@ KUBE_CONTROLLER_MANAGER="$(tools::bin_path kube-controller-manager)"
 KUBE_SCHEDULER="$(tools::bin_path kube-scheduler)"
 KUBECTL="$(tools::bin_path kubectl)"
 KWOK="$(tools::bin_path kwok)"
+KUBELET="$(tools::bin_path kubelet)"
