@@ -100,8 +100,10 @@ func taskOwner(task *kusciav1alpha1.KusciaTask) metav1.OwnerReference {
 
 // forgedMember is issue 19's pod: bob's member of task, with the labels,
 // round annotation and controller reference the controller's own pod has,
-// already bound to a node.
-func forgedMember(task *kusciav1alpha1.KusciaTask) *corev1.Pod {
+// already bound to node. The policy's tests make it as a user who may only
+// create pods in bob's namespace; the trust tests as the admin, whom the
+// policy lets through, to show what the controller does without the policy.
+func forgedMember(task *kusciav1alpha1.KusciaTask, node string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "fake-" + task.Name, Namespace: "bob",
@@ -112,7 +114,7 @@ func forgedMember(task *kusciav1alpha1.KusciaTask) *corev1.Pod {
 			Annotations:     map[string]string{builder.AnnotationRound: "1"},
 			OwnerReferences: []metav1.OwnerReference{taskOwner(task)},
 		},
-		Spec: corev1.PodSpec{NodeName: "kwok-node-1", RestartPolicy: corev1.RestartPolicyNever,
+		Spec: corev1.PodSpec{NodeName: node, RestartPolicy: corev1.RestartPolicyNever, AutomountServiceAccountToken: new(bool),
 			Containers: []corev1.Container{{Name: "app", Image: "x"}}},
 	}
 }
@@ -146,16 +148,16 @@ func TestPolicyRefusesAForgedMember(t *testing.T) {
 	})
 	task := getTask(t, name)
 
-	pod := forgedMember(task)
+	pod := forgedMember(task, "kwok-node-1")
 	_, err := userKube.CoreV1().Pods("bob").Create(ctx, pod, metav1.CreateOptions{})
 	requireRefused(t, err, "create pods carrying KusciaTask labels or owner references; "+user+" may not")
 
-	labelsOnly := forgedMember(task)
+	labelsOnly := forgedMember(task, "kwok-node-1")
 	labelsOnly.OwnerReferences = nil
 	_, err = userKube.CoreV1().Pods("bob").Create(ctx, labelsOnly, metav1.CreateOptions{})
 	requireRefused(t, err, "create pods carrying")
 
-	ownerOnly := forgedMember(task)
+	ownerOnly := forgedMember(task, "kwok-node-1")
 	ownerOnly.Labels = map[string]string{kusciav1alpha1.LabelPod: task.Name + "-0"}
 	ownerOnly.OwnerReferences[0].Controller = nil
 	_, err = userKube.CoreV1().Pods("bob").Create(ctx, ownerOnly, metav1.CreateOptions{})
@@ -163,7 +165,7 @@ func TestPolicyRefusesAForgedMember(t *testing.T) {
 
 	// A pod of the user's own, without the task's labels or owner, is theirs
 	// to create.
-	own := forgedMember(task)
+	own := forgedMember(task, "kwok-node-1")
 	own.Name, own.Labels, own.Annotations, own.OwnerReferences = "e2e-policy-own-pod", map[string]string{"app": "mine"}, nil, nil
 	_, err = userKube.CoreV1().Pods("bob").Create(ctx, own, metav1.CreateOptions{})
 	require.NoError(t, err, "a pod without the task's labels or owner")

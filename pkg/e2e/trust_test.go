@@ -15,31 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
-	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
 )
-
-// forgedMember is the pod of issue 19: bob's task labels, a controller
-// reference to the task and a round, bound to a node, made by someone
-// other than the controller (here the admin; the admission policy's tests
-// make it as a user who may only create pods in bob's namespace).
-func forgedMember(task *kusciav1alpha1.KusciaTask, node string) *corev1.Pod {
-	ctrl := true
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "fake-" + task.Name, Namespace: "bob",
-			Labels: map[string]string{
-				kusciav1alpha1.LabelTask: builder.TaskLabelValue(task.Name), kusciav1alpha1.LabelTaskUID: string(task.UID),
-				kusciav1alpha1.LabelParty: "bob", kusciav1alpha1.LabelRole: "", kusciav1alpha1.LabelPod: task.Name + "-0",
-			},
-			Annotations: map[string]string{builder.AnnotationRound: "1"},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: kusciav1alpha1.SchemeGroupVersion.String(), Kind: "KusciaTask",
-				Name: task.Name, UID: task.UID, Controller: &ctrl}},
-		},
-		Spec: corev1.PodSpec{NodeName: node, RestartPolicy: corev1.RestartPolicyNever, AutomountServiceAccountToken: new(bool),
-			Containers: []corev1.Container{{Name: "app", Image: "x"}}},
-	}
-}
 
 // The forged member of issue 19, without the admission policy: bob's real
 // pod waits for a node label no node has; a pod made in bob's namespace
