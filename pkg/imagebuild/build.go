@@ -162,13 +162,20 @@ func ControllerSpec(binDir string, created time.Time, labels map[string]string) 
 // TestAppSpec is the test application image from binDir/TestAppName: the
 // binary alone.
 func TestAppSpec(binDir string, created time.Time, labels map[string]string) (Spec, error) {
-	e, err := binaryEntry(filepath.Join(binDir, TestAppName))
+	return BinarySpec(filepath.Join(binDir, TestAppName), created, labels)
+}
+
+// BinarySpec is an image of one static binary at BinDir/<its base name>,
+// its entrypoint, run as NonRootUser: the test application's image, and
+// the real node's pod sandbox ("pause") image.
+func BinarySpec(path string, created time.Time, labels map[string]string) (Spec, error) {
+	e, err := binaryEntry(path)
 	if err != nil {
 		return Spec{}, err
 	}
 	return Spec{spec{
 		files:      append(binDirs(), e),
-		entrypoint: []string{BinDir + "/" + TestAppName},
+		entrypoint: []string{e.path},
 		workingDir: "/",
 		created:    created,
 		labels:     labels,
