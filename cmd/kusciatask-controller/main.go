@@ -130,14 +130,7 @@ func run(ctx context.Context, opts options) error {
 	// zero syncs rather than nothing.
 	metrics := controller.NewMetrics(registry)
 
-	ready := &readiness{}
-	if opts.leaderElect {
-		// A standby is ready: it has nothing to sync until it leads (then
-		// runController makes readiness wait for the caches). Were it not,
-		// a Deployment of two replicas would never be Available in full
-		// and a rolling update would wait forever on a standby.
-		ready.set(func() bool { return true })
-	}
+	ready := newReadiness(opts.leaderElect)
 	web, err := listenHTTP(opts, registry, ready)
 	if err != nil {
 		return err
