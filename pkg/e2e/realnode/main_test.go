@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,7 +212,18 @@ func (p *plane) startController() error {
 	}
 	_ = logFile.Close()
 	p.controller = cmd
-	return nil
+	// Ready (caches synced) before a test relies on it; one that exited at
+	// start-up (an address in use, no kuscia-system) never is.
+	probe := "http://127.0.0.1:" + envOr("E2E_REALNODE_PROBE_PORT", "48081") + "/readyz"
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if resp, err := http.Get(probe); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the controller was not ready within a minute (see %s)", filepath.Join(p.dir, "logs", "kusciatask-controller.log"))
 }
 
 // stop ends the controller and stops the plane (local-up's teardown of the
