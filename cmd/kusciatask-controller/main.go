@@ -130,7 +130,7 @@ func run(ctx context.Context, opts options) error {
 	// zero syncs rather than nothing.
 	metrics := controller.NewMetrics(registry)
 
-	ready := &readiness{}
+	ready := newReadiness(opts.leaderElect)
 	web, err := listenHTTP(opts, registry, ready)
 	if err != nil {
 		return err

@@ -20,6 +20,19 @@ type readiness struct {
 	synced atomic.Pointer[func() bool]
 }
 
+// newReadiness is not ready until set, except under leader election: a
+// standby is ready, having nothing to sync until it leads (runController
+// then makes readiness wait for the caches). Were it not, a Deployment of
+// two replicas would never be Available in full and a rolling update would
+// wait forever on a new standby.
+func newReadiness(leaderElect bool) *readiness {
+	r := &readiness{}
+	if leaderElect {
+		r.set(func() bool { return true })
+	}
+	return r
+}
+
 func (r *readiness) set(f func() bool) { r.synced.Store(&f) }
 
 func (r *readiness) ready() bool {

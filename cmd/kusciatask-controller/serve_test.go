@@ -128,3 +128,14 @@ func TestProfilingServesPprofOnTheMetricsAddressOnlyWhenAsked(t *testing.T) {
 		assert.NoError(t, <-done)
 	}
 }
+
+func TestReadinessOfAStandby(t *testing.T) {
+	assert.False(t, newReadiness(false).ready(), "without leader election: not ready before the caches sync")
+	standby := newReadiness(true)
+	assert.True(t, standby.ready(), "a leader-election standby is ready")
+	synced := false
+	standby.set(func() bool { return synced })
+	assert.False(t, standby.ready(), "once leading: not ready before the caches sync")
+	synced = true
+	assert.True(t, standby.ready())
+}

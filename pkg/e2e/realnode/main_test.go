@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 )
 
 // The real node's name (hack/lib/realnode.sh) and the images the lane
@@ -123,7 +126,12 @@ type plane struct {
 	env        []string // LOCAL_UP_* for local-up.sh
 	kubeconfig string
 	kube       kubernetes.Interface
+	kuscia     versioned.Interface
 	controller *exec.Cmd
+	imagesOnce sync.Once
+	imagesErr  error
+	setupOnce  sync.Once
+	setupErr   error
 }
 
 // planeEnv is local-up's environment for a plane in _output/e2e-realnode/<name>,
@@ -167,6 +175,14 @@ func startPlane(name string, extra ...string) (*plane, error) {
 		p.kube, err = kubernetes.NewForConfig(cfg)
 	}
 	if err == nil {
+		p.kuscia, err = versioned.NewForConfig(cfg)
+	}
+	if err == nil {
+		// The controller keeps its mark key Secret in kuscia-system and
+		// stops at start-up without that namespace: the one deploy/ ships.
+		_, err = p.kubectl(nil, "apply", "-f", filepath.Join(lane.root, "deploy", "base", "namespace.yaml"))
+	}
+	if err == nil {
 		err = p.startController()
 	}
 	if err != nil {
@@ -186,7 +202,8 @@ func (p *plane) startController() error {
 	cmd := exec.Command(filepath.Join(lane.outDir, "kusciatask-controller"),
 		"--kubeconfig", p.kubeconfig,
 		"--metrics-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_METRICS_PORT", "48080"),
-		"--health-probe-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_PROBE_PORT", "48081"))
+		"--health-probe-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_PROBE_PORT", "48081"),
+		"--gate-image", controllerImage)
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE=kuscia-system")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -195,24 +212,24 @@ func (p *plane) startController() error {
 	}
 	_ = logFile.Close()
 	p.controller = cmd
-	return nil
+	// Ready (caches synced) before a test relies on it; one that exited at
+	// start-up (an address in use, no kuscia-system) never is.
+	probe := "http://127.0.0.1:" + envOr("E2E_REALNODE_PROBE_PORT", "48081") + "/readyz"
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if resp, err := http.Get(probe); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the controller was not ready within a minute (see %s)", filepath.Join(p.dir, "logs", "kusciatask-controller.log"))
 }
 
 // stop ends the controller and stops the plane (local-up's teardown of the
 // real node included).
 func (p *plane) stop() error {
-	if p.controller != nil && p.controller.Process != nil {
-		_ = p.controller.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.controller.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = p.controller.Process.Kill()
-			<-done
-		}
-		p.controller = nil
-	}
+	p.stopController()
 	start := time.Now()
 	out, err := run(lane.root, p.env, "hack/local-up.sh", "stop")
 	if err != nil {
@@ -220,6 +237,23 @@ func (p *plane) stop() error {
 	}
 	fmt.Fprintf(os.Stderr, "realnode: plane stopped in %s %s\n", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
 	return nil
+}
+
+// stopController ends the subprocess controller when it runs.
+func (p *plane) stopController() {
+	if p.controller == nil || p.controller.Process == nil {
+		return
+	}
+	_ = p.controller.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.controller.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.controller.Process.Kill()
+		<-done
+	}
+	p.controller = nil
 }
 
 // kubectl runs the plane's kubectl with stdin when given.
@@ -290,4 +324,13 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// requireController fails the test unless the lane's subprocess controller
+// runs (a test that stopped it restarts it in its cleanup).
+func (p *plane) requireController(t *testing.T) {
+	t.Helper()
+	if p.controller == nil {
+		t.Fatal("the lane's controller does not run")
+	}
 }
