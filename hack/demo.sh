@@ -2,6 +2,13 @@
 # `make demo` / `make demo-down`: a local control plane (hack/local-up.sh),
 # the CRDs, the examples' domains and AppImages, the controller running in the
 # background, and the seed page's secretflow-task-psi.yaml taken to Succeeded.
+#
+# DEMO_REAL_NODE=1 runs the task's pods as real containers on one real node
+# (containerd + kubelet, LOCAL_UP_REAL_NODES=1, no kwok node; needs root, see
+# hack/local-up.sh): `make image` builds the controller and test application
+# images, they are imported into the node, and the seed's PSI task runs with
+# the test application's AppImage (examples/realnode/appimage-testapp.yaml)
+# instead of SecretFlow's, whose image no node here has.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +26,8 @@ LOG_FILE="${LOCAL_UP_DIR}/logs/kusciatask-controller.log"
 LOCAL_UP_CONTROLLER_METRICS_PORT="${LOCAL_UP_CONTROLLER_METRICS_PORT:-18080}"
 LOCAL_UP_CONTROLLER_PROBE_PORT="${LOCAL_UP_CONTROLLER_PROBE_PORT:-18081}"
 CONTROLLER_BIN=bin/kusciatask-controller
+DEMO_REAL_NODE="${DEMO_REAL_NODE:-0}"
+DEMO_TASK=secretflow-task-psi
 
 kubectl() { "${KUBECTL_BIN}" --kubeconfig "${LOCAL_UP_DIR}/kubeconfig" "$@"; }
 
@@ -28,10 +37,23 @@ pretty_json() {
 
 up() {
   [[ -x "${CONTROLLER_BIN}" ]] || make build
-  LOCAL_UP_CRDS="${ROOT}/crds" hack/local-up.sh start
+  local controller_args=()
+  if [[ "${DEMO_REAL_NODE}" == 1 ]]; then
+    make image
+    LOCAL_UP_REAL_NODES=1 LOCAL_UP_NODES=0 LOCAL_UP_CRDS="${ROOT}/crds" hack/local-up.sh start
+    hack/local-up.sh load-image _output/images/kusciatask-controller.tar
+    hack/local-up.sh load-image _output/images/kuscia-testapp.tar
+    # The gate runs from the imported controller image.
+    controller_args=(--gate-image=kusciatask-controller:local)
+  else
+    LOCAL_UP_CRDS="${ROOT}/crds" hack/local-up.sh start
+  fi
   kubectl apply --server-side -f crds/ >/dev/null
   kubectl wait --for condition=Established crd/kusciatasks.kuscia.secretflow crd/appimages.kuscia.secretflow >/dev/null
-  kubectl apply -f examples/domains.yaml -f examples/appimage-secretflow.yaml -f examples/appimage-app-template.yaml
+  # The controller's own namespace holds its mark key (a Secret it creates).
+  kubectl apply -f deploy/base/namespace.yaml
+  kubectl apply -f examples/domains.yaml -f examples/appimage-secretflow.yaml -f examples/appimage-app-template.yaml \
+    -f examples/realnode/appimage-testapp.yaml
 
   local sum; sum=$(sha256sum "${CONTROLLER_BIN}" | cut -d' ' -f1)
   if controller_running && [[ "$(cat "${SUM_FILE}" 2>/dev/null)" == "${sum}" ]]; then
@@ -44,7 +66,7 @@ up() {
     mkdir -p "$(dirname "${LOG_FILE}")"
     "${CONTROLLER_BIN}" --kubeconfig "${LOCAL_UP_DIR}/kubeconfig" \
       --metrics-bind-address "127.0.0.1:${LOCAL_UP_CONTROLLER_METRICS_PORT}" \
-      --health-probe-bind-address "127.0.0.1:${LOCAL_UP_CONTROLLER_PROBE_PORT}" -v 2 \
+      --health-probe-bind-address "127.0.0.1:${LOCAL_UP_CONTROLLER_PROBE_PORT}" -v 2 "${controller_args[@]}" \
       >"${LOG_FILE}" 2>&1 &
     echo $! >"${PID_FILE}"
     echo "${sum}" >"${SUM_FILE}"
@@ -58,13 +80,22 @@ up() {
     echo "controller started (pid $!, log ${LOG_FILE})"
   fi
 
-  echo; echo "\$ kubectl apply -f examples/secretflow-task-psi.yaml"
-  kubectl delete kt secretflow-task-psi --ignore-not-found --wait >/dev/null
-  kubectl apply -f examples/secretflow-task-psi.yaml
+  kubectl delete kt "${DEMO_TASK}" --ignore-not-found --wait >/dev/null
+  if [[ "${DEMO_REAL_NODE}" == 1 ]]; then
+    echo; echo "\$ sed 's/appImageRef: secretflow-image/appImageRef: testapp/' examples/secretflow-task-psi.yaml | kubectl apply -f -"
+    sed 's/appImageRef: secretflow-image/appImageRef: testapp/' examples/secretflow-task-psi.yaml | kubectl apply -f -
+  else
+    echo; echo "\$ kubectl apply -f examples/secretflow-task-psi.yaml"
+    kubectl apply -f examples/secretflow-task-psi.yaml
+  fi
   echo; echo "\$ kubectl get kt -w"
-  watch_until_done secretflow-task-psi
-  echo; echo "\$ kubectl get kt secretflow-task-psi -o jsonpath={.status} | jq"
-  kubectl get kt secretflow-task-psi -o jsonpath='{.status}' | pretty_json
+  watch_until_done "${DEMO_TASK}"
+  echo; echo "\$ kubectl get kt ${DEMO_TASK} -o jsonpath={.status} | jq"
+  kubectl get kt "${DEMO_TASK}" -o jsonpath='{.status}' | pretty_json
+  if [[ "${DEMO_REAL_NODE}" == 1 ]]; then
+    echo; echo "\$ kubectl logs -n alice ${DEMO_TASK}-0   # what the real container printed"
+    kubectl logs -n alice "${DEMO_TASK}-0"
+  fi
   cat <<MSG
 
 The control plane and the controller keep running. Try:
