@@ -73,6 +73,13 @@ bench: ## Run the benchmarks: sync cost (fakes), then issue 10's T1-T4 on a loca
 	hack/build-tools.sh
 	BENCH_N=$(BENCH_N) $(GO) test -tags 'e2e bench' -count=1 -timeout 120m -run '^TestBench$$' ./pkg/e2e/ $(BENCH_ARGS)
 	@cat _output/bench/results.txt
+	$(MAKE) bench-realnode
+
+.PHONY: bench-realnode
+bench-realnode: ## Gate latency on a real node (root): open patch -> app running and the gate's share, vs. an ungated pod's bound -> running, BENCH_GATE_PODS each (default 20); writes _output/bench/realnode-gate.txt.
+	hack/build-tools.sh kubelet
+	$(GO) test -tags 'realnode bench' -count=1 -timeout 60m -v -run '^TestBenchGateLatency$$' ./pkg/e2e/realnode/
+	@cat _output/bench/realnode-gate.txt
 
 .PHONY: soak
 soak: ## Soak: ~60 mixed tasks while the controller is SIGKILLed >= 10 times (SOAK_TASKS, SOAK_KILLS); prints its figures.

@@ -18,6 +18,7 @@ echo "verify: go vet"
 go vet ./... || fail=1
 go vet -tags e2e ./pkg/e2e/... || fail=1
 go vet -tags realnode ./pkg/e2e/realnode/... || fail=1
+go vet -tags "realnode bench" ./pkg/e2e/realnode/... || fail=1
 
 echo "verify: go mod tidy and generated code"
 scratch=$(mktemp -d)
