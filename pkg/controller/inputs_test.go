@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	core "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
@@ -212,4 +213,32 @@ func TestCreateErrors(t *testing.T) {
 		assert.Contains(t, events, "Warning SyncFailed create pod alice/secretflow-task-psi-0")
 		assert.Contains(t, events, "Warning CreateFailed create pod alice/secretflow-task-psi-0")
 	})
+}
+
+// An AppImage and a domain created just before the task may not have
+// reached the informers: the controller reads them from the API server
+// before it calls them missing, and the task goes ahead instead of failing
+// for good.
+func TestInputsTheInformersLackAreReadFromTheAPIServer(t *testing.T) {
+	f := newFixture(t, psiObjects(t)...)
+	// The informers have not seen the AppImages and namespaces yet.
+	require.NoError(t, f.kInf.Kuscia().V1alpha1().AppImages().Informer().GetIndexer().Replace(nil, ""))
+	require.NoError(t, f.kubeInf.Core().V1().Namespaces().Informer().GetIndexer().Replace(nil, ""))
+	f.refreshExcept("appimages", "namespaces")
+	f.kube.ClearActions()
+	f.kuscia.ClearActions()
+	_, err := f.c.syncHandler(f.ctx, cache.ObjectName{Name: psi})
+	require.NoError(t, err)
+
+	task := f.task(psi)
+	assert.NotEqual(t, kusciav1alpha1.TaskFailed, task.Status.Phase, "reason %s: %s", task.Status.Reason, task.Status.Message)
+	var gets []string
+	for _, a := range append(f.kube.Actions(), f.kuscia.Actions()...) {
+		if a.GetVerb() == "get" {
+			gets = append(gets, a.GetResource().Resource)
+		}
+	}
+	assert.Contains(t, gets, "appimages")
+	assert.Contains(t, gets, "namespaces")
+	assert.Contains(t, f.writes(), "create pods alice/secretflow-task-psi-0", "the plan was built from what the API server holds")
 }

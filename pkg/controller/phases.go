@@ -56,7 +56,11 @@ func (c *Controller) handlerFor(phase kusciav1alpha1.KusciaTaskPhase) phaseHandl
 // objects exist; the status of Reserved, Release and Expire says which pods
 // to stop (the parties the gang goes without, the released round, all).
 func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, error) {
-	plan, err := builder.PlanTask(tc.task, c.inputsFor(tc))
+	in, err := c.inputsFor(ctx, tc)
+	if err != nil {
+		return step{}, err
+	}
+	plan, err := builder.PlanTask(tc.task, in)
 	if err != nil {
 		return step{}, err
 	}

@@ -213,8 +213,12 @@ func (c *Controller) getTask(name string) (*kusciav1alpha1.KusciaTask, error) {
 	return task, nil
 }
 
-// inputsFor collects the AppImages and namespaces the task refers to.
-func (c *Controller) inputsFor(tc *taskContext) builder.Inputs {
+// inputsFor collects the AppImages and namespaces the task refers to. What
+// the informers lack is read from the API server before it counts as
+// missing: a missing AppImage or domain fails the task for good, and an
+// AppImage or namespace created just before the task may not have reached
+// the informer yet.
+func (c *Controller) inputsFor(ctx context.Context, tc *taskContext) (builder.Inputs, error) {
 	task := tc.task
 	in := builder.Inputs{
 		AppImages:  map[string]*kusciav1alpha1.AppImage{},
@@ -223,14 +227,37 @@ func (c *Controller) inputsFor(tc *taskContext) builder.Inputs {
 		Start:      startTime(tc),
 	}
 	for _, p := range task.Spec.Parties {
-		if img, err := c.appImageLister.Get(p.AppImageRef); err == nil {
+		img, err := c.appImageLister.Get(p.AppImageRef)
+		if apierrors.IsNotFound(err) {
+			img, err = c.kusciaClient.KusciaV1alpha1().AppImages().Get(ctx, p.AppImageRef, metav1.GetOptions{})
+		}
+		if err := notFoundOrNil(err); err != nil {
+			return in, fmt.Errorf("get AppImage %s: %w", p.AppImageRef, err)
+		}
+		if img != nil && err == nil {
 			in.AppImages[p.AppImageRef] = img
 		}
-		if ns, err := c.namespaceLister.Get(p.DomainID); err == nil {
+		ns, err := c.namespaceLister.Get(p.DomainID)
+		if apierrors.IsNotFound(err) {
+			ns, err = c.kubeClient.CoreV1().Namespaces().Get(ctx, p.DomainID, metav1.GetOptions{})
+		}
+		if err := notFoundOrNil(err); err != nil {
+			return in, fmt.Errorf("get namespace %s: %w", p.DomainID, err)
+		}
+		if ns != nil && err == nil {
 			in.Namespaces[p.DomainID] = ns
 		}
 	}
-	return in
+	return in, nil
+}
+
+// notFoundOrNil is err unless it says NotFound (the input is missing: the
+// plan says so with a reason).
+func notFoundOrNil(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // writeStatus writes s through the status subresource when it differs from
