@@ -457,7 +457,7 @@ func benchController(ctx context.Context, s clientSettings) (*controllerProcess,
 	env.controller = p
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		if httpOK(ctx, "http://"+probeAddress+"/readyz") {
+		if p.leading(ctx) {
 			return p, nil
 		}
 		time.Sleep(100 * time.Millisecond)

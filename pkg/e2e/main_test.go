@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -349,4 +351,31 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// leading reports whether this controller process holds the Lease and is
+// ready (its caches synced). /readyz alone does not say it leads: a
+// leader-election standby reports ready too.
+func (p *controllerProcess) leading(ctx context.Context) bool {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return false
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return false
+	}
+	lease, err := env.kube.CoordinationV1().Leases("kuscia-system").Get(ctx, "kusciatask-controller", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != fmt.Sprintf("%s_%d", host, p.cmd.Process.Pid) {
+		return false
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cmp.Or(p.probes, probeAddress)+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -204,15 +203,12 @@ func TestSoak(t *testing.T) {
 	assert.GreaterOrEqual(t, nKills, kills)
 }
 
-// waitLeader waits until the controller is ready, which it is only as the
-// leader with synced caches; false when ctx ends first.
+// waitLeader waits until the running controller holds the Lease with its
+// caches synced; false when ctx ends first.
 func waitLeader(ctx context.Context) bool {
 	for ctx.Err() == nil {
-		if resp, err := http.Get("http://" + probeAddress + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return true
-			}
+		if env.controller.leading(ctx) {
+			return true
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
