@@ -39,6 +39,9 @@
 #   LOCAL_UP_BRIDGE          the real node's bridge [kt-br0]
 #   LOCAL_UP_KUBELET_PORT    the kubelet's API port [20250]
 #   LOCAL_UP_KUBELET_HEALTHZ_PORT  the kubelet's healthz port (127.0.0.1) [20248]
+#   LOCAL_UP_REAL_NODE_WAIT  seconds to wait while another run's real node holds
+#                            this host before refusing [0]; a holder of which
+#                            nothing runs any more is stopped, not waited for
 #   LOCAL_UP_NODE_CPU        each node's cpu capacity/allocatable [4]
 #   LOCAL_UP_NODE_MEMORY     each node's memory [8Gi]
 #   LOCAL_UP_NODE_PODS       each node's pod capacity [110]
@@ -75,6 +78,7 @@ LOCAL_UP_REAL_POD_CIDR="${LOCAL_UP_REAL_POD_CIDR:-10.88.0.0/24}"
 LOCAL_UP_BRIDGE="${LOCAL_UP_BRIDGE:-kt-br0}"
 LOCAL_UP_KUBELET_PORT="${LOCAL_UP_KUBELET_PORT:-20250}"
 LOCAL_UP_KUBELET_HEALTHZ_PORT="${LOCAL_UP_KUBELET_HEALTHZ_PORT:-20248}"
+LOCAL_UP_REAL_NODE_WAIT="${LOCAL_UP_REAL_NODE_WAIT:-0}"
 LOCAL_UP_NODE_CPU="${LOCAL_UP_NODE_CPU:-4}"
 LOCAL_UP_NODE_MEMORY="${LOCAL_UP_NODE_MEMORY:-8Gi}"
 LOCAL_UP_NODE_PODS="${LOCAL_UP_NODE_PODS:-110}"

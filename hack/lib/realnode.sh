@@ -26,7 +26,8 @@
 # Only one real node per host at a time: the kubelet writes to fixed host
 # paths (/var/lib/kubelet/device-plugins, /var/log/containers, the kubepods
 # cgroups, iptables chains). A lock file at REALNODE_LOCK names the run owning
-# them; a second run refuses to start.
+# them; a second run waits for it (LOCAL_UP_REAL_NODE_WAIT) and then refuses to
+# start, unless nothing of the owner runs any more (see realnode::check_lock).
 #
 # Teardown (realnode::teardown, on stop and when start fails) restores the host
 # to the snapshot taken before the node started (REALNODE_DIR/host-before):
@@ -177,16 +178,40 @@ realnode::ensure_containerd() {
   rm -rf "${tmp}"
 }
 
-# realnode::check_lock: refuses when another run holds the host-wide
-# real-node lock and its folder still exists (a stale lock is ignored).
+# realnode::owner_alive <dir>: true when a process's command line names
+# <dir>/ (the plane of that folder, or its real node, still runs). The folder
+# goes through the environment so that awk's own command line never matches.
+realnode::owner_alive() {
+  ps -eo args= | OWNER_DIR="$1/" awk 'index($0, ENVIRON["OWNER_DIR"]) { found = 1 } END { exit !found }'
+}
+
+# realnode::check_lock: the host-wide real-node lock names the folder of the
+# run owning the host. Another run's lock is:
+#   - ignored when that folder is gone;
+#   - reclaimed when no process names that folder any more (its run was
+#     killed without a stop): that run's own stop undoes what its node left on
+#     the host, with its own snapshot, before this run goes on;
+#   - waited for, up to LOCAL_UP_REAL_NODE_WAIT seconds, while it runs, and
+#     then refused with the command that frees it.
 realnode::check_lock() {
-  local owner
-  if [[ -f "${REALNODE_LOCK}" ]]; then
+  local owner deadline said=""
+  [[ "${LOCAL_UP_REAL_NODE_WAIT}" =~ ^[0-9]+$ ]] || die "LOCAL_UP_REAL_NODE_WAIT=${LOCAL_UP_REAL_NODE_WAIT} is not a number of seconds"
+  deadline=$((SECONDS + LOCAL_UP_REAL_NODE_WAIT))
+  while [[ -f "${REALNODE_LOCK}" ]]; do
     owner="$(<"${REALNODE_LOCK}")"
-    if [[ "${owner}" != "${LOCAL_UP_DIR}" && -d "${owner}/realnode" ]]; then
-      die "a real node of ${owner} holds this host (${REALNODE_LOCK}); stop it first: LOCAL_UP_DIR=${owner} $0 stop"
+    [[ -n "${owner}" && "${owner}" != "${LOCAL_UP_DIR}" && -d "${owner}/realnode" ]] || return 0
+    if ! realnode::owner_alive "${owner}"; then
+      log "the real node of ${owner} holds this host but nothing of it runs (its run ended without a stop): stopping it first"
+      LOCAL_UP_DIR="${owner}" LOCAL_UP_REAL_NODES=0 "${ROOT}/hack/local-up.sh" stop >&2 ||
+        die "could not stop the leftover real node of ${owner}: LOCAL_UP_DIR=${owner} $0 stop"
+      continue
     fi
-  fi
+    ((SECONDS < deadline)) ||
+      die "a real node of ${owner} holds this host (${REALNODE_LOCK}); stop it first: LOCAL_UP_DIR=${owner} $0 stop"
+    [[ -n "${said}" ]] || log "a real node of ${owner} holds this host; waiting for it to stop (up to ${LOCAL_UP_REAL_NODE_WAIT}s, LOCAL_UP_REAL_NODE_WAIT)"
+    said=1
+    sleep 5
+  done
 }
 
 # realnode::lock: takes the host-wide real-node lock.

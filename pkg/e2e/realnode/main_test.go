@@ -150,6 +150,9 @@ func planeEnv(name string, extra ...string) []string {
 		"LOCAL_UP_NODES=0",
 		"LOCAL_UP_REAL_NODES=1",
 		"LOCAL_UP_CRDS=" + filepath.Join(lane.root, "crds"),
+		// Another run's real node (a developer's demo, a CI job still
+		// finishing) frees the host within minutes; wait for it.
+		"LOCAL_UP_REAL_NODE_WAIT=" + envOr("E2E_REALNODE_WAIT", "600"),
 	}
 	return append(env, extra...)
 }
