@@ -1,5 +1,9 @@
 package builder
 
+// This file holds what kubectl-kuscia validate reads of a task: its
+// partial plan and every problem, where the controller's PlanTask and
+// BuildTask stop at the first.
+
 import (
 	"context"
 
@@ -11,15 +15,30 @@ import (
 type Check struct {
 	// Plan is nil when the spec cannot be planned at all (no parties, too
 	// many, a bad scheduleConfig).
-	Plan *TaskPlan
+	Plan *PartialPlan
 	// Parties are the objects of each party of Plan, in spec order; nil
-	// for a party that could not be planned. With problems, they are what
-	// the controller would build, not what it would create: it creates
-	// nothing of a task with a problem.
+	// for a blocked party. With problems, they are what the controller
+	// would build, not what it would create: it creates nothing of a task
+	// with a problem.
 	Parties []*PartyObjects
 	// Problems are every problem of the input, in the order PlanTask and
 	// BuildTask meet them.
 	Problems []*InputError
+}
+
+// PartialPlan is a task planned as far as its input allows, for Check
+// alone: a party that cannot be planned (no AppImage, no deploy template,
+// a size out of bounds) is blocked and has no pods, so the other parties
+// are still planned and built. The controller's plan comes from PlanTask,
+// which returns one only when the input has no problem: no party of it is
+// blocked.
+type PartialPlan struct {
+	// TaskPlan has every party in spec order; a blocked one holds what
+	// was resolved before its problem (at least its DomainID and Role).
+	TaskPlan
+	// Blocked says, by party index, which parties could not be planned
+	// (a problem says why).
+	Blocked []bool
 }
 
 // CheckTask resolves and builds a task with the controller's own code
@@ -34,7 +53,7 @@ func CheckTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, in Inputs, 
 	}
 	c := &Check{Plan: plan}
 	if plan != nil {
-		parties, built, err := buildTask(ctx, task, plan, round)
+		parties, built, err := buildTask(ctx, task, &plan.TaskPlan, plan.Blocked, round)
 		if err != nil {
 			return nil, err
 		}

@@ -35,7 +35,8 @@ const AnnotationPortScope = "kuscia.secretflow/port-scope"
 // configVolume is the name of the pod volume holding the rendered config.
 const configVolume = "kuscia-config"
 
-// PartyObjects are the objects of one party, in creation order.
+// PartyObjects are the objects of one party, by kind; CreationOrder puts
+// them in the order they are created in.
 type PartyObjects struct {
 	ConfigMaps []*corev1.ConfigMap
 	Services   []*corev1.Service
@@ -52,7 +53,7 @@ type PartyObjects struct {
 // refusals come back in one *InputError listing each; nothing of the task
 // should then be created.
 func BuildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskPlan, round int32) ([]*PartyObjects, error) {
-	parties, probs, err := buildTask(ctx, task, plan, round)
+	parties, probs, err := buildTask(ctx, task, plan, nil, round)
 	if err != nil {
 		return nil, err
 	}
@@ -62,14 +63,15 @@ func BuildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskP
 	return parties, nil
 }
 
-// buildTask builds what it can of every party and collects the problems; a
-// party that could not be planned has no objects (nil).
-func buildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskPlan, round int32) ([]*PartyObjects, problems, error) {
+// buildTask builds what it can of every party and collects the problems;
+// a party blocked[i] (a PartialPlan's; nil for a TaskPlan, which blocks
+// none) has no objects (nil).
+func buildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskPlan, blocked []bool, round int32) ([]*PartyObjects, problems, error) {
 	r := newRenderer(ctx, task, plan)
 	parties := make([]*PartyObjects, len(plan.Parties))
 	var probs problems
-	for i, party := range plan.Parties {
-		if party.blocked {
+	for i := range plan.Parties {
+		if i < len(blocked) && blocked[i] {
 			continue
 		}
 		objs, err := r.buildParty(i, round, &probs)

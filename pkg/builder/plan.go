@@ -57,9 +57,6 @@ type PartyPlan struct {
 	Pods []PodPlan
 	// podBytes is the size of the party's pod template, as JSON.
 	podBytes int
-	// blocked: the party could not be planned (a problem says why); it
-	// has no pods. Only a plan with problems has such parties.
-	blocked bool
 }
 
 // PodPlan names one pod and its satellites.
@@ -121,69 +118,72 @@ func startPlan(spec *kusciav1alpha1.KusciaTaskSpec, policy Policy, probs *proble
 // PlanTask resolves a task. Every problem with the user's input comes back
 // in one *InputError naming each party and field (the first problem's
 // reason); so does a task larger than the policy allows, before any of its
-// pods is planned.
+// pods is planned. The plan comes back only without problems: every party
+// planned, none blocked.
 func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
-	plan, probs, err := planTask(task, in)
+	partial, probs, err := planTask(task, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := probs.err(); err != nil {
+	if err := probs.err(); err != nil || partial == nil {
 		return nil, err
 	}
-	return plan, nil
+	return &partial.TaskPlan, nil
 }
 
 // planTask resolves as much of a task as its input allows and collects
 // every problem on the way: a party that cannot be planned (no AppImage, no
-// deploy template, a size out of bounds) stays in the plan without pods, so
-// the other parties are still checked. The plan is nil when the spec
-// cannot be planned at all.
-func planTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, problems, error) {
+// deploy template, a size out of bounds) is blocked, without pods, so the
+// other parties are still checked. The plan is nil when the spec cannot be
+// planned at all.
+func planTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*PartialPlan, problems, error) {
 	probs := validateSpec(&task.Spec)
 	plan, err := startPlan(&task.Spec, in.Policy, &probs)
 	if err != nil || plan == nil {
 		return nil, probs, err
 	}
+	partial := &PartialPlan{TaskPlan: *plan}
 	_ = probs.add(checkTaskInputConfig(&task.Spec))
 	for i := range task.Spec.Parties {
-		party, err := planParty(task, i, in, plan.Policy, &probs)
+		party, planned, err := planParty(task, i, in, plan.Policy, &probs)
 		if err != nil {
 			return nil, probs, err
 		}
-		plan.Parties = append(plan.Parties, party)
+		partial.Parties = append(partial.Parties, party)
+		partial.Blocked = append(partial.Blocked, !planned)
 	}
 	// A task too large as a whole plans none of its pods.
-	sizeErr := checkTaskSize(plan)
+	sizeErr := checkTaskSize(&partial.TaskPlan)
 	if err := probs.add(sizeErr); err != nil {
 		return nil, probs, err
 	}
 	if sizeErr == nil {
-		for i, party := range plan.Parties {
-			if !party.blocked {
+		for i, party := range partial.Parties {
+			if !partial.Blocked[i] {
 				party.Pods = planPods(task.Name, &task.Spec.Parties[i], party)
 			}
 		}
 	}
-	plan.GateDeadline = GateDeadline(in.Start, plan.Schedule.Lifecycle)
-	return plan, probs, nil
+	partial.GateDeadline = GateDeadline(in.Start, plan.Schedule.Lifecycle)
+	return partial, probs, nil
 }
 
 // planParty resolves a party's template, size and security requirements;
 // its pods are planned once the whole task's size is known to be allowed.
-// Problems go to probs; a party that cannot be planned is returned blocked.
-// The error is for anything else.
-func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs, policy Policy, probs *problems) (*PartyPlan, error) {
+// Problems go to probs; a party that cannot be planned is returned with
+// planned false. The error is for anything else.
+func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs, policy Policy, probs *problems) (party *PartyPlan, planned bool, err error) {
 	p := &task.Spec.Parties[index]
-	party := &PartyPlan{DomainID: p.DomainID, Role: p.Role, blocked: true}
+	party = &PartyPlan{DomainID: p.DomainID, Role: p.Role}
 	_ = probs.add(checkDomain(p.DomainID, in.Namespaces[p.DomainID]))
 	img, ok := in.AppImages[p.AppImageRef]
 	if !ok || img == nil {
-		return party, probs.add(inputErrorf(kusciav1alpha1.ReasonAppImageNotFound,
+		return party, false, probs.add(inputErrorf(kusciav1alpha1.ReasonAppImageNotFound,
 			"party %s: AppImage %q not found", p.DomainID, p.AppImageRef))
 	}
 	base := selectDeployTemplate(img, p.Role)
 	if base == nil && (p.Template == nil || len(p.Template.Spec.Containers) == 0) {
-		return party, probs.add(inputErrorf(kusciav1alpha1.ReasonDeployTemplateNotFound,
+		return party, false, probs.add(inputErrorf(kusciav1alpha1.ReasonDeployTemplateNotFound,
 			"party %s: AppImage %q has no deploy template for role %q", p.DomainID, p.AppImageRef, p.Role))
 	}
 	replicas, spec := mergeTemplate(base, p.Template)
@@ -192,22 +192,21 @@ func planParty(task *kusciav1alpha1.KusciaTask, index int, in Inputs, policy Pol
 	party.ConfigTemplates = img.Spec.ConfigTemplates
 	party.Security = security.For(policy.PodSecurityLevel, in.Namespaces[p.DomainID])
 	if err := checkReplicas(p.DomainID, int(replicas), policy); err != nil {
-		return party, probs.add(err)
+		return party, false, probs.add(err)
 	}
 	party.Replicas = int(replicas)
 	_ = probs.add(validateImage(p.DomainID, img))
 	_ = probs.add(validatePodSpec(p.DomainID, &spec, party.configFiles()))
-	minPods, err := reservation.MinReservedPods(index, p, party.Replicas)
-	if err != nil {
-		_ = probs.add(inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, err))
+	minPods, minErr := reservation.MinReservedPods(index, p, party.Replicas)
+	if minErr != nil {
+		_ = probs.add(inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", p.DomainID, minErr))
 		minPods = party.Replicas
 	}
 	party.MinReservedPods = minPods
 	if party.podBytes, err = podTemplateBytes(&spec); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	party.blocked = false
-	return party, nil
+	return party, true, nil
 }
 
 func planPods(task string, p *kusciav1alpha1.PartyInfo, party *PartyPlan) []PodPlan {

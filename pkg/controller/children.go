@@ -76,56 +76,40 @@ func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
 }
 
 // missingChildren builds the round's config maps, services, PodGroups and
-// pods and returns those the cache does not hold, in two waves: every
-// party's config maps, services and PodGroups, then every party's pods (a
-// pod mounts its config map, its peers dial its services, and the scheduler
-// holds a party's pods until their PodGroup exists). Every party is built,
-// under one render budget, before anything is created: a party whose config
-// does not render, or whose pods break the security policy, must not leave
-// the others' pods running.
+// pods and returns those the cache does not hold, in builder.CreationOrder:
+// pods after everything else. Every party is built, under one render
+// budget, before anything is created: a party whose config does not
+// render, or whose pods break the security policy, must not leave the
+// others' pods running.
 func missingChildren(ctx context.Context, tc *taskContext, plan *builder.TaskPlan, round int32) ([]metav1.Object, error) {
 	parties, err := builder.BuildTask(ctx, tc.task, plan, round)
 	if err != nil {
 		return nil, err
 	}
 	have := tc.children.names()
-	var first, pods []metav1.Object
-	add := func(wave *[]metav1.Object, obj metav1.Object) {
-		if !have.Has(childKey(obj)) {
-			*wave = append(*wave, obj)
+	var missing []metav1.Object
+	for _, obj := range builder.CreationOrder(parties...) {
+		if !have.Has(builder.KeyOf(obj)) {
+			missing = append(missing, obj)
 		}
 	}
-	for _, objs := range parties {
-		for _, cm := range objs.ConfigMaps {
-			add(&first, cm)
-		}
-		for _, svc := range objs.Services {
-			add(&first, svc)
-		}
-		if objs.PodGroup != nil {
-			add(&first, objs.PodGroup)
-		}
-		for _, pod := range objs.Pods {
-			add(&pods, pod)
-		}
-	}
-	return append(first, pods...), nil
+	return missing, nil
 }
 
 // names are the "kind namespace/name" of every child.
 func (ch children) names() sets.Set[string] {
 	s := sets.New[string]()
 	for _, p := range ch.pods {
-		s.Insert(childKey(p))
+		s.Insert(builder.KeyOf(p))
 	}
 	for _, svc := range ch.services {
-		s.Insert(childKey(svc))
+		s.Insert(builder.KeyOf(svc))
 	}
 	for _, cm := range ch.configMaps {
-		s.Insert(childKey(cm))
+		s.Insert(builder.KeyOf(cm))
 	}
 	for _, pg := range ch.podGroups {
-		s.Insert(childKey(pg))
+		s.Insert(builder.KeyOf(pg))
 	}
 	return s
 }
@@ -136,16 +120,16 @@ func (ch children) complete(task string, plan *builder.TaskPlan) bool {
 	have := ch.names()
 	for _, party := range plan.Parties {
 		if plan.Policy.PodGroups && len(party.Pods) > 0 &&
-			!have.Has(objectKey(kindPodGroup, party.Pods[0].Namespace, builder.PodGroupName(task, party.Role))) {
+			!have.Has(builder.ObjectKey(kindPodGroup, party.Pods[0].Namespace, builder.PodGroupName(task, party.Role))) {
 			return false
 		}
 		for _, pod := range party.Pods {
-			if !have.Has(objectKey(kindPod, pod.Namespace, pod.Name)) ||
-				!have.Has(objectKey(kindConfigMap, pod.Namespace, pod.ConfigMapName)) {
+			if !have.Has(builder.ObjectKey(kindPod, pod.Namespace, pod.Name)) ||
+				!have.Has(builder.ObjectKey(kindConfigMap, pod.Namespace, pod.ConfigMapName)) {
 				return false
 			}
 			for _, svc := range pod.Services {
-				if !have.Has(objectKey(kindService, pod.Namespace, svc.Name)) {
+				if !have.Has(builder.ObjectKey(kindService, pod.Namespace, svc.Name)) {
 					return false
 				}
 			}
@@ -154,35 +138,13 @@ func (ch children) complete(task string, plan *builder.TaskPlan) bool {
 	return true
 }
 
-// Kinds of children, as they appear in keys and messages.
+// Kinds of children, as builder.ObjectKey names them.
 const (
-	kindPod       = "pod"
-	kindService   = "service"
-	kindConfigMap = "configmap"
-	kindPodGroup  = "podgroup"
+	kindPod       = builder.KindPod
+	kindService   = builder.KindService
+	kindConfigMap = builder.KindConfigMap
+	kindPodGroup  = builder.KindPodGroup
 )
-
-func objectKey(kind, namespace, name string) string {
-	return kind + " " + namespace + "/" + name
-}
-
-func childKey(obj metav1.Object) string {
-	return objectKey(kindOf(obj), obj.GetNamespace(), obj.GetName())
-}
-
-func kindOf(obj metav1.Object) string {
-	switch obj.(type) {
-	case *corev1.Pod:
-		return kindPod
-	case *corev1.Service:
-		return kindService
-	case *corev1.ConfigMap:
-		return kindConfigMap
-	case *schedulingv1beta1.PodGroup:
-		return kindPodGroup
-	}
-	return fmt.Sprintf("%T", obj)
-}
 
 // errTaskGone stops a creation whose task was deleted (or replaced by a new
 // task of the same name) meanwhile.
@@ -348,21 +310,21 @@ type createGetter[T metav1.Object] interface {
 func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1alpha1.KusciaTask, obj T, client createGetter[T]) (metav1.Object, error) {
 	created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
 	if err == nil {
-		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "kind", kindOf(obj))
-		c.expectations.created(task.Name, kindOf(obj), created)
+		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "kind", builder.KindOf(obj))
+		c.expectations.created(task.Name, builder.KindOf(obj), created)
 		return created, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return nil, createError(childKey(obj), err)
+		return nil, createError(builder.KeyOf(obj), err)
 	}
 	existing, getErr := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if getErr != nil {
-		return nil, &retryableError{reason: kusciav1alpha1.ReasonCreateFailed, err: fmt.Errorf("get existing %s: %w", childKey(obj), getErr)}
+		return nil, &retryableError{reason: kusciav1alpha1.ReasonCreateFailed, err: fmt.Errorf("get existing %s: %w", builder.KeyOf(obj), getErr)}
 	}
 	if !metav1.IsControlledBy(existing, task) {
 		return nil, &builder.InputError{
 			Reason:  kusciav1alpha1.ReasonResourceConflict,
-			Message: childKey(obj) + " already exists and does not belong to this task; delete or rename it",
+			Message: builder.KeyOf(obj) + " already exists and does not belong to this task; delete or rename it",
 		}
 	}
 	if want, ok := any(obj).(*corev1.Pod); ok {
@@ -370,7 +332,7 @@ func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1a
 			return nil, err
 		}
 	}
-	c.expectations.created(task.Name, kindOf(obj), existing)
+	c.expectations.created(task.Name, builder.KindOf(obj), existing)
 	return existing, nil
 }
 

@@ -19,29 +19,18 @@ type retryableError struct {
 func (e *retryableError) Error() string { return e.err.Error() }
 func (e *retryableError) Unwrap() error { return e.err }
 
-// createError sorts the error of creating the child named key (see
-// package refusal):
-//   - Invalid (the template makes an object the API server refuses) and
-//     Rejected by an admission check do not heal by themselves: an
-//     InputError fails the task with the server's message;
-//   - an exceeded quota heals when usage drops or the quota grows, the
-//     authorizer's refusal when the controller's role is fixed, and
-//     anything else (timeouts, an unreachable server) may pass: a
-//     retryableError.
+// createError turns the error of creating the child named key into what
+// package refusal's table says of it: a refusal that does not heal is an
+// InputError that fails the task with the server's message, one that may
+// heal a retryableError.
 func createError(key string, err error) error {
-	switch refusal.Of(err) {
-	case refusal.Invalid:
-		return &builder.InputError{
-			Reason:  kusciav1alpha1.ReasonInvalidTemplate,
-			Message: fmt.Sprintf("the API server rejected %s: %v", key, err),
+	v := refusal.VerdictOf(err)
+	if !v.Heals {
+		verb := "refused"
+		if v.Kind == refusal.Invalid {
+			verb = "rejected"
 		}
-	case refusal.Quota:
-		return &retryableError{reason: kusciav1alpha1.ReasonResourceQuotaExceeded, err: fmt.Errorf("create %s: %w", key, err)}
-	case refusal.Rejected:
-		return &builder.InputError{
-			Reason:  kusciav1alpha1.ReasonResourceRejected,
-			Message: fmt.Sprintf("the API server refused %s: %v", key, err),
-		}
+		return &builder.InputError{Reason: v.Reason, Message: fmt.Sprintf("the API server %s %s: %v", verb, key, err)}
 	}
-	return &retryableError{reason: kusciav1alpha1.ReasonCreateFailed, err: fmt.Errorf("create %s: %w", key, err)}
+	return &retryableError{reason: v.Reason, err: fmt.Errorf("create %s: %w", key, err)}
 }

@@ -99,7 +99,7 @@ func inRoster(roster *builder.Roster, pods []*corev1.Pod) []*corev1.Pod {
 // another round is on its way out (retried); anything else in the way
 // fails the task with ResourceConflict.
 func (c *Controller) adoptable(task *kusciav1alpha1.KusciaTask, want, existing *corev1.Pod) error {
-	key := childKey(want)
+	key := builder.KeyOf(want)
 	if !c.marker.Valid(existing, task.UID) {
 		return &builder.InputError{
 			Reason: kusciav1alpha1.ReasonResourceConflict,

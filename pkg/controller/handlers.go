@@ -8,6 +8,7 @@ import (
 	"k8s.io/klog/v2"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
 )
 
 // Index names.
@@ -91,7 +92,7 @@ func (c *Controller) observeDeleted(obj any) {
 		return
 	}
 	if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == "KusciaTask" {
-		c.expectations.observeDeleted(ref.Name, kindOf(m), m)
+		c.expectations.observeDeleted(ref.Name, builder.KindOf(m), m)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/builder"
 )
 
 // finishedTask is one Succeeded seed PSI task and its children as the API
@@ -188,7 +189,7 @@ func (ft finishedTask) fill(b *testing.B, c *Controller, n int, transform cache.
 		store(c.taskIndexer, task)
 		c.phases.move(nil, task)
 		for _, child := range children {
-			kind := kindOf(child.(metav1.Object))
+			kind := builder.KindOf(child.(metav1.Object))
 			if len(kinds) == 0 || slices.Contains(kinds, kind) {
 				store(indexers[kind], child)
 			}

@@ -229,8 +229,8 @@ func TestValidateDryRunReportsRefusedPods(t *testing.T) {
 	file := writeTemp(t, "task.yaml", psiTask(name, "", partyOpts{domainID: restricted}, partyOpts{domainID: quota}))
 	res := runValidate(t, "-f", file)
 	require.Equal(t, validate.ExitProblems, res.code, res.stdout+res.stderr)
-	assert.Regexp(t, `(?m)^  ✗ ResourceRejected +the API server would refuse Pod `+restricted+`/`+name+`-0: pods "`+name+`-0" is forbidden: violates PodSecurity "restricted:latest"`, res.stdout)
-	assert.Regexp(t, `(?m)^  ✗ ResourceQuotaExceeded +the API server would refuse Pod `+quota+`/`+name+`-0 for now \(the task waits until the quota allows it\): .*exceeded quota`, res.stdout)
+	assert.Regexp(t, `(?m)^  ✗ ResourceRejected +the API server would refuse pod `+restricted+`/`+name+`-0: pods "`+name+`-0" is forbidden: violates PodSecurity "restricted:latest"`, res.stdout)
+	assert.Regexp(t, `(?m)^  ✗ ResourceQuotaExceeded +the API server would refuse pod `+quota+`/`+name+`-0 for now \(the task waits until the quota allows it\): .*exceeded quota`, res.stdout)
 	assert.Regexp(t, `(?m)^  ✗ PodSecurityViolation +party `+restricted+`: pod `+name+`-0 violates PodSecurity "restricted:latest"`, res.stdout,
 		"the builder's own check says it too, as the controller would")
 	_, err := env.kuscia.KusciaV1alpha1().KusciaTasks().Get(testContext(t), name, metav1.GetOptions{})

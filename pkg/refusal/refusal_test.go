@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"kusciatask.io/controller/pkg/refusal/refusaltest"
 )
 
 func TestOf(t *testing.T) {
@@ -27,8 +29,22 @@ func TestOf(t *testing.T) {
 		"authorizer": {forbidden(`User "system:serviceaccount:x:y" cannot create resource "pods" in API group "" in the namespace "alice"`),
 			Unauthorized},
 		"pod security": {forbidden(`violates PodSecurity "restricted:latest": privileged`), Rejected},
+		"bad request":  {apierrors.NewBadRequest("does not support dry run"), BadRequest},
+		"not found":    {apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "alice"), NotFound},
 		"terminating":  {forbidden("unable to create new content in namespace alice because it is being terminated"), Rejected},
 	} {
 		assert.Equal(t, tc.want, Of(tc.err), name)
+	}
+}
+
+// The table gives each refusal the controller and validate meet its
+// verdict; every kind has a row.
+func TestVerdictOf(t *testing.T) {
+	for _, tc := range refusaltest.Cases() {
+		v := VerdictOf(tc.Err)
+		assert.Equal(t, Verdict{Kind: Of(tc.Err), Reason: tc.Reason, Heals: tc.Heals}, v, tc.Name)
+	}
+	for kind := Other; kind <= NotFound; kind++ {
+		assert.Contains(t, verdicts, kind, "kind %d has no verdict", kind)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/yaml"
 
@@ -69,7 +70,7 @@ func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing 
 	for i, objs := range tr.check.Parties {
 		domain := tr.check.Plan.Parties[i].DomainID
 		switch {
-		case objs == nil:
+		case tr.check.Plan.Blocked[i]:
 			continue
 		case !existing.Has(domain):
 			if _, fromFile := namespaces[domain]; fromFile {
@@ -120,38 +121,45 @@ type list struct {
 }
 
 // objectList is every object built, in the controller's creation order per
-// party, each with its kind and apiVersion.
+// party (builder.CreationOrder), each with its kind and apiVersion.
 func objectList(rep *report) list {
 	l := list{APIVersion: "v1", Kind: "List", Items: []any{}}
 	for _, t := range rep.tasks {
-		if t.check == nil {
+		if t.check == nil || t.check.Plan == nil {
 			continue
 		}
-		for _, objs := range t.check.Parties {
-			if objs == nil {
+		for i, objs := range t.check.Parties {
+			if t.check.Plan.Blocked[i] {
 				continue
 			}
-			for _, cm := range objs.ConfigMaps {
-				cm = cm.DeepCopy()
-				cm.APIVersion, cm.Kind = "v1", "ConfigMap"
-				l.Items = append(l.Items, cm)
-			}
-			for _, svc := range objs.Services {
-				svc = svc.DeepCopy()
-				svc.APIVersion, svc.Kind = "v1", "Service"
-				l.Items = append(l.Items, svc)
-			}
-			if objs.PodGroup != nil {
-				pg := objs.PodGroup.DeepCopy()
-				pg.APIVersion, pg.Kind = schedulingv1beta1.SchemeGroupVersion.String(), "PodGroup"
-				l.Items = append(l.Items, pg)
-			}
-			for _, pod := range objs.Pods {
-				pod = pod.DeepCopy()
-				pod.APIVersion, pod.Kind = corev1.SchemeGroupVersion.String(), "Pod"
-				l.Items = append(l.Items, pod)
+			for _, obj := range builder.CreationOrder(objs) {
+				l.Items = append(l.Items, withType(obj))
 			}
 		}
 	}
 	return l
+}
+
+// withType is a copy of obj with its kind and apiVersion set, as a List
+// holds it.
+func withType(obj metav1.Object) any {
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		o = o.DeepCopy()
+		o.APIVersion, o.Kind = corev1.SchemeGroupVersion.String(), "ConfigMap"
+		return o
+	case *corev1.Service:
+		o = o.DeepCopy()
+		o.APIVersion, o.Kind = corev1.SchemeGroupVersion.String(), "Service"
+		return o
+	case *schedulingv1beta1.PodGroup:
+		o = o.DeepCopy()
+		o.APIVersion, o.Kind = schedulingv1beta1.SchemeGroupVersion.String(), "PodGroup"
+		return o
+	case *corev1.Pod:
+		o = o.DeepCopy()
+		o.APIVersion, o.Kind = corev1.SchemeGroupVersion.String(), "Pod"
+		return o
+	}
+	return obj
 }

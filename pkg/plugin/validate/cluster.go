@@ -1,9 +1,15 @@
 package validate
 
+// This file holds validate's reads of the cluster and its dry runs: the
+// task's AppImages and namespaces, a dryRun=All create of the task and of
+// each object built, and what a refusal of one means for the task.
+
 import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,7 +20,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
-	apirefusal "kusciatask.io/controller/pkg/refusal"
+	"kusciatask.io/controller/pkg/refusal"
 )
 
 // fieldManager names validate in the dry-run requests.
@@ -103,79 +109,61 @@ func (c *cluster) dryRunTask(ctx context.Context, task *kusciav1alpha1.KusciaTas
 			task.Name, existing.Status.Phase)
 		return existing.UID, nil, []string{note}, nil
 	}
-	p, note, err := refusal(kusciav1alpha1.ReasonInvalidSpec, "KusciaTask "+task.Name, err)
+	p, note, err := dryRunRefused(kusciav1alpha1.ReasonInvalidSpec, "KusciaTask "+task.Name, err)
 	return "", p, note, err
 }
 
-// dryRunStep is the dry-run create of one object.
-type dryRunStep struct {
-	kind   string
-	obj    metav1.Object
-	create func() error
-}
-
-// dryRunSteps are a party's creates in the controller's order.
-func (c *cluster) dryRunSteps(ctx context.Context, objs *builder.PartyObjects) []dryRunStep {
+// dryRunCreate creates obj with dryRun=All.
+func (c *cluster) dryRunCreate(ctx context.Context, obj metav1.Object) error {
 	core := c.kube.CoreV1()
-	var steps []dryRunStep
-	for _, cm := range objs.ConfigMaps {
-		steps = append(steps, dryRunStep{"ConfigMap", cm, func() error {
-			_, err := core.ConfigMaps(cm.Namespace).Create(ctx, cm, dryRun)
-			return err
-		}})
+	var err error
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		_, err = core.ConfigMaps(o.Namespace).Create(ctx, o, dryRun)
+	case *corev1.Service:
+		_, err = core.Services(o.Namespace).Create(ctx, o, dryRun)
+	case *schedulingv1beta1.PodGroup:
+		_, err = c.kube.SchedulingV1beta1().PodGroups(o.Namespace).Create(ctx, o, dryRun)
+	case *corev1.Pod:
+		_, err = core.Pods(o.Namespace).Create(ctx, o, dryRun)
+	default:
+		return fmt.Errorf("cannot dry-run a %T", obj)
 	}
-	for _, svc := range objs.Services {
-		steps = append(steps, dryRunStep{"Service", svc, func() error {
-			_, err := core.Services(svc.Namespace).Create(ctx, svc, dryRun)
-			return err
-		}})
-	}
-	if pg := objs.PodGroup; pg != nil {
-		steps = append(steps, dryRunStep{"PodGroup", pg, func() error {
-			_, err := c.kube.SchedulingV1beta1().PodGroups(pg.Namespace).Create(ctx, pg, dryRun)
-			return err
-		}})
-	}
-	for _, pod := range objs.Pods {
-		steps = append(steps, dryRunStep{"Pod", pod, func() error {
-			_, err := core.Pods(pod.Namespace).Create(ctx, pod, dryRun)
-			return err
-		}})
-	}
-	return steps
+	return err
 }
 
 // dryRunParty creates every object of a party with dryRun=All, in the
-// controller's order, so admission (Pod Security, quotas, webhooks, the
-// objects' own validation) speaks for each. The objects of one kind share
-// a template: after the first refusal of a kind, the rest of that kind is
-// not sent, and a note counts them.
+// controller's order (builder.CreationOrder), so admission (Pod Security,
+// quotas, webhooks, the objects' own validation) speaks for each. The
+// objects of one kind share a template: after the first refusal of a
+// kind, the rest of that kind is not sent, and a note counts them.
 func (c *cluster) dryRunParty(ctx context.Context, objs *builder.PartyObjects) ([]Problem, []string, error) {
 	var problems []Problem
 	var notes []string
 	refused, skipped := map[string]bool{}, map[string]int{}
 	var kinds []string
-	for _, step := range c.dryRunSteps(ctx, objs) {
-		if refused[step.kind] {
-			skipped[step.kind]++
+	for _, obj := range builder.CreationOrder(objs) {
+		kind := builder.KindOf(obj)
+		if refused[kind] {
+			skipped[kind]++
 			continue
 		}
-		err := step.create()
+		err := c.dryRunCreate(ctx, obj)
 		if err == nil {
 			continue
 		}
-		key := step.kind + " " + step.obj.GetNamespace() + "/" + step.obj.GetName()
+		key := builder.KeyOf(obj)
 		if apierrors.IsAlreadyExists(err) {
 			notes = append(notes, key+" exists already: the controller adopts it only when this task controls it")
 			continue
 		}
-		p, n, err := refusal(kusciav1alpha1.ReasonInvalidTemplate, key, err)
+		p, n, err := dryRunRefused(kusciav1alpha1.ReasonInvalidTemplate, key, err)
 		if err != nil {
 			return nil, nil, err
 		}
 		problems, notes = append(problems, p...), append(notes, n...)
-		refused[step.kind] = true
-		kinds = append(kinds, step.kind)
+		refused[kind] = true
+		kinds = append(kinds, kind)
 	}
 	for _, kind := range kinds {
 		if n := skipped[kind]; n > 0 {
@@ -193,26 +181,34 @@ func namespaceOf(objs *builder.PartyObjects) string {
 	return objs.Pods[0].Namespace
 }
 
-// refusal sorts a dry-run create's error as the controller sorts a real
-// create's: Invalid (invalidReason) and Forbidden by admission fail the
-// task; an exceeded quota makes it wait; Forbidden by the authorizer is
-// about the user running validate, not the task (a note). Anything else
-// (the server unreachable, a timeout) is returned as an error.
-func refusal(invalidReason kusciav1alpha1.KusciaTaskReason, key string, err error) ([]Problem, []string, error) {
+// dryRunRefused says what a refused dry-run create means for the task, by
+// the verdict package refusal's table gives the controller's real create:
+//   - a refusal that does not heal is a problem that would fail the task
+//     (invalidReason for an object the API finds invalid: the task's spec
+//     or its template);
+//   - an exceeded quota is a problem the task would wait on;
+//   - any other refusal that heals (CreateFailed) is about the request,
+//     not the task (the user's role, a webhook that cannot dry-run, a
+//     namespace deleted meanwhile): a note; the controller would retry;
+//   - no refusal at all (the server unreachable, a timeout) is returned
+//     as an error.
+func dryRunRefused(invalidReason kusciav1alpha1.KusciaTaskReason, key string, err error) ([]Problem, []string, error) {
 	msg := err.Error()
-	kind := apirefusal.Of(err)
+	v := refusal.VerdictOf(err)
 	switch {
-	case kind == apirefusal.Invalid:
+	case v.Kind == refusal.Invalid:
 		return []Problem{{Reason: string(invalidReason), Message: fmt.Sprintf("the API server would reject %s: %s", key, msg)}}, nil, nil
-	case kind == apirefusal.Quota:
-		return []Problem{{Reason: string(kusciav1alpha1.ReasonResourceQuotaExceeded),
+	case !v.Heals:
+		return []Problem{{Reason: string(v.Reason), Message: fmt.Sprintf("the API server would refuse %s: %s", key, msg)}}, nil, nil
+	case v.Reason == kusciav1alpha1.ReasonResourceQuotaExceeded:
+		return []Problem{{Reason: string(v.Reason),
 			Message: fmt.Sprintf("the API server would refuse %s for now (the task waits until the quota allows it): %s", key, msg)}}, nil, nil
-	case kind == apirefusal.Unauthorized:
+	case v.Kind == refusal.Other:
+		return nil, nil, fmt.Errorf("dry-run create %s: %w", key, err)
+	case v.Kind == refusal.Unauthorized:
 		return nil, []string{fmt.Sprintf("could not dry-run %s: you may not create it (the controller's own role decides): %s", key, msg)}, nil
-	case kind == apirefusal.Rejected, apierrors.IsBadRequest(err), apierrors.IsNotFound(err):
-		return []Problem{{Reason: string(kusciav1alpha1.ReasonResourceRejected), Message: fmt.Sprintf("the API server would refuse %s: %s", key, msg)}}, nil, nil
 	}
-	return nil, nil, fmt.Errorf("dry-run create %s: %w", key, err)
+	return nil, []string{fmt.Sprintf("could not dry-run %s: the controller would retry it while the task waits (%s): %s", key, v.Reason, msg)}, nil
 }
 
 // placeholderUID stands for the task's UID when no API server gave one

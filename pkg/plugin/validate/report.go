@@ -104,17 +104,19 @@ func (t *taskReport) writeText(w io.Writer, summary bool) {
 	}
 }
 
+// writeParty writes party i of the plan: what it would create, or that it
+// is blocked.
 func (t *taskReport) writeParty(w io.Writer, i int, party *builder.PartyPlan, files bool) {
 	role := party.Role
 	if role == "" {
 		role = "-"
 	}
 	fmt.Fprintf(w, "  party %s (role %s, AppImage %s", party.DomainID, role, t.appImages[i])
-	objs := t.check.Parties[i]
-	if objs == nil {
+	if t.check.Plan.Blocked[i] {
 		fmt.Fprintln(w, "): not built")
 		return
 	}
+	objs := t.check.Parties[i]
 	fmt.Fprintf(w, ", image %s): %s, %d must reserve\n", party.Image, plural(len(objs.Pods), "pod"), party.MinReservedPods)
 	if pg := objs.PodGroup; pg != nil {
 		fmt.Fprintf(w, "    podgroup   %s/%s  gang minCount %d\n", pg.Namespace, pg.Name, pg.Spec.SchedulingPolicy.Gang.MinCount)

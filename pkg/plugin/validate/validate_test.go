@@ -29,6 +29,7 @@ import (
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	kusciafake "kusciatask.io/controller/pkg/generated/clientset/versioned/fake"
+	"kusciatask.io/controller/pkg/refusal/refusaltest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -264,23 +265,23 @@ func TestDryRunRefusals(t *testing.T) {
 		name: "pod security",
 		err:  apierrors.NewForbidden(podGR, "secretflow-task-psi-0", errors.New(`violates PodSecurity "restricted:latest": runAsNonRoot != true`)),
 		code: ExitProblems,
-		want: `ResourceRejected  the API server would refuse Pod alice/secretflow-task-psi-0: pods "secretflow-task-psi-0" is forbidden: violates PodSecurity`,
+		want: `ResourceRejected  the API server would refuse pod alice/secretflow-task-psi-0: pods "secretflow-task-psi-0" is forbidden: violates PodSecurity`,
 	}, {
 		name: "quota",
 		err:  apierrors.NewForbidden(podGR, "secretflow-task-psi-0", errors.New("exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1")),
 		code: ExitProblems,
-		want: "ResourceQuotaExceeded  the API server would refuse Pod alice/secretflow-task-psi-0 for now (the task waits until the quota allows it)",
+		want: "ResourceQuotaExceeded  the API server would refuse pod alice/secretflow-task-psi-0 for now (the task waits until the quota allows it)",
 	}, {
 		name: "invalid",
 		err: apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "secretflow-task-psi-0",
 			field.ErrorList{field.Invalid(field.NewPath("spec", "containers").Index(0).Child("image"), "", "required")}),
 		code: ExitProblems,
-		want: "InvalidTemplate  the API server would reject Pod alice/secretflow-task-psi-0",
+		want: "InvalidTemplate  the API server would reject pod alice/secretflow-task-psi-0",
 	}, {
 		name:     "the user may not create pods",
 		err:      apierrors.NewForbidden(podGR, "secretflow-task-psi-0", errors.New(`User "dev" cannot create resource "pods" in API group "" in the namespace "alice"`)),
 		code:     ExitValid,
-		wantNote: "note: could not dry-run Pod alice/secretflow-task-psi-0: you may not create it",
+		wantNote: "note: could not dry-run pod alice/secretflow-task-psi-0: you may not create it",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,6 +301,33 @@ func TestDryRunRefusals(t *testing.T) {
 			if tc.wantNote != "" {
 				assert.Contains(t, res.stdout, tc.wantNote)
 			}
+		})
+	}
+}
+
+// Validate judges each refusal as the controller judges a real create's
+// (refusaltest.Cases, which the controller's TestCreateError runs too): a
+// refusal that does not heal is a problem with the controller's reason; one
+// that heals is a problem the task waits on ("for now"), or, for
+// CreateFailed, a note or an error that leaves the task to the
+// controller's retry.
+func TestDryRunRefusalsAgreeWithTheController(t *testing.T) {
+	for _, tc := range refusaltest.Cases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			problems, notes, err := dryRunRefused(kusciav1alpha1.ReasonInvalidTemplate, "pod alice/task-0", tc.Err)
+			reason, heals := kusciav1alpha1.ReasonCreateFailed, true
+			switch {
+			case len(problems) == 1:
+				reason = kusciav1alpha1.KusciaTaskReason(problems[0].Reason)
+				heals = strings.Contains(problems[0].Message, "for now")
+				assert.Contains(t, problems[0].Message, "pod alice/task-0")
+			case len(notes) == 1:
+				assert.Contains(t, notes[0], "could not dry-run pod alice/task-0")
+			default:
+				require.ErrorIs(t, err, tc.Err, "neither a problem nor a note: the cluster did not answer")
+			}
+			assert.Equal(t, tc.Reason, reason)
+			assert.Equal(t, tc.Heals, heals)
 		})
 	}
 }
@@ -325,8 +353,8 @@ func TestDryRunRefusalOncePerKind(t *testing.T) {
 	assert.Equal(t, ExitProblems, res.code)
 	assert.Equal(t, 1, sent, "bob's other pods are not sent")
 	assert.Contains(t, res.stdout, ": 1 problem\n")
-	assert.Contains(t, res.stdout, "ResourceRejected  the API server would refuse Pod bob/secretflow-task-psi-0: ")
-	assert.Contains(t, res.stdout, "note: 2 more Pod objects in bob were not dry-run after the first was refused")
+	assert.Contains(t, res.stdout, "ResourceRejected  the API server would refuse pod bob/secretflow-task-psi-0: ")
+	assert.Contains(t, res.stdout, "note: 2 more pod objects in bob were not dry-run after the first was refused")
 	assert.Equal(t, 4, dryRunCreates(t, fc.kube.Actions())["pods"], "alice's three pods and bob's first")
 }
 
