@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/reservation"
 	"kusciatask.io/controller/pkg/status"
 )
 
@@ -205,21 +207,18 @@ func reservationLines(task *kusciav1alpha1.KusciaTask, now time.Time) []string {
 	return out
 }
 
-// waitingParties are the parties not reserved in the current round.
+// waitingParties are the parties not reserved in the current round
+// (reservation.NotReserved), in spec order.
 func waitingParties(task *kusciav1alpha1.KusciaTask) []string {
-	reserved := map[string]bool{}
+	var reserved []string
 	if r := task.Status.Reservation; r != nil {
-		for _, d := range r.ReservedParties {
-			reserved[d] = true
-		}
+		reserved = r.ReservedParties
 	}
-	var out []string
+	domainIDs := make([]string, 0, len(task.Spec.Parties))
 	for _, p := range task.Spec.Parties {
-		if !reserved[p.DomainID] {
-			out = append(out, p.DomainID)
-		}
+		domainIDs = append(domainIDs, p.DomainID)
 	}
-	return out
+	return reservation.NotReserved(reserved, domainIDs)
 }
 
 // partyLine is a party's domain, role, phase and message; a pending
@@ -240,27 +239,16 @@ func partyLine(task *kusciav1alpha1.KusciaTask, party kusciav1alpha1.PartyInfo, 
 	}
 	l += "  " + p.phase(ps.Phase)
 	if task.Status.Phase == kusciav1alpha1.TaskPending {
-		if isReserved(task, party.DomainID) {
-			l += "  reserved"
-		} else {
+		if slices.Contains(waitingParties(task), party.DomainID) {
 			l += "  " + p.paint(ansiYellow, "waiting")
+		} else {
+			l += "  reserved"
 		}
 	}
 	if ps.Message != "" {
 		l += ": " + oneLine(ps.Message, messageWidth)
 	}
 	return l
-}
-
-func isReserved(task *kusciav1alpha1.KusciaTask, domainID string) bool {
-	if r := task.Status.Reservation; r != nil {
-		for _, d := range r.ReservedParties {
-			if d == domainID {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // partyPodKeys are the "namespace/name" keys of a party's pods, from status

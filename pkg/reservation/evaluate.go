@@ -62,14 +62,13 @@ func countParties(cfg Config, parties []Party) tally {
 	for _, p := range parties {
 		if p.reserved() {
 			t.reserved = append(t.reserved, p.DomainID)
-		} else {
-			t.unreserved = append(t.unreserved, p.DomainID)
 		}
 		if p.broken() {
 			t.broken = append(t.broken, p.DomainID)
 		}
 		t.havePods = t.havePods || len(p.Pods) > 0
 	}
+	t.unreserved = NotReserved(t.reserved, domainIDs(parties))
 	members := cfg.MinReservedMembers
 	if members < 1 || members > len(parties) {
 		members = len(parties)

@@ -65,12 +65,7 @@ func expiredInRoundMessage(cfg Config, t tally) string {
 // expiredBetweenRoundsMessage names the parties that did not reserve in the
 // last round, which was released.
 func expiredBetweenRoundsMessage(cfg Config, st kusciav1alpha1.ReservationStatus, parties []Party) string {
-	var missing []string
-	for _, p := range parties {
-		if !slices.Contains(st.ReservedParties, p.DomainID) {
-			missing = append(missing, p.DomainID)
-		}
-	}
+	missing := NotReserved(st.ReservedParties, domainIDs(parties))
 	msg := fmt.Sprintf("parties %s did not reserve within %ds", names(missing), wholeSeconds(cfg.Lifecycle))
 	if st.LastFailure != "" {
 		msg += "; last failure: " + st.LastFailure

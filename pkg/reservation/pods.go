@@ -1,5 +1,8 @@
 package reservation
 
+// This file holds what the reservation reads of a pod, and which parties
+// are not reserved (NotReserved, Dropped).
+
 import (
 	"slices"
 
@@ -32,9 +35,17 @@ func Dropped(state *kusciav1alpha1.ReservationStatus, domainIDs []string) []stri
 	if state == nil {
 		return nil
 	}
+	return NotReserved(state.ReservedParties, domainIDs)
+}
+
+// NotReserved returns the parties of domainIDs, in their order, that
+// reserved does not name: the one answer to which parties are not
+// reserved, for status, messages and kubectl-kuscia. Nil when every party
+// is reserved.
+func NotReserved(reserved, domainIDs []string) []string {
 	var out []string
 	for _, d := range domainIDs {
-		if !slices.Contains(state.ReservedParties, d) {
+		if !slices.Contains(reserved, d) {
 			out = append(out, d)
 		}
 	}
@@ -44,4 +55,13 @@ func Dropped(state *kusciav1alpha1.ReservationStatus, domainIDs []string) []stri
 // podKey names a pod as "namespace/name".
 func podKey(pod *corev1.Pod) string {
 	return pod.Namespace + "/" + pod.Name
+}
+
+// domainIDs are the parties' domainIDs, in their order.
+func domainIDs(parties []Party) []string {
+	out := make([]string, 0, len(parties))
+	for _, p := range parties {
+		out = append(out, p.DomainID)
+	}
+	return out
 }
