@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -52,7 +53,7 @@ func buildAll(t *testing.T, task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPl
 	require.NoError(t, err)
 	var all []*PartyObjects
 	for i := range plan.Parties {
-		objs, err := BuildParty(task, plan, i, 1)
+		objs, err := buildOneParty(task, plan, i, 1)
 		require.NoError(t, err)
 		all = append(all, objs)
 	}
@@ -144,4 +145,19 @@ func configMapNames(cms []*corev1.ConfigMap) []string {
 		out = append(out, c.Namespace+"/"+c.Name)
 	}
 	return out
+}
+
+// buildOneParty builds every object of the party at plan.Parties[partyIdx],
+// with a render budget of its own; pods carry the reservation round. The
+// controller uses BuildTask, which shares one budget across the parties.
+func buildOneParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, round int32) (*PartyObjects, error) {
+	var probs problems
+	objs, err := newRenderer(context.Background(), task, plan).buildParty(partyIdx, round, &probs)
+	if err != nil {
+		return nil, err
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return objs, nil
 }

@@ -83,21 +83,6 @@ func buildTask(ctx context.Context, task *kusciav1alpha1.KusciaTask, plan *TaskP
 	return parties, probs, nil
 }
 
-// BuildParty builds every object of the party at plan.Parties[partyIdx],
-// with a render budget of its own; pods carry the reservation round. The
-// controller uses BuildTask, which shares one budget across the parties.
-func BuildParty(task *kusciav1alpha1.KusciaTask, plan *TaskPlan, partyIdx int, round int32) (*PartyObjects, error) {
-	var probs problems
-	objs, err := newRenderer(context.Background(), task, plan).buildParty(partyIdx, round, &probs)
-	if err != nil {
-		return nil, err
-	}
-	if err := probs.err(); err != nil {
-		return nil, err
-	}
-	return objs, nil
-}
-
 // buildParty builds the party's objects; problems go to probs and the
 // error is for anything else. A pod that breaks the security requirements
 // is still built (an explanation of what was refused shows it); a pod whose

@@ -322,7 +322,7 @@ func TestBuildPartyRoundAnnotation(t *testing.T) {
 	plan, err := PlanTask(task, exampleInputs(t))
 	require.NoError(t, err)
 	for _, round := range []int32{1, 2, 17} {
-		objs, err := BuildParty(task, plan, 0, round)
+		objs, err := buildOneParty(task, plan, 0, round)
 		require.NoError(t, err)
 		for _, pod := range objs.Pods {
 			assert.Equal(t, fmt.Sprint(round), pod.Annotations[AnnotationRound])
@@ -337,16 +337,16 @@ func TestBuildPartyIsDeterministicAndDoesNotAlias(t *testing.T) {
 	in := exampleInputs(t)
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)
-	first, err := BuildParty(task, plan, 0, 1)
+	first, err := buildOneParty(task, plan, 0, 1)
 	require.NoError(t, err)
-	second, err := BuildParty(task, plan, 0, 1)
+	second, err := buildOneParty(task, plan, 0, 1)
 	require.NoError(t, err)
 	assert.Equal(t, first, second)
 
 	first.Pods[0].Spec.Containers[0].Env[0].Value = "mutated"
 	first.Pods[0].Spec.Containers[0].Args[0] = "mutated"
 	first.Pods[0].Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("7")
-	third, err := BuildParty(task, plan, 0, 1)
+	third, err := buildOneParty(task, plan, 0, 1)
 	require.NoError(t, err)
 	assert.Equal(t, second, third)
 	assert.Equal(t, "-c", in.AppImages[secretflowImage].Spec.DeployTemplates[0].Spec.Containers[0].Args[0])

@@ -135,7 +135,7 @@ func TestRenderBudgetIsPerTask(t *testing.T) {
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)
 	for i := range plan.Parties {
-		_, err := BuildParty(task, plan, i, 1)
+		_, err := buildOneParty(task, plan, i, 1)
 		require.NoError(t, err, "one party alone fits the budget")
 	}
 	_, err = BuildTask(context.Background(), task, plan, 1)

@@ -154,7 +154,7 @@ func TestBuildPartyWithoutRequirementsUsesDefaultLevel(t *testing.T) {
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)
 	plan.Parties[0].Security = security.Requirements{}
-	_, err = BuildParty(task, plan, 0, 1)
+	_, err = buildOneParty(task, plan, 0, 1)
 	ie, ok := AsInputError(err)
 	require.True(t, ok, "want an InputError, got %v", err)
 	assert.Equal(t, kusciav1alpha1.ReasonPodSecurityViolation, ie.Reason)

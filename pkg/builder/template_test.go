@@ -231,7 +231,7 @@ func TestDeployTemplateSelection(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			objs, err := BuildParty(task, plan, 0, 1)
+			objs, err := buildOneParty(task, plan, 0, 1)
 			require.NoError(t, err)
 			require.Len(t, objs.Pods, 1)
 			require.Len(t, objs.Pods[0].Spec.Containers, 1)

@@ -261,7 +261,7 @@ func TestPlanTaskMountOfTemplatedConfigFile(t *testing.T) {
 	c.ConfigVolumeMounts = append(c.ConfigVolumeMounts, kusciav1alpha1.ConfigVolumeMount{MountPath: "/etc/extra.conf", SubPath: "extra.conf"})
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)
-	objs, err := BuildParty(task, plan, 1, 1)
+	objs, err := buildOneParty(task, plan, 1, 1)
 	require.NoError(t, err)
 	assert.Equal(t, "domain=bob", objs.ConfigMaps[0].Data["extra.conf"])
 	mounts := objs.Pods[0].Spec.Containers[0].VolumeMounts
@@ -291,7 +291,7 @@ func TestBuildPartyConfigRenderFailed(t *testing.T) {
 			plan, err := PlanTask(task, in)
 			require.NoError(t, err)
 			for i, party := range []string{"alice", "bob"} {
-				objs, err := BuildParty(task, plan, i, 1)
+				objs, err := buildOneParty(task, plan, i, 1)
 				require.Error(t, err)
 				assert.Nil(t, objs)
 				ie, ok := AsInputError(err)
@@ -315,7 +315,7 @@ func TestRenderConfigKeys(t *testing.T) {
 	task.Spec.TaskInputConfig = "in<put>&"
 	plan, err := PlanTask(task, in)
 	require.NoError(t, err)
-	objs, err := BuildParty(task, plan, 1, 1)
+	objs, err := buildOneParty(task, plan, 1, 1)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{
 		"keys.txt":        "secretflow-task-psi|bob|in<put>&",

@@ -13,6 +13,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/podstate"
 	"kusciatask.io/controller/pkg/status"
 )
@@ -198,8 +199,7 @@ func TestTrimmedPodKeepsWhatTheControllerReads(t *testing.T) {
 			trimmed := trim(t, full)
 			assertChildMetaTrimmed(t, full, trimmed)
 			assert.Equal(t, podstate.Of(full), podstate.Of(trimmed), "the classifier reads the same pod")
-			assert.Equal(t, status.GateClosed(full), status.GateClosed(trimmed))
-			for _, a := range []string{builder.AnnotationRound, builder.AnnotationSpecHash, builder.AnnotationPartyReplicas} {
+			for _, a := range []string{gate.Annotation, builder.AnnotationRound, builder.AnnotationSpecHash, builder.AnnotationPartyReplicas} {
 				assert.Equal(t, full.Annotations[a], trimmed.Annotations[a], a)
 			}
 			assert.Equal(t, full.Spec.NodeName, trimmed.Spec.NodeName)

@@ -129,7 +129,7 @@ func testPodGroupUnschedulable(t *testing.T, ns string, owner metav1.OwnerRefere
 	msg, _ := podgroup.NotScheduledMessage(pg)
 	t.Logf("scheduler: %s", msg)
 	assert.Contains(t, msg, "minCount (3) cannot be satisfied")
-	assert.False(t, podgroup.Scheduled(pg))
+	assert.False(t, groupScheduled(pg))
 	cond := apimeta.FindStatusCondition(pg.Status.Conditions, schedulingv1beta1.PodGroupInitiallyScheduled)
 	assert.Equal(t, schedulingv1beta1.PodGroupReasonUnschedulable, cond.Reason)
 
@@ -190,7 +190,7 @@ func testPodGroupFits(t *testing.T, ns string, owner metav1.OwnerReference, owne
 				done++
 			}
 		}
-		return podgroup.Scheduled(pg) && done == 2, fmt.Sprintf("scheduled %v, %d/2 pods succeeded", podgroup.Scheduled(pg), done)
+		return groupScheduled(pg) && done == 2, fmt.Sprintf("scheduled %v, %d/2 pods succeeded", groupScheduled(pg), done)
 	})
 
 	require.NoError(t, env.kube.CoreV1().ConfigMaps(ns).Delete(ctx, ownerName, metav1.DeleteOptions{}))
@@ -213,4 +213,10 @@ func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodConditi
 		}
 	}
 	return nil
+}
+
+// groupScheduled reports whether kube-scheduler placed the group:
+// condition PodGroupInitiallyScheduled True (it then stays True).
+func groupScheduled(pg *schedulingv1beta1.PodGroup) bool {
+	return apimeta.IsStatusConditionTrue(pg.Status.Conditions, schedulingv1beta1.PodGroupInitiallyScheduled)
 }

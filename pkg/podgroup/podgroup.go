@@ -193,9 +193,3 @@ func capMessage(msg string) string {
 	}
 	return msg[:cut] + "…"
 }
-
-// Scheduled reports whether the group was placed: condition
-// PodGroupInitiallyScheduled True (it then stays True).
-func Scheduled(pg *schedulingv1beta1.PodGroup) bool {
-	return apimeta.IsStatusConditionTrue(pg.Status.Conditions, schedulingv1beta1.PodGroupInitiallyScheduled)
-}

@@ -83,7 +83,7 @@ func podSucceeded(pod *corev1.Pod) bool {
 
 // mayStillSucceed: the pod has not failed and no closed gate holds it.
 func mayStillSucceed(pod *corev1.Pod) bool {
-	return podstate.Of(pod).Phase != podstate.Failed && !GateClosed(pod)
+	return podstate.Of(pod).Phase != podstate.Failed && !gateClosed(pod)
 }
 
 // expired reports whether the task is older than its lifecycle.

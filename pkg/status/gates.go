@@ -22,16 +22,16 @@ func (n *next) openGates() {
 		return
 	}
 	for _, pod := range n.in.Pods {
-		if _, stopped := n.stopped[podKey(pod)]; stopped || !GateClosed(pod) || !podstate.Of(pod).Live() {
+		if _, stopped := n.stopped[podKey(pod)]; stopped || !gateClosed(pod) || !podstate.Of(pod).Live() {
 			continue
 		}
 		n.open = append(n.open, pod)
 	}
 }
 
-// GateClosed reports whether a pod carries a reservation gate that is not
+// gateClosed reports whether a pod carries a reservation gate that is not
 // open yet.
-func GateClosed(pod *corev1.Pod) bool {
+func gateClosed(pod *corev1.Pod) bool {
 	v, gated := pod.Annotations[gate.Annotation]
 	return gated && !gate.IsOpen(v)
 }

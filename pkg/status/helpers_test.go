@@ -1,6 +1,7 @@
 package status
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -66,9 +67,9 @@ func newFixture(t *testing.T, file string, mutate func(*kusciav1alpha1.KusciaTas
 	plan, err := builder.PlanTask(task, exampleInputs(t))
 	require.NoError(t, err)
 	f := &fixture{task: task, plan: plan}
-	for i := range plan.Parties {
-		objs, err := builder.BuildParty(task, plan, i, 1)
-		require.NoError(t, err)
+	parties, err := builder.BuildTask(context.Background(), task, plan, 1)
+	require.NoError(t, err)
+	for _, objs := range parties {
 		for _, p := range objs.Pods {
 			p.CreationTimestamp = metav1.NewTime(at(1).Truncate(time.Second))
 			f.pods = append(f.pods, p)
