@@ -107,7 +107,7 @@ func TestPodStatuses(t *testing.T) {
 			f := psiFixture(t)
 			f.toRunning(t)
 			tc.change(f.pod(t, alicePod))
-			s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(10)}, Outcome{})
+			s := Running(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(10)}).Status
 			want := tc.want
 			want.PodName, want.Namespace = "secretflow-task-psi-0", "alice"
 			assertPodStatus(t, &want, s.PodStatuses[alicePod])
@@ -124,15 +124,15 @@ func TestPodStatusesKeepHistory(t *testing.T) {
 	f.toRunning(t)
 	alice := f.pod(t, alicePod)
 	ready(alice, corev1.ConditionTrue, at(4))
-	s := f.compute(t, at(5), Outcome{})
+	s := f.compute(t, at(5), Running)
 	assert.True(t, sameTime(whole(4), s.PodStatuses[alicePod].ReadyTime))
 
 	ready(alice, corev1.ConditionFalse, at(7))
-	s = f.compute(t, at(8), Outcome{})
+	s = f.compute(t, at(8), Running)
 	assert.True(t, sameTime(whole(4), s.PodStatuses[alicePod].ReadyTime), "readyTime %v", s.PodStatuses[alicePod].ReadyTime)
 
 	succeed(alice)
-	s = f.compute(t, at(9), Outcome{})
+	s = f.compute(t, at(9), Running)
 	assert.True(t, sameTime(whole(4), s.PodStatuses[alicePod].ReadyTime))
 	assert.Equal(t, "Completed", s.PodStatuses[alicePod].Reason)
 }
@@ -145,7 +145,7 @@ func TestPodStatusesKeepGonePods(t *testing.T) {
 	// The controller deleted the round's pods.
 	f.pods = nil
 	d := f.evaluate(f.task.Status.Reservation, at(45))
-	s = f.compute(t, at(45), Outcome{Reservation: d})
+	s = f.compute(t, at(45), pending(d, false))
 	require.Len(t, s.PodStatuses, 2)
 	assert.Equal(t, before, roundTrip(t, s).PodStatuses)
 	// The release stopped both pods, and says so.
@@ -174,7 +174,7 @@ func TestPodStatusesRecreatedPodDoesNotInheritReadyTime(t *testing.T) {
 	d := f.evaluate(f.task.Status.Reservation, at(71))
 	require.Equal(t, reservation.ActionCreate, d.Action)
 	require.Equal(t, int32(2), d.State.Round)
-	f.compute(t, at(71), Outcome{ResourcesCreated: true, Reservation: d})
+	f.compute(t, at(71), pending(d, true))
 
 	// Round 2's pods show up, not scheduled yet.
 	f.pods = round1
@@ -182,7 +182,7 @@ func TestPodStatusesRecreatedPodDoesNotInheritReadyTime(t *testing.T) {
 		p.UID = "round-2-" + types.UID(p.Namespace)
 		p.CreationTimestamp = *whole(71)
 	}
-	s = f.compute(t, at(72), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(72))})
+	s = f.compute(t, at(72), pending(f.evaluate(f.task.Status.Reservation, at(72)), false))
 	ps := s.PodStatuses[alicePod]
 	require.NotNil(t, ps)
 	assert.True(t, sameTime(whole(71), ps.CreateTime))
@@ -224,7 +224,7 @@ func TestServiceStatuses(t *testing.T) {
 
 	// alice's pod gets ready: her services with it, not bob's.
 	ready(f.pod(t, alicePod), corev1.ConditionTrue, at(4))
-	s = f.compute(t, at(5), Outcome{})
+	s = f.compute(t, at(5), Running)
 	for key, ss := range s.ServiceStatuses {
 		if ss.Namespace == "alice" {
 			assert.True(t, sameTime(whole(4), ss.ReadyTime), "%s readyTime %v", key, ss.ReadyTime)
@@ -235,11 +235,11 @@ func TestServiceStatuses(t *testing.T) {
 
 	// Not ready any more, then gone: readyTime and the entries stay.
 	ready(f.pod(t, alicePod), corev1.ConditionFalse, at(6))
-	s = f.compute(t, at(7), Outcome{})
+	s = f.compute(t, at(7), Running)
 	assert.True(t, sameTime(whole(4), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].ReadyTime))
 	f.services = f.services[:0]
 	f.pods = f.without(alicePod)
-	s = computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Now: at(8)}, Outcome{})
+	s = Running(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Now: at(8)}).Status
 	require.Len(t, s.ServiceStatuses, 6)
 	assert.True(t, sameTime(whole(4), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].ReadyTime))
 	assert.Equal(t, int32(32001), s.ServiceStatuses["alice/secretflow-task-psi-0-fed"].PortNumber)
@@ -252,11 +252,11 @@ func TestServiceStatusesReadyTimeIsTheFirst(t *testing.T) {
 	f.toRunning(t)
 	alice := f.pod(t, alicePod)
 	ready(alice, corev1.ConditionTrue, at(4))
-	f.compute(t, at(5), Outcome{})
+	f.compute(t, at(5), Running)
 	ready(alice, corev1.ConditionFalse, at(6))
-	f.compute(t, at(7), Outcome{})
+	f.compute(t, at(7), Running)
 	ready(alice, corev1.ConditionTrue, at(20))
-	s := f.compute(t, at(21), Outcome{})
+	s := f.compute(t, at(21), Running)
 	ss := s.ServiceStatuses["alice/secretflow-task-psi-0-fed"]
 	require.NotNil(t, ss)
 	assert.True(t, sameTime(whole(4), ss.ReadyTime), "readyTime moved to %v after a readiness flap", ss.ReadyTime)

@@ -38,7 +38,7 @@ func (b st) status() *kusciav1alpha1.KusciaTaskStatus {
 		s.Conditions = append(s.Conditions, kusciav1alpha1.KusciaTaskCondition{Type: kusciav1alpha1.ConditionResourceCreated, Status: corev1.ConditionTrue, LastTransitionTime: mt(0)})
 	}
 	if b.reserved != "" {
-		// Compute sets Reserved and Running True together.
+		// Pending sets Reserved and Running True together, when the gang reserves.
 		s.Conditions = append(s.Conditions,
 			kusciav1alpha1.KusciaTaskCondition{Type: kusciav1alpha1.ConditionReserved, Status: corev1.ConditionTrue, Message: b.reserved, LastTransitionTime: mt(0)},
 			kusciav1alpha1.KusciaTaskCondition{Type: kusciav1alpha1.ConditionRunning, Status: corev1.ConditionTrue, LastTransitionTime: mt(0)})
@@ -140,25 +140,25 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-// Events of a whole task life, from the statuses Compute makes: round 1 is
+// Events of a whole task life, from the statuses the phase functions make: round 1 is
 // released because bob cannot be scheduled, round 2 runs and succeeds.
 func TestEventsOfComputedStatuses(t *testing.T) {
 	f := psiFixture(t)
 	fresh := []*corev1.Pod{f.pods[0].DeepCopy(), f.pods[1].DeepCopy()}
-	step := func(now float64, outcome Outcome) []Event {
+	step := func(now float64, phase phase) []Event {
 		t.Helper()
 		old := f.task.Status.DeepCopy()
-		s := f.compute(t, at(now), outcome)
+		s := f.compute(t, at(now), phase)
 		if !Changed(old, &s) {
 			return nil
 		}
 		return Events(old, &s)
 	}
-	reservationAt := func(now float64) Outcome {
-		return Outcome{ResourcesCreated: true, Reservation: f.evaluate(f.task.Status.Reservation, at(now))}
+	reservationAt := func(now float64) phase {
+		return pending(f.evaluate(f.task.Status.Reservation, at(now)), true)
 	}
 
-	assert.Empty(t, step(0, Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))}), "accepted and created: status tells")
+	assert.Empty(t, step(0, pending(f.evaluate(nil, at(0)), true)), "accepted and created: status tells")
 
 	bind(f.pod(t, alicePod))
 	unschedulable(f.pod(t, bobPod), "0/2 nodes are available: 2 Insufficient cpu.")
@@ -167,17 +167,17 @@ func TestEventsOfComputedStatuses(t *testing.T) {
 
 	d := f.evaluate(f.task.Status.Reservation, at(31))
 	require.Equal(t, reservation.ActionRelease, d.Action)
-	events := step(31, Outcome{Reservation: d})
+	events := step(31, pending(d, false))
 	require.Len(t, events, 1)
 	assert.Equal(t, corev1.EventTypeWarning, events[0].Type)
 	assert.Equal(t, EventRoundReleased, events[0].Reason)
 	assert.Contains(t, events[0].Message, "bob/secretflow-task-psi-0: 0/2 nodes are available: 2 Insufficient cpu.")
 
 	f.pods = nil
-	assert.Empty(t, step(40, Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(40))}), "waiting for the next round")
+	assert.Empty(t, step(40, pending(f.evaluate(f.task.Status.Reservation, at(40)), false)), "waiting for the next round")
 	d = f.evaluate(f.task.Status.Reservation, at(61))
 	require.Equal(t, reservation.ActionCreate, d.Action)
-	assert.Equal(t, []Event{normalEvent(EventRoundStarted, "reservation round 2 started")}, step(61, Outcome{ResourcesCreated: true, Reservation: d}))
+	assert.Equal(t, []Event{normalEvent(EventRoundStarted, "reservation round 2 started")}, step(61, pending(d, true)))
 
 	f.pods = fresh
 	for _, p := range f.pods {
@@ -186,13 +186,13 @@ func TestEventsOfComputedStatuses(t *testing.T) {
 		run(p, at(62))
 	}
 	assert.Equal(t, []Event{normalEvent(EventRunning, "task reserved and running: parties [alice bob] reserved")}, step(62, reservationAt(62)))
-	assert.Empty(t, step(63, Outcome{}))
+	assert.Empty(t, step(63, Running))
 
 	fail(f.pods[1], "bob ran out of memory")
-	events = step(70, Outcome{})
+	events = step(70, Running)
 	require.Len(t, events, 1)
 	assert.Equal(t, corev1.EventTypeWarning, events[0].Type)
 	assert.Equal(t, string(kusciav1alpha1.ReasonPartiesFailed), events[0].Reason)
 	assert.Contains(t, events[0].Message, "bob ran out of memory")
-	assert.Empty(t, step(80, Outcome{}), "terminal")
+	assert.Empty(t, step(80, Finished), "terminal")
 }

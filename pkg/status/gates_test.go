@@ -39,18 +39,18 @@ func podKeys(pods []*corev1.Pod) []string {
 func TestOpenGatesWhenReserved(t *testing.T) {
 	f := psiFixture(t)
 	f.gateAll()
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, alicePod))
 	d := f.evaluate(f.task.Status.Reservation, at(1))
 	require.Equal(t, reservation.ActionWait, d.Action)
-	n := computeNext(f.input(at(1)), Outcome{Reservation: d})
+	n := Pending(f.input(at(1)), *d, Resources{})
 	assert.Empty(t, n.Open, "no gate opens while a party is missing")
 	f.task.Status = roundTrip(t, n.Status)
 
 	bind(f.pod(t, bobPod))
 	d = f.evaluate(f.task.Status.Reservation, at(2))
 	require.Equal(t, reservation.ActionReserved, d.Action)
-	n = computeNext(f.input(at(2)), Outcome{Reservation: d})
+	n = Pending(f.input(at(2)), *d, Resources{})
 	assert.Equal(t, kusciav1alpha1.TaskRunning, n.Status.Phase)
 	assert.ElementsMatch(t, []string{alicePod, bobPod}, podKeys(n.Open))
 }
@@ -91,7 +91,7 @@ func TestOpenGatesRunning(t *testing.T) {
 				p.Annotations[gate.Annotation] = gate.Open
 			}
 			tc.set(f.pod(t, alicePod))
-			n := computeNext(f.input(at(5)), Outcome{})
+			n := Running(f.input(at(5)))
 			if tc.wantOpen {
 				assert.Equal(t, []string{alicePod}, podKeys(n.Open))
 			} else {
@@ -107,12 +107,12 @@ func TestOpenGatesPartialGang(t *testing.T) {
 		task.Spec.ScheduleConfig = &kusciav1alpha1.ScheduleConfig{MinReservedMembers: ptr.To[int32](1)}
 	})
 	f.gateAll()
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, alicePod))
 	unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
 	d := f.evaluate(f.task.Status.Reservation, at(2))
 	require.Equal(t, reservation.ActionReserved, d.Action)
-	n := computeNext(f.input(at(2)), Outcome{Reservation: d})
+	n := Pending(f.input(at(2)), *d, Resources{})
 	assert.Equal(t, []string{alicePod}, podKeys(n.Open))
 	assert.Equal(t, []string{bobPod}, podKeys(n.Stop))
 }
@@ -123,7 +123,7 @@ func TestOpenGatesNotWhenFinished(t *testing.T) {
 	f.gateAll()
 	f.toRunning(t)
 	fail(f.pod(t, bobPod), "boom")
-	n := computeNext(f.input(at(5)), Outcome{})
+	n := Running(f.input(at(5)))
 	require.Equal(t, kusciav1alpha1.TaskFailed, n.Status.Phase)
 	assert.Empty(t, n.Open)
 }
@@ -135,16 +135,16 @@ func TestOpenGatesNotWhenFinished(t *testing.T) {
 func TestGatedReservationStatus(t *testing.T) {
 	f := psiFixture(t)
 	f.gateAll()
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, alicePod))
 	unschedulable(f.pod(t, bobPod), insufficient)
-	s := f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
+	s := f.compute(t, at(2), pending(f.evaluate(f.task.Status.Reservation, at(2)), false))
 	assert.Equal(t, "reserved 1/1 pods, gate closed; waiting for [bob]: "+bobPod+": "+insufficient, partyStatus(t, s, "alice").Message)
 	assert.Nil(t, s.Reservation.GateOpenedTime, "no gate opens while bob waits")
 
 	old := f.task.Status
 	bind(f.pod(t, bobPod))
-	s = f.compute(t, at(6.7), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(6.7))})
+	s = f.compute(t, at(6.7), pending(f.evaluate(f.task.Status.Reservation, at(6.7)), false))
 	require.Equal(t, kusciav1alpha1.TaskRunning, s.Phase)
 	require.NotNil(t, s.Reservation.GateOpenedTime)
 	assert.True(t, s.Reservation.GateOpenedTime.Equal(ptr.To(metav1.NewTime(at(6.7).Truncate(time.Second)))), "whole seconds: %v", s.Reservation.GateOpenedTime)
@@ -154,7 +154,7 @@ func TestGatedReservationStatus(t *testing.T) {
 
 	// Running on: the time stays, the event is not told again.
 	old = f.task.Status
-	s = f.compute(t, at(9), Outcome{})
+	s = f.compute(t, at(9), Running)
 	assert.True(t, s.Reservation.GateOpenedTime.Equal(old.Reservation.GateOpenedTime))
 	assert.Empty(t, Events(&old, &s))
 }
@@ -181,7 +181,7 @@ func TestFirstReason(t *testing.T) {
 func TestPartyMessagesWithPodGroup(t *testing.T) {
 	const groupMsg = "0/2 nodes are available: 2 Insufficient cpu."
 	f := psiFixture(t)
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, alicePod))
 	in := f.input(at(2))
 	in.GroupMessages = map[string]string{"bob": groupMsg}

@@ -113,36 +113,21 @@ func (f *fixture) without(keys ...string) []*corev1.Pod {
 	return out
 }
 
-// Outcome is what a sync found, for these tests: the controller's phase
-// handlers turn the same facts into a call of Pending, Running, Failed or
-// Finished.
-type Outcome struct {
-	// Failure fails the task at once.
-	Failure *builder.InputError
-	// ResourcesCreated: every child of the round is in the cache.
-	ResourcesCreated bool
-	// Reservation is the decision of a Pending task.
-	Reservation *reservation.Decision
+// phase is a status phase function with what the sync found bound to it:
+// Running and Finished as they are, pending and failed for Pending and
+// Failed. Tests call the phase a task is in, as the controller's phase
+// handlers do.
+type phase func(Input) Next
+
+// pending is Pending with the reservation decision d, and whether every
+// child of the round is in the cache.
+func pending(d *reservation.Decision, created bool) phase {
+	return func(in Input) Next { return Pending(in, *d, Resources{Created: created}) }
 }
 
-// computeNext calls the status function of the task's phase, as the
-// controller's dispatch does.
-func computeNext(in Input, o Outcome) Next {
-	switch phase := in.Task.Status.Phase; {
-	case phase.IsTerminal():
-		return Finished(in)
-	case o.Failure != nil:
-		return Failed(in, o.Failure.Reason, o.Failure.Message)
-	case phase == kusciav1alpha1.TaskRunning:
-		return Running(in)
-	default:
-		return Pending(in, *o.Reservation, Resources{Created: o.ResourcesCreated})
-	}
-}
-
-// computeStatus is computeNext's status.
-func computeStatus(in Input, o Outcome) kusciav1alpha1.KusciaTaskStatus {
-	return computeNext(in, o).Status
+// failed is Failed for the input error ie.
+func failed(ie *builder.InputError) phase {
+	return func(in Input) Next { return Failed(in, ie.Reason, ie.Message) }
 }
 
 // evaluate runs the reservation tracker over the fixture's pods, as the
@@ -162,12 +147,12 @@ func (f *fixture) input(now time.Time) Input {
 	return Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: now}
 }
 
-// compute runs Compute over the fixture's children with the given outcome
-// and stores the result as the task's status, through a JSON round trip as
-// the apiserver does. It returns the computed status (before the trip).
-func (f *fixture) compute(t *testing.T, now time.Time, outcome Outcome) kusciav1alpha1.KusciaTaskStatus {
+// compute runs step over the fixture's children at now and stores the
+// result as the task's status, through a JSON round trip as the apiserver
+// does. It returns the computed status (before the trip).
+func (f *fixture) compute(t *testing.T, now time.Time, step phase) kusciav1alpha1.KusciaTaskStatus {
 	t.Helper()
-	s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: now}, outcome)
+	s := step(f.input(now)).Status
 	f.task.Status = roundTrip(t, s)
 	return s
 }
@@ -186,14 +171,14 @@ func roundTrip(t *testing.T, s kusciav1alpha1.KusciaTaskStatus) kusciav1alpha1.K
 // second sync, leaving its pods bound and running.
 func (f *fixture) toRunning(t *testing.T) {
 	t.Helper()
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	for _, p := range f.pods {
 		bind(p)
 		run(p, at(3))
 	}
 	d := f.evaluate(f.task.Status.Reservation, at(3))
 	require.Equal(t, reservation.ActionReserved, d.Action)
-	f.compute(t, at(3), Outcome{Reservation: d})
+	f.compute(t, at(3), pending(d, false))
 	require.Equal(t, kusciav1alpha1.TaskRunning, f.task.Status.Phase)
 }
 
@@ -202,13 +187,13 @@ func (f *fixture) toRunning(t *testing.T) {
 // at 40s. It returns the status of the release.
 func (f *fixture) releaseRoundOne(t *testing.T) kusciav1alpha1.KusciaTaskStatus {
 	t.Helper()
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, "alice/secretflow-task-psi-0"))
 	run(f.pod(t, "alice/secretflow-task-psi-0"), at(1))
 	ready(f.pod(t, "alice/secretflow-task-psi-0"), corev1.ConditionTrue, at(2))
 	unschedulable(f.pod(t, "bob/secretflow-task-psi-0"), "0/2 nodes are available: 2 Insufficient cpu.")
-	f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
-	s := f.compute(t, at(40), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(40))})
+	f.compute(t, at(2), pending(f.evaluate(f.task.Status.Reservation, at(2)), false))
+	s := f.compute(t, at(40), pending(f.evaluate(f.task.Status.Reservation, at(40)), false))
 	require.NotNil(t, s.Reservation.ReleasedTime, "the round is released")
 	return s
 }

@@ -28,7 +28,7 @@ func assertCondition(t *testing.T, s *kusciav1alpha1.KusciaTaskStatus, typ kusci
 	assert.True(t, sameTime(mt(transition), c.LastTransitionTime), "condition %s lastTransitionTime %v, want %v", typ, c.LastTransitionTime, at(transition))
 }
 
-func TestComputeFirstSync(t *testing.T) {
+func TestPendingFirstSync(t *testing.T) {
 	tests := []struct {
 		name             string
 		resourcesCreated bool
@@ -52,7 +52,7 @@ func TestComputeFirstSync(t *testing.T) {
 				require.Equal(t, reservation.ActionCreate, d.Action)
 			}
 			// The informers do not see the pods just created.
-			s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Now: at(0)}, Outcome{ResourcesCreated: tc.resourcesCreated, Reservation: d})
+			s := Pending(Input{Task: f.task, Roster: f.plan.Roster(), Now: at(0)}, *d, Resources{Created: tc.resourcesCreated}).Status
 
 			assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
 			require.NotNil(t, s.StartTime)
@@ -89,14 +89,14 @@ func TestComputeFirstSync(t *testing.T) {
 	}
 }
 
-func TestComputeReservingPartyMessages(t *testing.T) {
+func TestPendingPartyMessages(t *testing.T) {
 	f := psiFixture(t)
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, alicePod))
 	unschedulable(f.pod(t, bobPod), "0/2 nodes are available: 2 Insufficient cpu.")
 	d := f.evaluate(f.task.Status.Reservation, at(2))
 	require.Equal(t, reservation.ActionWait, d.Action)
-	s := f.compute(t, at(2), Outcome{Reservation: d})
+	s := f.compute(t, at(2), pending(d, false))
 
 	assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
 	assert.Equal(t, kusciav1alpha1.ReasonReserving, s.Reason)
@@ -111,7 +111,7 @@ func TestComputeReservingPartyMessages(t *testing.T) {
 	assert.Equal(t, []string{"alice"}, s.Reservation.ReservedParties)
 }
 
-func TestComputeReservedRuns(t *testing.T) {
+func TestPendingReservedRuns(t *testing.T) {
 	f := psiFixture(t)
 	f.toRunning(t)
 	s := f.task.Status
@@ -133,7 +133,7 @@ func TestComputeReservedRuns(t *testing.T) {
 	assert.Equal(t, []string{"alice", "bob"}, s.Reservation.ReservedParties)
 }
 
-func TestComputeRunningSucceeds(t *testing.T) {
+func TestRunningSucceeds(t *testing.T) {
 	tests := []struct {
 		file      string
 		wantParty []kusciav1alpha1.PartyTaskStatus
@@ -154,7 +154,7 @@ func TestComputeRunningSucceeds(t *testing.T) {
 
 			// One party done is not enough.
 			succeed(f.pods[0])
-			s := f.compute(t, at(8), Outcome{})
+			s := f.compute(t, at(8), Running)
 			assert.Equal(t, kusciav1alpha1.TaskRunning, s.Phase)
 			assert.Equal(t, kusciav1alpha1.TaskSucceeded, s.PartyTaskStatus[0].Phase)
 			assert.Equal(t, kusciav1alpha1.TaskRunning, s.PartyTaskStatus[1].Phase)
@@ -162,7 +162,7 @@ func TestComputeRunningSucceeds(t *testing.T) {
 			for _, p := range f.pods {
 				succeed(p)
 			}
-			s = f.compute(t, at(10), Outcome{})
+			s = f.compute(t, at(10), Running)
 			assert.Equal(t, kusciav1alpha1.TaskSucceeded, s.Phase)
 			assert.Equal(t, kusciav1alpha1.ReasonSucceeded, s.Reason)
 			assert.Equal(t, "2 of 2 parties succeeded", s.Message)
@@ -181,7 +181,7 @@ func TestComputeRunningSucceeds(t *testing.T) {
 	}
 }
 
-func TestComputeRunningPartyFails(t *testing.T) {
+func TestRunningPartyFails(t *testing.T) {
 	tests := []struct {
 		name      string
 		change    func(f *fixture) []*corev1.Pod
@@ -257,7 +257,7 @@ func TestComputeRunningPartyFails(t *testing.T) {
 			f := psiFixture(t)
 			f.toRunning(t)
 			f.pods = tc.change(f)
-			s := f.compute(t, at(10), Outcome{})
+			s := f.compute(t, at(10), Running)
 
 			assert.Equal(t, tc.wantPhase, s.Phase)
 			assert.Equal(t, map[string]kusciav1alpha1.KusciaTaskPhase{"alice": tc.wantAlice, "bob": tc.wantBob}, partyPhases(s))
@@ -293,7 +293,7 @@ func TestComputeRunningPartyFails(t *testing.T) {
 
 // With minReservedMembers 1 of 2 parties, one party's success is enough and
 // one party's failure is not fatal.
-func TestComputeMinReservedMembers(t *testing.T) {
+func TestMinReservedMembers(t *testing.T) {
 	tests := []struct {
 		name        string
 		change      func(f *fixture)
@@ -324,7 +324,7 @@ func TestComputeMinReservedMembers(t *testing.T) {
 			})
 			f.toRunning(t)
 			tc.change(f)
-			s := f.compute(t, at(10), Outcome{})
+			s := f.compute(t, at(10), Running)
 			assert.Equal(t, tc.wantPhase, s.Phase)
 			assert.Equal(t, tc.wantReason, s.Reason)
 			if tc.wantMessage != "" {
@@ -338,7 +338,7 @@ func TestComputeMinReservedMembers(t *testing.T) {
 }
 
 // A party of 2 replicas with minReservedPods 1 succeeds with one failed pod.
-func TestComputeMinReservedPods(t *testing.T) {
+func TestMinReservedPods(t *testing.T) {
 	const alice1 = "alice/secretflow-task-psi-1"
 	tests := []struct {
 		name      string
@@ -379,7 +379,7 @@ func TestComputeMinReservedPods(t *testing.T) {
 			require.Len(t, f.pods, 3)
 			f.toRunning(t)
 			tc.change(t, f)
-			s := f.compute(t, at(10), Outcome{})
+			s := f.compute(t, at(10), Running)
 			assert.Equal(t, tc.wantTask, s.Phase)
 			alice := partyStatus(t, s, "alice")
 			assert.Equal(t, tc.wantAlice, alice.Phase)
@@ -392,17 +392,17 @@ func TestComputeMinReservedPods(t *testing.T) {
 
 // A party the gang went without (minReservedMembers < parties) is Failed
 // and does not count.
-func TestComputePartialGang(t *testing.T) {
+func TestPartialGang(t *testing.T) {
 	f := newFixture(t, "secretflow-task-psi.yaml", func(task *kusciav1alpha1.KusciaTask) {
 		task.Spec.ScheduleConfig = &kusciav1alpha1.ScheduleConfig{MinReservedMembers: ptr.To[int32](1)}
 	})
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, alicePod))
 	run(f.pod(t, alicePod), at(2))
 	unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
 	d := f.evaluate(f.task.Status.Reservation, at(2))
 	require.Equal(t, reservation.ActionReserved, d.Action)
-	s := f.compute(t, at(2), Outcome{Reservation: d})
+	s := f.compute(t, at(2), pending(d, false))
 	assert.Equal(t, kusciav1alpha1.TaskRunning, s.Phase)
 	assert.Equal(t, kusciav1alpha1.TaskRunning, partyStatus(t, s, "alice").Phase)
 	assert.Equal(t, kusciav1alpha1.TaskFailed, partyStatus(t, s, "bob").Phase)
@@ -410,23 +410,23 @@ func TestComputePartialGang(t *testing.T) {
 	// The controller deletes bob's pods; alice goes on and succeeds.
 	f.pods = f.without(bobPod)
 	succeed(f.pod(t, alicePod))
-	s = f.compute(t, at(9), Outcome{})
+	s = f.compute(t, at(9), Running)
 	assert.Equal(t, kusciav1alpha1.TaskSucceeded, s.Phase)
 	assert.Equal(t, "1 of 2 parties succeeded", s.Message)
 	assert.Equal(t, kusciav1alpha1.TaskFailed, partyStatus(t, s, "bob").Phase)
 	assert.Contains(t, partyStatus(t, s, "bob").Message, "not reserved")
 }
 
-func TestComputeReservationOutcomes(t *testing.T) {
+func TestReservationOutcomes(t *testing.T) {
 	f := psiFixture(t)
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	bind(f.pod(t, alicePod))
 	unschedulable(f.pod(t, bobPod), "0/2 nodes are available: 2 Insufficient cpu.")
-	f.compute(t, at(1), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(1))})
+	f.compute(t, at(1), pending(f.evaluate(f.task.Status.Reservation, at(1)), false))
 
 	d := f.evaluate(f.task.Status.Reservation, at(31))
 	require.Equal(t, reservation.ActionRelease, d.Action)
-	s := f.compute(t, at(31), Outcome{Reservation: d})
+	s := f.compute(t, at(31), pending(d, false))
 	assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
 	assert.Equal(t, kusciav1alpha1.ReasonRoundReleased, s.Reason)
 	assert.Equal(t, d.State.LastFailure, s.Message)
@@ -436,7 +436,7 @@ func TestComputeReservationOutcomes(t *testing.T) {
 
 	expire := &reservation.Decision{Action: reservation.ActionExpire, State: *s.Reservation.DeepCopy(),
 		Message: "parties [bob] did not reserve within 300s"}
-	s = f.compute(t, at(300), Outcome{Reservation: expire})
+	s = f.compute(t, at(300), pending(expire, false))
 	assert.Equal(t, kusciav1alpha1.TaskFailed, s.Phase)
 	assert.Equal(t, kusciav1alpha1.ReasonReservationExpired, s.Reason)
 	assert.Equal(t, expire.Message, s.Message)
@@ -445,7 +445,7 @@ func TestComputeReservationOutcomes(t *testing.T) {
 	assertCondition(t, &s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReservationExpired, 0)
 }
 
-func TestComputeFailureOutcome(t *testing.T) {
+func TestFailed(t *testing.T) {
 	failure := &builder.InputError{Reason: kusciav1alpha1.ReasonAppImageNotFound, Message: `party bob: AppImage "nope" not found`}
 	tests := []struct {
 		name      string
@@ -456,7 +456,7 @@ func TestComputeFailureOutcome(t *testing.T) {
 	}{
 		{name: "on the first sync", before: func(_ *testing.T, f *fixture) { f.pods = nil }, wantStart: 10},
 		{name: "while pending", before: func(t *testing.T, f *fixture) {
-			f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+			f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 		}, wantPartyMessage: "stopped: the task failed before this party finished"},
 		{name: "while running", before: func(t *testing.T, f *fixture) { f.toRunning(t) },
 			wantPartyMessage: "stopped: the task failed before this party finished"},
@@ -465,7 +465,7 @@ func TestComputeFailureOutcome(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, "task-template.yaml", nil)
 			tc.before(t, f)
-			s := computeStatus(Input{Task: f.task, Pods: f.pods, Services: f.services, Now: at(10)}, Outcome{Failure: failure})
+			s := Failed(Input{Task: f.task, Pods: f.pods, Services: f.services, Now: at(10)}, failure.Reason, failure.Message).Status
 			assert.Equal(t, kusciav1alpha1.TaskFailed, s.Phase)
 			assert.Equal(t, kusciav1alpha1.ReasonAppImageNotFound, s.Reason)
 			assert.Equal(t, failure.Message, s.Message)
@@ -478,92 +478,91 @@ func TestComputeFailureOutcome(t *testing.T) {
 				{DomainID: "alice", Role: "host", Phase: kusciav1alpha1.TaskFailed, Message: tc.wantPartyMessage},
 				{DomainID: "bob", Role: "guest", Phase: kusciav1alpha1.TaskFailed, Message: tc.wantPartyMessage},
 			}, s.PartyTaskStatus)
-			next := computeNext(Input{Task: f.task, Pods: f.pods, Now: at(10)}, Outcome{Failure: failure})
+			next := Failed(Input{Task: f.task, Pods: f.pods, Now: at(10)}, failure.Reason, failure.Message)
 			assert.Len(t, next.Stop, len(f.pods), "every live pod is stopped")
 		})
 	}
 }
 
-func TestComputeTerminalNeverChanges(t *testing.T) {
-	for _, phase := range []kusciav1alpha1.KusciaTaskPhase{kusciav1alpha1.TaskSucceeded, kusciav1alpha1.TaskFailed} {
-		for name, outcome := range map[string]Outcome{
-			"nothing":     {},
-			"failure":     {Failure: &builder.InputError{Reason: kusciav1alpha1.ReasonResourceConflict, Message: "m"}},
-			"reservation": {ResourcesCreated: true, Reservation: &reservation.Decision{Action: reservation.ActionReserved, ReservedParties: []string{"alice", "bob"}}},
-		} {
-			t.Run(string(phase)+"/"+name, func(t *testing.T) {
-				f := psiFixture(t)
-				f.toRunning(t)
-				if phase == kusciav1alpha1.TaskSucceeded {
-					succeed(f.pods[0])
-					succeed(f.pods[1])
-				} else {
-					fail(f.pods[0], "boom")
-				}
-				f.compute(t, at(10), Outcome{})
-				require.Equal(t, phase, f.task.Status.Phase)
-				old := *f.task.Status.DeepCopy()
+// A terminal task's status never changes, whatever happens to its pods
+// afterwards.
+func TestFinishedNeverChanges(t *testing.T) {
+	for _, end := range []kusciav1alpha1.KusciaTaskPhase{kusciav1alpha1.TaskSucceeded, kusciav1alpha1.TaskFailed} {
+		t.Run(string(end), func(t *testing.T) {
+			f := psiFixture(t)
+			f.toRunning(t)
+			if end == kusciav1alpha1.TaskSucceeded {
+				succeed(f.pods[0])
+				succeed(f.pods[1])
+			} else {
+				fail(f.pods[0], "boom")
+			}
+			f.compute(t, at(10), Running)
+			require.Equal(t, end, f.task.Status.Phase)
+			old := *f.task.Status.DeepCopy()
 
-				// Anything may happen afterwards: pods fail, go away.
-				fail(f.pods[1], "late")
-				s := computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods[1:], Now: at(50)}, outcome)
-				assert.Equal(t, old, s)
-				assert.False(t, Changed(&old, &s))
-				assert.Equal(t, old, f.task.Status, "the stored task is not mutated")
-			})
-		}
+			// Anything may happen afterwards: pods fail, go away.
+			fail(f.pods[1], "late")
+			s := Finished(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods[1:], Now: at(50)}).Status
+			assert.Equal(t, old, s)
+			assert.False(t, Changed(&old, &s))
+			assert.Equal(t, old, f.task.Status, "the stored task is not mutated")
+		})
 	}
 }
 
-// Compute with the same input twice: the second result changes nothing, so
-// the controller writes nothing and lastReconcileTime does not move. That
-// holds whether or not the status went through a JSON round trip.
-func TestComputeIdempotent(t *testing.T) {
+// A phase function run twice over the same input: the second result
+// changes nothing, so the controller writes nothing and lastReconcileTime
+// does not move. That holds whether or not the status went through a JSON
+// round trip. The second run is the phase function of the status the first
+// made (then: Finished, once the first ended the task).
+func TestStatusIdempotent(t *testing.T) {
 	stages := []struct {
 		name  string
-		setup func(t *testing.T, f *fixture) Outcome
+		setup func(t *testing.T, f *fixture) phase
+		then  phase
 	}{
-		{name: "first sync", setup: func(_ *testing.T, f *fixture) Outcome {
-			return Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))}
+		{name: "first sync", setup: func(_ *testing.T, f *fixture) phase {
+			return pending(f.evaluate(nil, at(0)), true)
 		}},
-		{name: "waiting", setup: func(t *testing.T, f *fixture) Outcome {
-			f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+		{name: "waiting", setup: func(t *testing.T, f *fixture) phase {
+			f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 			bind(f.pod(t, alicePod))
 			unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
-			return Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))}
+			return pending(f.evaluate(f.task.Status.Reservation, at(2)), false)
 		}},
-		{name: "reserved", setup: func(t *testing.T, f *fixture) Outcome {
-			f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+		{name: "reserved", setup: func(t *testing.T, f *fixture) phase {
+			f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 			bind(f.pods[0])
 			bind(f.pods[1])
-			return Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))}
+			return pending(f.evaluate(f.task.Status.Reservation, at(2)), false)
 		}},
-		{name: "running", setup: func(t *testing.T, f *fixture) Outcome {
+		{name: "running", setup: func(t *testing.T, f *fixture) phase {
 			f.toRunning(t)
 			ready(f.pods[0], corev1.ConditionTrue, at(4))
-			return Outcome{}
+			return Running
 		}},
-		{name: "released", setup: func(t *testing.T, f *fixture) Outcome {
-			f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+		{name: "released", setup: func(t *testing.T, f *fixture) phase {
+			f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 			bind(f.pod(t, alicePod))
 			unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
-			f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
-			return Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(40))}
+			f.compute(t, at(2), pending(f.evaluate(f.task.Status.Reservation, at(2)), false))
+			return pending(f.evaluate(f.task.Status.Reservation, at(40)), false)
 		}},
-		{name: "between rounds", setup: func(t *testing.T, f *fixture) Outcome {
-			f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+		{name: "between rounds", setup: func(t *testing.T, f *fixture) phase {
+			f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 			bind(f.pod(t, alicePod))
 			unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
-			f.compute(t, at(2), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
-			f.compute(t, at(40), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(40))})
+			f.compute(t, at(2), pending(f.evaluate(f.task.Status.Reservation, at(2)), false))
+			f.compute(t, at(40), pending(f.evaluate(f.task.Status.Reservation, at(40)), false))
 			f.pods = nil
-			return Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(45))}
+			return pending(f.evaluate(f.task.Status.Reservation, at(45)), false)
 		}},
-		{name: "failed party", setup: func(t *testing.T, f *fixture) Outcome {
+		{name: "failed party", setup: func(t *testing.T, f *fixture) phase {
 			f.toRunning(t)
 			fail(f.pods[0], "boom")
-			return Outcome{}
-		}},
+			return Running
+		}, then: Finished},
 	}
 	for _, st := range stages {
 		for _, trip := range []bool{false, true} {
@@ -573,9 +572,9 @@ func TestComputeIdempotent(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				f := psiFixture(t)
-				outcome := st.setup(t, f)
+				step := st.setup(t, f)
 				in := Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(20)}
-				first := computeStatus(in, outcome)
+				first := step(in).Status
 				require.NotNil(t, first.LastReconcileTime)
 				if Changed(&f.task.Status, &first) {
 					assert.True(t, first.LastReconcileTime.Time.Equal(at(20)))
@@ -591,7 +590,10 @@ func TestComputeIdempotent(t *testing.T) {
 				task.Status = stored
 				in.Task = task
 				in.Now = at(25)
-				second := computeStatus(in, outcome)
+				if st.then != nil {
+					step = st.then
+				}
+				second := step(in).Status
 				assert.False(t, Changed(&stored, &second), "second compute changed the status:\nbefore %+v\nafter  %+v", stored, second)
 				assert.True(t, sameTime(stored.LastReconcileTime, second.LastReconcileTime), "lastReconcileTime moved to %v", second.LastReconcileTime)
 			})
@@ -599,48 +601,48 @@ func TestComputeIdempotent(t *testing.T) {
 	}
 }
 
-func TestComputeLastReconcileTimeMovesWithChanges(t *testing.T) {
+func TestLastReconcileTimeMovesWithChanges(t *testing.T) {
 	f := psiFixture(t)
 	f.toRunning(t)
-	s := f.compute(t, at(5), Outcome{})
+	s := f.compute(t, at(5), Running)
 	assert.True(t, sameTime(mt(3), s.LastReconcileTime), "nothing changed since 3s: %v", s.LastReconcileTime)
 	assert.False(t, Changed(&f.task.Status, &s))
 
 	ready(f.pods[0], corev1.ConditionTrue, at(6))
-	s = f.compute(t, at(7), Outcome{})
+	s = f.compute(t, at(7), Running)
 	assert.True(t, s.LastReconcileTime.Time.Equal(at(7)), "readyTime changed: %v", s.LastReconcileTime)
 
-	s = f.compute(t, at(9), Outcome{})
+	s = f.compute(t, at(9), Running)
 	assert.True(t, sameTime(mt(7), s.LastReconcileTime))
 }
 
 // A condition's lastTransitionTime moves only when its status does.
-func TestComputeConditionTransitionTime(t *testing.T) {
+func TestConditionTransitionTime(t *testing.T) {
 	f := psiFixture(t)
-	f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	unschedulable(f.pods[0], "0/2 nodes are available")
 	unschedulable(f.pods[1], "0/2 nodes are available")
-	first := f.compute(t, at(2), Outcome{ResourcesCreated: true, Reservation: f.evaluate(f.task.Status.Reservation, at(2))})
+	first := f.compute(t, at(2), pending(f.evaluate(f.task.Status.Reservation, at(2)), true))
 
 	bind(f.pods[0])
-	s := f.compute(t, at(5), Outcome{ResourcesCreated: true, Reservation: f.evaluate(f.task.Status.Reservation, at(5))})
+	s := f.compute(t, at(5), pending(f.evaluate(f.task.Status.Reservation, at(5)), true))
 	assert.NotEqual(t, Condition(&first, kusciav1alpha1.ConditionReserved).Message, Condition(&s, kusciav1alpha1.ConditionReserved).Message,
 		"the message follows the reservation")
 	assertCondition(t, &s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReserving, 0)
 	assertCondition(t, &s, kusciav1alpha1.ConditionResourceCreated, corev1.ConditionTrue, kusciav1alpha1.ReasonResourcesCreated, 0)
 
 	bind(f.pods[1])
-	s = f.compute(t, at(8), Outcome{Reservation: f.evaluate(f.task.Status.Reservation, at(8))})
+	s = f.compute(t, at(8), pending(f.evaluate(f.task.Status.Reservation, at(8)), false))
 	assertCondition(t, &s, kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, 8)
 	assertCondition(t, &s, kusciav1alpha1.ConditionResourceCreated, corev1.ConditionTrue, kusciav1alpha1.ReasonResourcesCreated, 0)
 	assertCondition(t, &s, kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, 8)
 
-	s = f.compute(t, at(12), Outcome{})
+	s = f.compute(t, at(12), Running)
 	assertCondition(t, &s, kusciav1alpha1.ConditionReserved, corev1.ConditionTrue, kusciav1alpha1.ReasonReserved, 8)
 	assertCondition(t, &s, kusciav1alpha1.ConditionRunning, corev1.ConditionTrue, kusciav1alpha1.ReasonRunning, 8)
 }
 
-func TestComputeDoesNotMutateInput(t *testing.T) {
+func TestPhasesDoNotMutateInput(t *testing.T) {
 	f := psiFixture(t)
 	f.toRunning(t)
 	fail(f.pods[0], "boom")
@@ -649,7 +651,7 @@ func TestComputeDoesNotMutateInput(t *testing.T) {
 	for i, p := range f.pods {
 		pods[i] = p.DeepCopy()
 	}
-	computeStatus(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(10)}, Outcome{})
+	Running(Input{Task: f.task, Roster: f.plan.Roster(), Pods: f.pods, Services: f.services, Now: at(10)})
 	assert.Equal(t, before, f.task)
 	for i := range pods {
 		assert.Equal(t, pods[i], f.pods[i])

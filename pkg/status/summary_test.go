@@ -20,7 +20,7 @@ func TestFinishedCondition(t *testing.T) {
 		for _, p := range f.pods {
 			succeed(p)
 		}
-		s := f.compute(t, at(10), Outcome{})
+		s := f.compute(t, at(10), Running)
 		assertCondition(t, &s, kusciav1alpha1.ConditionFinished, corev1.ConditionTrue, kusciav1alpha1.ReasonSucceeded, 10)
 		assert.Equal(t, s.Message, Condition(&s, kusciav1alpha1.ConditionFinished).Message)
 	})
@@ -28,7 +28,7 @@ func TestFinishedCondition(t *testing.T) {
 		f := psiFixture(t)
 		f.toRunning(t)
 		fail(f.pods[1], "boom")
-		s := f.compute(t, at(10), Outcome{})
+		s := f.compute(t, at(10), Running)
 		assert.Equal(t, kusciav1alpha1.TaskFailed, s.Phase)
 		assertCondition(t, &s, kusciav1alpha1.ConditionFinished, corev1.ConditionTrue, kusciav1alpha1.ReasonPartiesFailed, 10)
 		assert.Equal(t, s.Message, Condition(&s, kusciav1alpha1.ConditionFinished).Message)
@@ -36,7 +36,7 @@ func TestFinishedCondition(t *testing.T) {
 	t.Run("failed input", func(t *testing.T) {
 		f := psiFixture(t)
 		failure := &builder.InputError{Reason: kusciav1alpha1.ReasonAppImageNotFound, Message: "no such AppImage"}
-		s := computeStatus(Input{Task: f.task, Now: at(3)}, Outcome{Failure: failure})
+		s := Failed(Input{Task: f.task, Now: at(3)}, failure.Reason, failure.Message).Status
 		assertCondition(t, &s, kusciav1alpha1.ConditionFinished, corev1.ConditionTrue, kusciav1alpha1.ReasonAppImageNotFound, 3)
 		assert.Equal(t, "2/2 failed", s.PartiesSummary)
 	})
@@ -81,7 +81,7 @@ func TestPartiesSummary(t *testing.T) {
 // The summary is written with the status it describes.
 func TestStatusCarriesPartiesSummary(t *testing.T) {
 	f := psiFixture(t)
-	s := f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+	s := f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 	assert.Equal(t, "0/2 reserved", s.PartiesSummary)
 	f.toRunning(t)
 	assert.Equal(t, "2/2 running", f.task.Status.PartiesSummary)

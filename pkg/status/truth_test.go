@@ -9,7 +9,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
-	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/podstate"
 	"kusciatask.io/controller/pkg/reservation"
 )
@@ -40,7 +39,7 @@ func assertEndTruth(t *testing.T, next Next, pods []*corev1.Pod) {
 }
 
 // However a task ends, its last status says what is true at the end.
-func TestComputeTheEndIsTheTruth(t *testing.T) {
+func TestTheEndIsTheTruth(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(task *kusciav1alpha1.KusciaTask)
@@ -50,7 +49,7 @@ func TestComputeTheEndIsTheTruth(t *testing.T) {
 		{name: "bob failed, alice runs", want: kusciav1alpha1.ReasonPartiesFailed, end: func(t *testing.T, f *fixture) Next {
 			f.toRunning(t)
 			fail(f.pod(t, bobPod), "boom")
-			return computeNext(f.input(at(10)), Outcome{})
+			return Running(f.input(at(10)))
 		}},
 		{name: "alice succeeded, enough for the task; bob runs", want: kusciav1alpha1.ReasonSucceeded,
 			mutate: func(task *kusciav1alpha1.KusciaTask) {
@@ -59,24 +58,24 @@ func TestComputeTheEndIsTheTruth(t *testing.T) {
 			end: func(t *testing.T, f *fixture) Next {
 				f.toRunning(t)
 				succeed(f.pod(t, alicePod))
-				return computeNext(f.input(at(10)), Outcome{})
+				return Running(f.input(at(10)))
 			}},
 		{name: "reservation expired with alice bound", want: kusciav1alpha1.ReasonReservationExpired, end: func(t *testing.T, f *fixture) Next {
-			f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+			f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 			bind(f.pod(t, alicePod))
 			unschedulable(f.pod(t, bobPod), "0/2 nodes are available")
 			d := f.evaluate(f.task.Status.Reservation, at(25))
 			d.Action = reservation.ActionExpire
-			return computeNext(f.input(at(300)), Outcome{Reservation: d})
+			return Pending(f.input(at(300)), *d, Resources{})
 		}},
 		{name: "bad input while running", want: kusciav1alpha1.ReasonSpecChanged, end: func(t *testing.T, f *fixture) Next {
 			f.toRunning(t)
-			return computeNext(f.input(at(10)), Outcome{Failure: &builder.InputError{Reason: kusciav1alpha1.ReasonSpecChanged, Message: "m"}})
+			return Failed(f.input(at(10)), kusciav1alpha1.ReasonSpecChanged, "m")
 		}},
 		{name: "a pod deleted by someone", want: kusciav1alpha1.ReasonPartiesFailed, end: func(t *testing.T, f *fixture) Next {
 			f.toRunning(t)
 			f.pods = f.without(bobPod)
-			return computeNext(f.input(at(10)), Outcome{})
+			return Running(f.input(at(10)))
 		}},
 	}
 	for _, tc := range tests {
@@ -104,7 +103,7 @@ func TestOneFailedPodOneStory(t *testing.T) {
 		f := psiFixture(t)
 		f.toRunning(t)
 		evict(f.pod(t, alicePod))
-		s := f.compute(t, at(10), Outcome{})
+		s := f.compute(t, at(10), Running)
 		ps := s.PodStatuses[alicePod]
 		assert.Equal(t, "Evicted", ps.Reason)
 		assert.Equal(t, "The node was low on resource: memory.", ps.Message)
@@ -114,12 +113,12 @@ func TestOneFailedPodOneStory(t *testing.T) {
 	})
 	t.Run("while reserving", func(t *testing.T) {
 		f := psiFixture(t)
-		f.compute(t, at(0), Outcome{ResourcesCreated: true, Reservation: f.evaluate(nil, at(0))})
+		f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
 		bind(f.pod(t, alicePod))
 		evict(f.pod(t, alicePod))
 		d := f.evaluate(f.task.Status.Reservation, at(2))
 		require.Equal(t, reservation.ActionRelease, d.Action)
-		s := f.compute(t, at(2), Outcome{Reservation: d})
+		s := f.compute(t, at(2), pending(d, false))
 		assert.Contains(t, s.Reservation.LastFailure, alicePod+": "+story)
 		assert.Equal(t, "Evicted", s.PodStatuses[alicePod].Reason)
 		assert.EqualValues(t, 137, s.PodStatuses[alicePod].ExitCode)
@@ -142,7 +141,7 @@ func TestPodStatusesOfGonePods(t *testing.T) {
 }
 
 // Pods of another round than the current one are stopped.
-func TestComputeStopsStalePods(t *testing.T) {
+func TestStopsStalePods(t *testing.T) {
 	f := psiFixture(t)
 	d := f.evaluate(nil, at(0))
 	next := Pending(f.input(at(0)), *d, Resources{Stale: f.pods[:1]})
@@ -153,7 +152,7 @@ func TestComputeStopsStalePods(t *testing.T) {
 
 // A create that fails and is retried is reported once: the Pending status
 // of the retries is the one CreateFailed wrote, so nothing is rewritten.
-func TestComputeCreateFailedIsStable(t *testing.T) {
+func TestCreateFailedIsStable(t *testing.T) {
 	f := psiFixture(t)
 	f.pods = nil
 	d := f.evaluate(nil, at(0))
@@ -181,7 +180,7 @@ func TestFinishedStopsLivePodsOnly(t *testing.T) {
 	f := psiFixture(t)
 	f.toRunning(t)
 	fail(f.pod(t, bobPod), "boom")
-	f.compute(t, at(10), Outcome{})
+	f.compute(t, at(10), Running)
 	require.Equal(t, kusciav1alpha1.TaskFailed, f.task.Status.Phase)
 	next := Finished(f.input(at(20)))
 	assert.Equal(t, f.task.Status, next.Status)
