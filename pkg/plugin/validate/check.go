@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/yaml"
 
@@ -142,24 +144,19 @@ func objectList(rep *report) list {
 
 // withType is a copy of obj with its kind and apiVersion set, as a List
 // holds it.
-func withType(obj metav1.Object) any {
-	switch o := obj.(type) {
+func withType(obj metav1.Object) runtime.Object {
+	var gvk schema.GroupVersionKind
+	switch obj.(type) {
 	case *corev1.ConfigMap:
-		o = o.DeepCopy()
-		o.APIVersion, o.Kind = corev1.SchemeGroupVersion.String(), "ConfigMap"
-		return o
+		gvk = corev1.SchemeGroupVersion.WithKind("ConfigMap")
 	case *corev1.Service:
-		o = o.DeepCopy()
-		o.APIVersion, o.Kind = corev1.SchemeGroupVersion.String(), "Service"
-		return o
+		gvk = corev1.SchemeGroupVersion.WithKind("Service")
 	case *schedulingv1beta1.PodGroup:
-		o = o.DeepCopy()
-		o.APIVersion, o.Kind = schedulingv1beta1.SchemeGroupVersion.String(), "PodGroup"
-		return o
+		gvk = schedulingv1beta1.SchemeGroupVersion.WithKind("PodGroup")
 	case *corev1.Pod:
-		o = o.DeepCopy()
-		o.APIVersion, o.Kind = corev1.SchemeGroupVersion.String(), "Pod"
-		return o
+		gvk = corev1.SchemeGroupVersion.WithKind("Pod")
 	}
-	return obj
+	out := obj.(runtime.Object).DeepCopyObject()
+	out.GetObjectKind().SetGroupVersionKind(gvk)
+	return out
 }
