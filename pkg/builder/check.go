@@ -6,6 +6,8 @@ package builder
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
@@ -39,6 +41,16 @@ type PartialPlan struct {
 	// Blocked says, by party index, which parties could not be planned
 	// (a problem says why).
 	Blocked []bool
+}
+
+// complete is the plan when no party is blocked, the one way a PartialPlan
+// becomes the controller's TaskPlan. Every blocked party comes with a
+// problem, so PlanTask, which stops on problems first, never meets one.
+func (p *PartialPlan) complete() (*TaskPlan, error) {
+	if i := slices.Index(p.Blocked, true); i >= 0 {
+		return nil, fmt.Errorf("party %s of the plan is blocked without a problem", p.Parties[i].DomainID)
+	}
+	return &p.TaskPlan, nil
 }
 
 // CheckTask resolves and builds a task with the controller's own code

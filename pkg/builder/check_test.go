@@ -73,6 +73,7 @@ func TestCheckTaskThreeMistakes(t *testing.T) {
 	assert.Contains(t, c.Problems[2].Message, "party bob")
 	assert.Contains(t, c.Problems[3].Message, "party carol")
 	require.Len(t, c.Parties, 3)
+	assert.Equal(t, []bool{true, false, false}, c.Plan.Blocked, "alice has no AppImage")
 	assert.Nil(t, c.Parties[0], "alice has no AppImage: nothing to build")
 	for _, objs := range c.Parties[1:] {
 		require.NotNil(t, objs)
@@ -145,6 +146,7 @@ func TestCheckTaskPartyTooLarge(t *testing.T) {
 	c, err := CheckTask(context.Background(), task, in, 1)
 	require.NoError(t, err)
 	assert.Equal(t, []kusciav1alpha1.KusciaTaskReason{kusciav1alpha1.ReasonTooManyPods}, reasons(c.Problems))
+	assert.Equal(t, []bool{true, false}, c.Plan.Blocked)
 	assert.Nil(t, c.Parties[0])
 	require.NotNil(t, c.Parties[1])
 	assert.Len(t, c.Parties[1].Pods, 1)

@@ -128,7 +128,7 @@ func PlanTask(task *kusciav1alpha1.KusciaTask, in Inputs) (*TaskPlan, error) {
 	if err := probs.err(); err != nil || partial == nil {
 		return nil, err
 	}
-	return &partial.TaskPlan, nil
+	return partial.complete()
 }
 
 // planTask resolves as much of a task as its input allows and collects

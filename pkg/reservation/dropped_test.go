@@ -26,3 +26,12 @@ func TestDropped(t *testing.T) {
 		})
 	}
 }
+
+// NotReserved keeps the parties' order and says nil when all reserved, as
+// the tally and status expect.
+func TestNotReserved(t *testing.T) {
+	parties := []string{"alice", "bob", "carol"}
+	assert.Equal(t, parties, NotReserved(nil, parties))
+	assert.Equal(t, []string{"alice", "carol"}, NotReserved([]string{"bob", "dave"}, parties))
+	assert.Nil(t, NotReserved([]string{"carol", "alice", "bob"}, parties))
+}
