@@ -16,6 +16,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller/informers"
 )
 
 // children are the objects a task controls, as the informers see them.
@@ -46,7 +47,7 @@ func (c *Controller) childrenOf(task *kusciav1alpha1.KusciaTask) children {
 }
 
 func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.KusciaTask) []T {
-	objs, err := indexer.ByIndex(indexByTaskUID, string(task.UID))
+	objs, err := indexer.ByIndex(informers.IndexByTaskUID, string(task.UID))
 	if err != nil {
 		return nil
 	}

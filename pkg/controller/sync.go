@@ -14,6 +14,8 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller/informers"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/status"
 )
 
@@ -44,7 +46,7 @@ type taskContext struct {
 // input is what the status package computes a status from.
 func (tc *taskContext) input(roster *builder.Roster) status.Input {
 	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now,
-		Start: startTime(tc), GroupMessages: groupMessages(tc.children.podGroups)}
+		Start: startTime(tc), GroupMessages: podgroup.NotScheduledByParty(tc.children.podGroups)}
 }
 
 // syncHandler reconciles one task: the handler of its phase decides the
@@ -270,7 +272,7 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	}
 	if task.Status.Phase.IsTerminal() {
 		// Final, and cached without its pods' and services' reports
-		// (trimTask): a write from this copy would drop them.
+		// (informers.TrimTask): a write from this copy would drop them.
 		return nil, fmt.Errorf("update status of task %s: the status of a %s task is final", task.Name, task.Status.Phase)
 	}
 	updated := task.DeepCopy()
@@ -282,11 +284,11 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	if err != nil {
 		return nil, fmt.Errorf("update status of task %s: %w", task.Name, err)
 	}
-	// Cached as the informer would hold it (TrimForCache), not whole with
+	// Cached as the informer would hold it (informers.Trimmer), not whole with
 	// managed fields and, for a finished task, its input; and dropped at
 	// once when the informer showed the write before this line (a read
 	// drops a copy the informer has caught up with).
-	written = trimTask(written)
+	written = informers.TrimTask(written)
 	c.tasks.Mutation(written)
 	_, _, _ = c.tasks.GetByKey(written.Name)
 	logger := klog.FromContext(ctx)
@@ -296,6 +298,6 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	for _, e := range status.Events(&task.Status, &s) {
 		c.recorder.Event(task, e.Type, e.Reason, e.Message)
 	}
-	c.metrics.observeTransition(&task.Status, &s)
+	c.metrics.ObserveTransition(&task.Status, &s)
 	return written, nil
 }
