@@ -1,3 +1,7 @@
+// Creating a task's children: which of a round's objects are missing, in
+// creation order, and creating them in slow-start batches of concurrent
+// creates, adopting what this controller made before.
+
 package controller
 
 import (
@@ -10,71 +14,11 @@ import (
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
-	"kusciatask.io/controller/pkg/controller/informers"
 )
-
-// children are the objects a task controls, as the informers see them.
-type children struct {
-	pods       []*corev1.Pod
-	services   []*corev1.Service
-	configMaps []*corev1.ConfigMap
-	podGroups  []*schedulingv1beta1.PodGroup
-	// foreign are pods the task controls that this controller did not
-	// make (no valid mark): never counted, opened, stopped or reported.
-	foreign []*corev1.Pod
-}
-
-// childrenOf looks the task's children up by its UID; only objects the task
-// controls count (a label alone is easy to copy), and of pods only those
-// carrying this controller's mark (an owner reference is easy to copy
-// too).
-func (c *Controller) childrenOf(task *kusciav1alpha1.KusciaTask) children {
-	ch := children{
-		services:   controlledBy[*corev1.Service](c.serviceIndexer, task),
-		configMaps: controlledBy[*corev1.ConfigMap](c.configMapIndexer, task),
-	}
-	ch.pods, ch.foreign = c.splitMarked(task, controlledBy[*corev1.Pod](c.podIndexer, task))
-	if c.podGroupIndexer != nil {
-		ch.podGroups = controlledBy[*schedulingv1beta1.PodGroup](c.podGroupIndexer, task)
-	}
-	return ch
-}
-
-func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.KusciaTask) []T {
-	objs, err := indexer.ByIndex(informers.IndexByTaskUID, string(task.UID))
-	if err != nil {
-		return nil
-	}
-	out := make([]T, 0, len(objs))
-	for _, o := range objs {
-		if t, ok := o.(T); ok && metav1.IsControlledBy(t, task) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// findChild looks a child up in its informer cache by kind and
-// "namespace/name"; it backs the expectations.
-func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
-	indexer := map[string]cache.Indexer{kindPod: c.podIndexer, kindPodGate: c.podIndexer, kindService: c.serviceIndexer,
-		kindConfigMap: c.configMapIndexer, kindPodGroup: c.podGroupIndexer}[kind]
-	if indexer == nil {
-		return nil, false
-	}
-	obj, found, err := indexer.GetByKey(key)
-	if err != nil || !found {
-		return nil, false
-	}
-	m, ok := obj.(metav1.Object)
-	return m, ok
-}
 
 // missingChildren builds the round's config maps, services, PodGroups and
 // pods and returns those the cache does not hold, in two waves: every
@@ -111,78 +55,6 @@ func missingChildren(ctx context.Context, tc *taskContext, plan *builder.TaskPla
 		}
 	}
 	return append(first, pods...), nil
-}
-
-// names are the "kind namespace/name" of every child.
-func (ch children) names() sets.Set[string] {
-	s := sets.New[string]()
-	for _, p := range ch.pods {
-		s.Insert(childKey(p))
-	}
-	for _, svc := range ch.services {
-		s.Insert(childKey(svc))
-	}
-	for _, cm := range ch.configMaps {
-		s.Insert(childKey(cm))
-	}
-	for _, pg := range ch.podGroups {
-		s.Insert(childKey(pg))
-	}
-	return s
-}
-
-// complete reports whether the children hold every object the plan names,
-// so the steady state costs no building and rendering.
-func (ch children) complete(task string, plan *builder.TaskPlan) bool {
-	have := ch.names()
-	for _, party := range plan.Parties {
-		if plan.Policy.PodGroups && len(party.Pods) > 0 &&
-			!have.Has(objectKey(kindPodGroup, party.Pods[0].Namespace, builder.PodGroupName(task, party.Role))) {
-			return false
-		}
-		for _, pod := range party.Pods {
-			if !have.Has(objectKey(kindPod, pod.Namespace, pod.Name)) ||
-				!have.Has(objectKey(kindConfigMap, pod.Namespace, pod.ConfigMapName)) {
-				return false
-			}
-			for _, svc := range pod.Services {
-				if !have.Has(objectKey(kindService, pod.Namespace, svc.Name)) {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
-// Kinds of children, as they appear in keys and messages.
-const (
-	kindPod       = "pod"
-	kindService   = "service"
-	kindConfigMap = "configmap"
-	kindPodGroup  = "podgroup"
-)
-
-func objectKey(kind, namespace, name string) string {
-	return kind + " " + namespace + "/" + name
-}
-
-func childKey(obj metav1.Object) string {
-	return objectKey(kindOf(obj), obj.GetNamespace(), obj.GetName())
-}
-
-func kindOf(obj metav1.Object) string {
-	switch obj.(type) {
-	case *corev1.Pod:
-		return kindPod
-	case *corev1.Service:
-		return kindService
-	case *corev1.ConfigMap:
-		return kindConfigMap
-	case *schedulingv1beta1.PodGroup:
-		return kindPodGroup
-	}
-	return fmt.Sprintf("%T", obj)
 }
 
 // errTaskGone stops a creation whose task was deleted (or replaced by a new
@@ -307,20 +179,6 @@ func (c *Controller) createChild(ctx context.Context, task *kusciav1alpha1.Kusci
 	return nil, fmt.Errorf("cannot create a %T", obj)
 }
 
-// add adds a child the sync created or adopted.
-func (ch *children) add(obj metav1.Object) {
-	switch o := obj.(type) {
-	case *corev1.ConfigMap:
-		ch.configMaps = append(ch.configMaps, o)
-	case *corev1.Service:
-		ch.services = append(ch.services, o)
-	case *schedulingv1beta1.PodGroup:
-		ch.podGroups = append(ch.podGroups, o)
-	case *corev1.Pod:
-		ch.pods = append(ch.pods, o)
-	}
-}
-
 // stillWanted reports errTaskGone when the task went from the cache (or
 // came back with another UID, or is being deleted), and the context's error
 // when the sync is cancelled.
@@ -373,32 +231,6 @@ func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1a
 	}
 	c.expectations.created(task.Name, kindOf(obj), existing)
 	return existing, nil
-}
-
-// stopPods deletes the pods a status reports as stopped: the one place the
-// controller deletes pods. The UID precondition keeps a delete from hitting
-// a newer pod of the same name.
-func (c *Controller) stopPods(ctx context.Context, task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
-	var errs []error
-	for _, p := range pods {
-		if p.DeletionTimestamp != nil {
-			continue
-		}
-		uid := p.UID
-		err := c.kubeClient.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
-			Preconditions: &metav1.Preconditions{UID: &uid},
-		})
-		switch {
-		case err == nil:
-			klog.FromContext(ctx).V(2).Info("Deleted pod", "pod", klog.KObj(p), "kusciatask", task.Name)
-			c.expectations.deleted(task.Name, kindPod, p)
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-			// Gone already, or replaced by a pod this delete must not touch.
-		default:
-			errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func isInputError(err error) bool {

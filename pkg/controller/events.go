@@ -1,3 +1,6 @@
+// The informer event handlers: which task each event queues, and in which
+// lane.
+
 package controller
 
 import (

@@ -1,3 +1,6 @@
+// Held statuses: statuses computed but not written yet, so the steps of a
+// burst reach the API server as one write.
+
 package controller
 
 import (

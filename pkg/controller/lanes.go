@@ -1,3 +1,6 @@
+// The two lanes under the workqueue: a task whose children changed goes
+// before tasks waiting to be created.
+
 package controller
 
 import (

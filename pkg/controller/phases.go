@@ -1,3 +1,5 @@
+// The phase handlers: per phase, what one sync decides (the step).
+
 package controller
 
 import (

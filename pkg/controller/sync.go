@@ -1,3 +1,6 @@
+// One sync of one task: read, decide (the phase handler), act (stops, gate
+// patches, creates, one status write, Events), requeue.
+
 package controller
 
 import (
@@ -113,7 +116,7 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		c.syncFailed(task, err)
 		return res, err
 	}
-	if err := c.openGates(ctx, task, st.next.Open); err != nil {
+	if err := c.patchGates(ctx, task, st.next.Open); err != nil {
 		c.syncFailed(task, err)
 		return res, err
 	}

@@ -1,3 +1,5 @@
+// Reporting a finished phase the task's own pods do not explain.
+
 package controller
 
 import (
