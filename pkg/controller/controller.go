@@ -171,27 +171,7 @@ const taskMutationCacheSize = 4096
 // NewController builds a controller and registers its event handlers and
 // indexes on the informers. Start the informers, then call Run.
 func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, inf Informers, opts Options) (*Controller, error) {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Recorder == nil {
-		opts.Recorder = &record.FakeRecorder{}
-	}
-	if opts.RateLimiter == nil {
-		opts.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()
-	}
-	if opts.ExpectationsTimeout == 0 {
-		opts.ExpectationsTimeout = DefaultExpectationsTimeout
-	}
-	if opts.GateClient == nil {
-		opts.GateClient = kubeClient
-	}
-	if opts.CreateChunk < 1 {
-		opts.CreateChunk = DefaultCreateChunk
-	}
-	if opts.MaxCreateBatch < 1 {
-		opts.MaxCreateBatch = DefaultMaxCreateBatch
-	}
+	opts = opts.withDefaults(kubeClient)
 	marker, err := mark.New(opts.MarkKey)
 	if err != nil {
 		return nil, fmt.Errorf("options: %w", err)
@@ -233,6 +213,32 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		return nil, err
 	}
 	return c, nil
+}
+
+// withDefaults is o with each zero value that has a default set to it.
+func (o Options) withDefaults(kubeClient kubernetes.Interface) Options {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Recorder == nil {
+		o.Recorder = &record.FakeRecorder{}
+	}
+	if o.RateLimiter == nil {
+		o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()
+	}
+	if o.ExpectationsTimeout == 0 {
+		o.ExpectationsTimeout = DefaultExpectationsTimeout
+	}
+	if o.GateClient == nil {
+		o.GateClient = kubeClient
+	}
+	if o.CreateChunk < 1 {
+		o.CreateChunk = DefaultCreateChunk
+	}
+	if o.MaxCreateBatch < 1 {
+		o.MaxCreateBatch = DefaultMaxCreateBatch
+	}
+	return o
 }
 
 // newQueue is a rate-limited, delaying workqueue over lanes.

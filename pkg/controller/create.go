@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,13 +62,14 @@ func missingChildren(ctx context.Context, tc *taskContext, plan *builder.TaskPla
 // task of the same name) meanwhile.
 var errTaskGone = errors.New("the task was deleted while its children were being created")
 
-// createChildren creates the objects and adds each to tc.children, so a
-// status computed after a failure sees what exists. The objects come in
-// creation order (see missingChildren): pods after everything else. Each
-// wave is created in slow-start batches (createBatches) of concurrent
-// creates, as the ReplicaSet controller creates pods: a task costs a few
-// round trips instead of one per object, and a refusal every object would
-// meet (a quota, an admission policy) is met by a small batch, not by all.
+// createChildren creates the objects of the task and returns those it
+// created (or adopted), so a status computed after a failure sees what
+// exists. The objects come in creation order (see missingChildren): pods
+// after everything else. Each wave is created in slow-start batches
+// (createBatches) of concurrent creates, as the ReplicaSet controller
+// creates pods: a task costs a few round trips instead of one per object,
+// and a refusal every object would meet (a quota, an admission policy) is
+// met by a small batch, not by all.
 //
 // It stops after the first batch with an error, and returns the error that
 // says most (errorToReport): errTaskGone, an *builder.InputError for a
@@ -76,7 +78,7 @@ var errTaskGone = errors.New("the task was deleted while its children were being
 // wanted: the context is live and the task still exists, with the same
 // UID, and is not being deleted. So deleting a task stops its creation
 // within one batch.
-func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
+func (c *Controller) createChildren(ctx context.Context, task *kusciav1alpha1.KusciaTask, objs []metav1.Object) ([]metav1.Object, error) {
 	split := len(objs)
 	for i, obj := range objs {
 		if _, ok := obj.(*corev1.Pod); ok {
@@ -84,18 +86,21 @@ func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs [
 			break
 		}
 	}
+	var created []metav1.Object
 	for _, wave := range [][]metav1.Object{objs[:split], objs[split:]} {
 		for _, size := range createBatches(len(wave), c.maxCreateBatch) {
-			if err := c.stillWanted(ctx, tc.task); err != nil {
-				return err
+			if err := c.stillWanted(ctx, task); err != nil {
+				return created, err
 			}
-			if err := c.createBatch(ctx, tc, wave[:size]); err != nil {
-				return err
+			batch, err := c.createBatch(ctx, task, wave[:size])
+			created = append(created, batch...)
+			if err != nil {
+				return created, err
 			}
 			wave = wave[size:]
 		}
 	}
-	return nil
+	return created, nil
 }
 
 // firstCreateBatch is the size of the first batch of each wave.
@@ -115,26 +120,21 @@ func createBatches(n, limit int) []int {
 	return sizes
 }
 
-// createBatch creates objs concurrently, adds those created to tc.children
-// and returns the error to report of those that failed.
-func (c *Controller) createBatch(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
+// createBatch creates objs concurrently and returns those created, and the
+// error to report of those that failed.
+func (c *Controller) createBatch(ctx context.Context, task *kusciav1alpha1.KusciaTask, objs []metav1.Object) ([]metav1.Object, error) {
 	created := make([]metav1.Object, len(objs))
 	errs := make([]error, len(objs))
 	if len(objs) == 1 {
-		created[0], errs[0] = c.createChild(ctx, tc.task, objs[0])
+		created[0], errs[0] = c.createChild(ctx, task, objs[0])
 	} else {
 		var wg sync.WaitGroup
 		for i, obj := range objs {
-			wg.Go(func() { created[i], errs[i] = c.createChild(ctx, tc.task, obj) })
+			wg.Go(func() { created[i], errs[i] = c.createChild(ctx, task, obj) })
 		}
 		wg.Wait()
 	}
-	for _, obj := range created {
-		if obj != nil {
-			tc.children.add(obj)
-		}
-	}
-	return errorToReport(errs)
+	return slices.DeleteFunc(created, func(obj metav1.Object) bool { return obj == nil }), errorToReport(errs)
 }
 
 // errorToReport picks, of a batch's errors, the one that decides most: the

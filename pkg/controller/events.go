@@ -37,8 +37,7 @@ func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
 	}
 	logger.V(5).Info("Child changed", "object", klog.KObj(m), "kusciatask", ref.Name)
 	key := cache.ObjectName{Name: ref.Name}
-	c.lanes.markFast(key)
-	c.queue.Add(key)
+	c.lanes.addFast(c.queue, key)
 }
 
 // observeDeleted meets the expectations on a child the informer saw

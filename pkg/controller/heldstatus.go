@@ -92,10 +92,3 @@ func (h *heldStatuses) drop(name string) {
 	delete(h.byTask, name)
 	h.mu.Unlock()
 }
-
-// len is the number of tasks with a held status.
-func (h *heldStatuses) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.byTask)
-}

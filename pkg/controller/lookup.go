@@ -5,6 +5,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
@@ -146,16 +147,21 @@ func kindOf(obj metav1.Object) string {
 	return fmt.Sprintf("%T", obj)
 }
 
-// add adds a child the sync created or adopted.
-func (ch *children) add(obj metav1.Object) {
-	switch o := obj.(type) {
-	case *corev1.ConfigMap:
-		ch.configMaps = append(ch.configMaps, o)
-	case *corev1.Service:
-		ch.services = append(ch.services, o)
-	case *schedulingv1beta1.PodGroup:
-		ch.podGroups = append(ch.podGroups, o)
-	case *corev1.Pod:
-		ch.pods = append(ch.pods, o)
+// with is ch with objs added: children the sync created or adopted.
+func (ch children) with(objs []metav1.Object) children {
+	ch.pods, ch.services = slices.Clip(ch.pods), slices.Clip(ch.services)
+	ch.configMaps, ch.podGroups = slices.Clip(ch.configMaps), slices.Clip(ch.podGroups)
+	for _, obj := range objs {
+		switch o := obj.(type) {
+		case *corev1.ConfigMap:
+			ch.configMaps = append(ch.configMaps, o)
+		case *corev1.Service:
+			ch.services = append(ch.services, o)
+		case *schedulingv1beta1.PodGroup:
+			ch.podGroups = append(ch.podGroups, o)
+		case *corev1.Pod:
+			ch.pods = append(ch.pods, o)
+		}
 	}
+	return ch
 }
