@@ -1,6 +1,7 @@
 package informers
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/mark"
 )
 
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -35,7 +37,8 @@ func domain(name string) *corev1.Namespace {
 }
 
 // builtChildren are the children the builder makes for the seed's PSI
-// task in its first round, the task they were built for first.
+// task in its first round, pods marked as the controller creates them;
+// the task they were built for first.
 func builtChildren(t *testing.T) (*kusciav1alpha1.KusciaTask, []*corev1.Pod, []*corev1.Service, []*corev1.ConfigMap) {
 	t.Helper()
 	task := psiTask(t)
@@ -49,11 +52,16 @@ func builtChildren(t *testing.T) (*kusciav1alpha1.KusciaTask, []*corev1.Pod, []*
 	require.NoError(t, err)
 	parties, err := builder.BuildTask(context.Background(), task, plan, 1)
 	require.NoError(t, err)
+	marker, err := mark.New(bytes.Repeat([]byte("k"), mark.KeySize))
+	require.NoError(t, err)
 	var pods []*corev1.Pod
 	var svcs []*corev1.Service
 	var cms []*corev1.ConfigMap
 	for _, party := range parties {
 		pods, svcs, cms = append(pods, party.Pods...), append(svcs, party.Services...), append(cms, party.ConfigMaps...)
+	}
+	for _, p := range pods {
+		marker.Stamp(p, task.UID) // as the controller creates them
 	}
 	require.NotEmpty(t, pods)
 	require.NotEmpty(t, svcs)
