@@ -27,6 +27,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"kusciatask.io/controller/pkg/controller"
+	"kusciatask.io/controller/pkg/controller/informers"
+	"kusciatask.io/controller/pkg/controller/metrics"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciascheme "kusciatask.io/controller/pkg/generated/clientset/versioned/scheme"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
@@ -128,7 +130,7 @@ func run(ctx context.Context, opts options) error {
 	registerWorkqueueMetrics(registry)
 	// Registered before leader election, so a standby's /metrics shows
 	// zero syncs rather than nothing.
-	metrics := controller.NewMetrics(registry)
+	syncMetrics := metrics.New(registry)
 
 	ready := newReadiness(opts.leaderElect)
 	web, err := listenHTTP(opts, registry, ready)
@@ -136,7 +138,7 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	run := func(ctx context.Context) error {
-		return runController(ctx, opts, clients{kube: kubeClient, kuscia: kusciaClient, gate: gateClient, events: eventClient}, registry, metrics, ready)
+		return runController(ctx, opts, clients{kube: kubeClient, kuscia: kusciaClient, gate: gateClient, events: eventClient}, registry, syncMetrics, ready)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.serve(ctx) }()
@@ -166,7 +168,7 @@ type clients struct {
 	events kubernetes.Interface
 }
 
-func runController(ctx context.Context, opts options, cs clients, registry *prometheus.Registry, metrics *controller.Metrics, ready *readiness) error {
+func runController(ctx context.Context, opts options, cs clients, registry *prometheus.Registry, syncMetrics *metrics.Metrics, ready *readiness) error {
 	kubeClient, kusciaClient := cs.kube, cs.kuscia
 	utilMust(kusciascheme.AddToScheme(scheme.Scheme))
 	policy, err := opts.policy()
@@ -175,7 +177,7 @@ func runController(ctx context.Context, opts options, cs clients, registry *prom
 	}
 	// Children are only watched when they carry the task-UID label: the
 	// controller never needs the rest of the cluster's pods in memory.
-	children := controller.NewChildInformerFactory(kubeClient, opts.resync)
+	children := informers.NewChildInformerFactory(kubeClient, opts.resync)
 	cluster := kubeinformers.NewSharedInformerFactory(kubeClient, opts.resync)
 	kuscia := kusciainformers.NewSharedInformerFactory(kusciaClient, opts.resync)
 
@@ -209,7 +211,7 @@ func runController(ctx context.Context, opts options, cs clients, registry *prom
 	if err != nil {
 		return err
 	}
-	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: metrics, Policy: policy,
+	c, err := controller.NewController(ctx, kubeClient, kusciaClient, inf, controller.Options{Recorder: recorder, Metrics: syncMetrics, Policy: policy,
 		GateClient: cs.gate, StatusBatchDelay: opts.statusBatchDelay, MarkKey: markKey})
 	if err != nil {
 		return fmt.Errorf("build controller: %w", err)

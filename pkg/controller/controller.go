@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -22,8 +23,9 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
-	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller/informers"
+	"kusciatask.io/controller/pkg/controller/metrics"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions/kuscia/v1alpha1"
 	kuscialisters "kusciatask.io/controller/pkg/generated/listers/kuscia/v1alpha1"
@@ -85,9 +87,9 @@ type Controller struct {
 	// clock is injected so tests control time.
 	clock clock.PassiveClock
 	// metrics observes syncs; nil-safe.
-	metrics *Metrics
+	metrics *metrics.Metrics
 	// phases counts the cached tasks by phase, for kusciatask_tasks.
-	phases *phaseCounts
+	phases *metrics.PhaseCounts
 	// policy is what the operator lets tasks do (pod security level,
 	// size bounds); the builder applies it.
 	policy builder.Policy
@@ -103,8 +105,8 @@ type Controller struct {
 
 // Informers are the informers the controller reads from. The pod, service
 // and config map informers may be filtered to objects carrying the
-// kuscia.secretflow/task-uid label. NewController sets TrimForCache as the
-// transform of each: their caches hold only what the controller reads, so
+// kuscia.secretflow/task-uid label (see informers.NewChildInformerFactory).
+// NewController sets an informers.Trimmer as the transform of each: their caches hold only what the controller reads, so
 // they must not be shared with code that reads more, and must not have
 // been started.
 type Informers struct {
@@ -129,7 +131,7 @@ type Options struct {
 	// RateLimiter defaults to client-go's controller rate limiter.
 	RateLimiter workqueue.TypedRateLimiter[cache.ObjectName]
 	// Metrics defaults to no metrics.
-	Metrics *Metrics
+	Metrics *metrics.Metrics
 	// ExpectationsTimeout defaults to DefaultExpectationsTimeout.
 	ExpectationsTimeout time.Duration
 	// Policy bounds what tasks may do; zero fields take the builder's
@@ -169,27 +171,7 @@ const taskMutationCacheSize = 4096
 // NewController builds a controller and registers its event handlers and
 // indexes on the informers. Start the informers, then call Run.
 func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaClient versioned.Interface, inf Informers, opts Options) (*Controller, error) {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Recorder == nil {
-		opts.Recorder = &record.FakeRecorder{}
-	}
-	if opts.RateLimiter == nil {
-		opts.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()
-	}
-	if opts.ExpectationsTimeout == 0 {
-		opts.ExpectationsTimeout = DefaultExpectationsTimeout
-	}
-	if opts.GateClient == nil {
-		opts.GateClient = kubeClient
-	}
-	if opts.CreateChunk < 1 {
-		opts.CreateChunk = DefaultCreateChunk
-	}
-	if opts.MaxCreateBatch < 1 {
-		opts.MaxCreateBatch = DefaultMaxCreateBatch
-	}
+	opts = opts.withDefaults(kubeClient)
 	marker, err := mark.New(opts.MarkKey)
 	if err != nil {
 		return nil, fmt.Errorf("options: %w", err)
@@ -216,7 +198,7 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		outage:           newOutage(opts.Clock),
 		clock:            opts.Clock,
 		metrics:          opts.Metrics,
-		phases:           newPhaseCounts(),
+		phases:           metrics.NewPhaseCounts(),
 		policy:           opts.Policy,
 		createChunk:      opts.CreateChunk,
 		maxCreateBatch:   opts.MaxCreateBatch,
@@ -231,6 +213,32 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		return nil, err
 	}
 	return c, nil
+}
+
+// withDefaults is o with each zero value that has a default set to it.
+func (o Options) withDefaults(kubeClient kubernetes.Interface) Options {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Recorder == nil {
+		o.Recorder = &record.FakeRecorder{}
+	}
+	if o.RateLimiter == nil {
+		o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()
+	}
+	if o.ExpectationsTimeout == 0 {
+		o.ExpectationsTimeout = DefaultExpectationsTimeout
+	}
+	if o.GateClient == nil {
+		o.GateClient = kubeClient
+	}
+	if o.CreateChunk < 1 {
+		o.CreateChunk = DefaultCreateChunk
+	}
+	if o.MaxCreateBatch < 1 {
+		o.MaxCreateBatch = DefaultMaxCreateBatch
+	}
+	return o
 }
 
 // newQueue is a rate-limited, delaying workqueue over lanes.
@@ -252,9 +260,9 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 	// Task updates are never skipped: a periodic resync of the tasks is the
 	// safety net that catches anything an event missed.
 	taskHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.phases.move(nil, obj); c.observeTask(obj); c.enqueueTask(obj) },
-		UpdateFunc: func(old, obj any) { c.phases.move(old, obj); c.observeTask(obj); c.enqueueTask(obj) },
-		DeleteFunc: func(obj any) { c.phases.move(obj, nil); c.observeTaskDeleted(obj); c.enqueueTask(obj) },
+		AddFunc:    func(obj any) { c.phases.Move(nil, obj); c.observeTask(obj); c.enqueueTask(obj) },
+		UpdateFunc: func(old, obj any) { c.phases.Move(old, obj); c.observeTask(obj); c.enqueueTask(obj) },
+		DeleteFunc: func(obj any) { c.phases.Move(obj, nil); c.observeTaskDeleted(obj); c.enqueueTask(obj) },
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
@@ -268,21 +276,19 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 		handler  cache.ResourceEventHandler
 	}
 	regs := []registration{
-		{inf.Tasks.Informer(), cache.Indexers{
-			indexByAppImage: byParty(func(p kusciav1alpha1.PartyInfo) string { return p.AppImageRef }),
-			indexByDomain:   byParty(func(p kusciav1alpha1.PartyInfo) string { return p.DomainID }),
-		}, taskHandler},
-		{inf.AppImages.Informer(), nil, refHandler(indexByAppImage)},
-		{inf.Namespaces.Informer(), nil, refHandler(indexByDomain)},
-		{inf.Pods.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
-		{inf.Services.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
-		{inf.ConfigMaps.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler},
+		{inf.Tasks.Informer(), informers.TaskIndexers(), taskHandler},
+		{inf.AppImages.Informer(), nil, refHandler(informers.IndexByAppImage)},
+		{inf.Namespaces.Informer(), nil, refHandler(informers.IndexByDomain)},
+		{inf.Pods.Informer(), informers.ChildIndexers(), childHandler},
+		{inf.Services.Informer(), informers.ChildIndexers(), childHandler},
+		{inf.ConfigMaps.Informer(), informers.ChildIndexers(), childHandler},
 	}
 	if inf.PodGroups != nil {
-		regs = append(regs, registration{inf.PodGroups.Informer(), cache.Indexers{indexByTaskUID: taskUIDOf}, childHandler})
+		regs = append(regs, registration{inf.PodGroups.Informer(), informers.ChildIndexers(), childHandler})
 	}
+	trimmer := informers.NewTrimmer()
 	for _, r := range regs {
-		if err := r.informer.SetTransform(TrimForCache); err != nil {
+		if err := r.informer.SetTransform(trimmer.Trim); err != nil {
 			return fmt.Errorf("set the cache transform: %w", err)
 		}
 		if r.indexers != nil {
@@ -344,7 +350,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	start := c.clock.Now()
 	result, err := c.syncHandler(ctx, key)
 	took := c.clock.Since(start)
-	c.metrics.observeSync(took, err)
+	c.metrics.ObserveSync(took, err)
 	logger.V(4).Info("Synced", "took", took)
 	switch {
 	case apierrors.IsConflict(err):
@@ -386,6 +392,12 @@ type syncResult struct {
 	// requeue: sync again as soon as a worker is free (a large task whose
 	// creation goes on in the next chunk).
 	requeue bool
+}
+
+// RegisterTaskPhaseCollector registers the kusciatask_tasks gauge (the
+// tasks of the controller's cache by phase) on reg.
+func (c *Controller) RegisterTaskPhaseCollector(reg prometheus.Registerer) {
+	metrics.RegisterTaskPhases(reg, c.phases)
 }
 
 // HasSynced reports whether every informer cache has been filled; it backs

@@ -1,3 +1,6 @@
+// Expectations: the creates, deletes and opened gates of this controller
+// that its informer caches may not show yet.
+
 package controller
 
 import (

@@ -27,6 +27,7 @@ import (
 
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/controller/informers"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned/fake"
 	kusciainformers "kusciatask.io/controller/pkg/generated/informers/externalversions"
 	"kusciatask.io/controller/pkg/mark"
@@ -41,8 +42,8 @@ var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
 // fixture is a controller on fake clientsets whose informer caches are
 // filled from the fakes' trackers, never by running informers: each sync
-// sees exactly the objects the test put there, trimmed by TrimForCache as
-// a running informer would store them.
+// sees exactly the objects the test put there, trimmed by an
+// informers.Trimmer as a running informer would store them.
 type fixture struct {
 	// conflicts counts the task writes refused for a stale resourceVersion.
 	conflicts int
@@ -52,9 +53,11 @@ type fixture struct {
 	kuscia    *fake.Clientset
 	clock     *clocktesting.FakeClock
 	recorder  *record.FakeRecorder
-	c         *Controller
-	kubeInf   kubeinformers.SharedInformerFactory
-	kInf      kusciainformers.SharedInformerFactory
+	// trimmer trims what the fixture puts in the informer caches.
+	trimmer *informers.Trimmer
+	c       *Controller
+	kubeInf kubeinformers.SharedInformerFactory
+	kInf    kusciainformers.SharedInformerFactory
 }
 
 // newFixture seeds the fakes with objects (Kuscia and Kubernetes objects
@@ -90,6 +93,7 @@ func newFixtureServing(t *testing.T, servesPodGroups bool, objects ...runtime.Ob
 		kuscia:   fake.NewClientset(kusciaObjs...),
 		clock:    clocktesting.NewFakeClock(t0),
 		recorder: record.NewFakeRecorder(100),
+		trimmer:  informers.NewTrimmer(),
 	}
 	f.kuscia.PrependReactor("update", "kusciatasks", f.updateTask)
 	f.kubeInf = kubeinformers.NewSharedInformerFactory(f.kube, 0)
@@ -170,7 +174,7 @@ func (f *fixture) refreshExcept(lagging ...string) {
 		for i, item := range items {
 			// What a running informer stores: the controller's
 			// transform of the object the API server sent.
-			items[i], err = TrimForCache(item.(runtime.Object).DeepCopyObject())
+			items[i], err = f.trimmer.Trim(item.(runtime.Object).DeepCopyObject())
 			require.NoError(f.t, err)
 		}
 		require.NoError(f.t, inf.GetIndexer().Replace(items, ""))

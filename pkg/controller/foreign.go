@@ -1,3 +1,6 @@
+// Pods that carry a task's labels and controller reference but not this
+// controller's mark: told once in an Event, never counted.
+
 package controller
 
 import (

@@ -1,3 +1,5 @@
+// Opening the reservation gates of a reserved gang's pods (gate patches).
+
 package controller
 
 import (
@@ -19,7 +21,7 @@ import (
 // kindPodGate names the expectation that a pod's gate shows open.
 const kindPodGate = "pod gate"
 
-// openGates opens the reservation gate of each pod a Running status lists,
+// patchGates opens the reservation gate of each pod a Running status lists,
 // with one JSON merge patch per pod carrying the pod's UID: a patch never
 // opens a newer pod of the same name (the API server refuses to change a
 // UID). The patches go out concurrently, at most maxCreateBatch at once:
@@ -27,7 +29,7 @@ const kindPodGate = "pod gate"
 // expected in the pod cache before the task syncs again, so a sync never
 // patches a gate it already opened. A pod gone or replaced meanwhile is
 // skipped; other errors are returned for a retry.
-func (c *Controller) openGates(ctx context.Context, task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
+func (c *Controller) patchGates(ctx context.Context, task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
 	errs := make([]error, len(pods))
 	sem := make(chan struct{}, c.maxCreateBatch)
 	var wg sync.WaitGroup

@@ -1,3 +1,6 @@
+// The two lanes under the workqueue: a task whose children changed goes
+// before tasks waiting to be created.
+
 package controller
 
 import (
@@ -45,13 +48,14 @@ func newLanes() *lanes {
 	return &lanes{marks: map[cache.ObjectName]struct{}{}, in: map[cache.ObjectName]lane{}}
 }
 
-// markFast asks for the next Add of key to go in the fast lane (or, when
-// key is queued already in the slow lane, for it to move up). Call it just
-// before the Add.
-func (l *lanes) markFast(key cache.ObjectName) {
+// addFast adds key to q (whose storage is l) in the fast lane, or moves it
+// up there when q holds it already in the slow lane. The mark is set just
+// before the Add, which takes it (Push or Touch).
+func (l *lanes) addFast(q workqueue.TypedInterface[cache.ObjectName], key cache.ObjectName) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.marks[key] = struct{}{}
+	l.mu.Unlock()
+	q.Add(key)
 }
 
 // takeMark reports whether key was marked fast and clears the mark.

@@ -35,8 +35,7 @@ func newLanesQueue(t *testing.T) (*lanes, workqueue.TypedRateLimitingInterface[c
 }
 
 func addFast(l *lanes, q workqueue.TypedRateLimitingInterface[cache.ObjectName], key string) {
-	l.markFast(keyOf(key))
-	q.Add(keyOf(key))
+	l.addFast(q, keyOf(key))
 }
 
 // Names marked fast are taken before the others, each lane in order.

@@ -1,3 +1,6 @@
+// Counting the tasks that wait for an unreachable API server, so an outage
+// is logged once per interval.
+
 package controller
 
 import (

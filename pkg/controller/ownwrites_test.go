@@ -176,7 +176,7 @@ func TestTaskDeletedBeforeTheStatusWrite(t *testing.T) {
 func TestWrittenTaskIsCachedTrimmed(t *testing.T) {
 	f := newFixture(t, psiObjects(t)...)
 	task := f.task(psi)
-	task.Annotations = map[string]string{lastAppliedAnnotation: "{}", "keep": "me"}
+	task.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: "{}", "keep": "me"}
 	task.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	_, err := f.kuscia.KusciaV1alpha1().KusciaTasks().Update(f.ctx, task, metav1.UpdateOptions{})
 	require.NoError(t, err)
@@ -198,7 +198,7 @@ func TestWrittenTaskIsCachedTrimmed(t *testing.T) {
 }
 
 // A finished task is cached without its pods' and services' reports
-// (trimTask): its status never changes again, so no sync may write it,
+// (informers.TrimTask): its status never changes again, so no sync may write it,
 // whatever happens to its pods, and the server keeps the reports.
 func TestAFinishedTaskCachedWithoutItsReportsWritesNothing(t *testing.T) {
 	f := newFixture(t, psiObjects(t)...)

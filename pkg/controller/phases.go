@@ -1,3 +1,5 @@
+// The phase handlers: per phase, what one sync decides (the step).
+
 package controller
 
 import (
@@ -11,6 +13,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/reservation"
 	"kusciatask.io/controller/pkg/status"
 )
@@ -72,7 +75,7 @@ func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, 
 	prev := tc.task.Status.Reservation
 	current, stale := splitByRound(tc.children.pods, currentRound(prev))
 	parties := roster.ReservationParties(current)
-	groups := groupMessages(tc.children.podGroups)
+	groups := podgroup.NotScheduledByParty(tc.children.podGroups)
 	for i := range parties {
 		parties[i].GroupMessage = groups[parties[i].DomainID]
 	}

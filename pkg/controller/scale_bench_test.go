@@ -18,6 +18,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller/informers"
 )
 
 // finishedTask is one Succeeded seed PSI task and its children as the API
@@ -46,7 +47,7 @@ func newFinishedTask(b *testing.B) finishedTask {
 	if err != nil {
 		b.Fatal(err)
 	}
-	task.Annotations = map[string]string{lastAppliedAnnotation: `{"apiVersion":"kuscia.secretflow/v1alpha1","kind":"KusciaTask","metadata":{"name":"` + task.Name + `"},"spec":` + string(spec) + `}`}
+	task.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: `{"apiVersion":"kuscia.secretflow/v1alpha1","kind":"KusciaTask","metadata":{"name":"` + task.Name + `"},"spec":` + string(spec) + `}`}
 	task.ManagedFields = []metav1.ManagedFieldsEntry{
 		managedEntry(b, "kubectl-client-side-apply", "", map[string]any{"metadata": task.ObjectMeta, "spec": task.Spec}),
 		managedEntry(b, ControllerName, "status", map[string]any{"status": task.Status}),
@@ -187,7 +188,7 @@ func (ft finishedTask) fill(b *testing.B, c *Controller, n int, transform cache.
 	for i := range n {
 		task, children := ft.copyN(i)
 		store(c.taskIndexer, task)
-		c.phases.move(nil, task)
+		c.phases.Move(nil, task)
 		for _, child := range children {
 			kind := builder.KindOf(child.(metav1.Object))
 			if len(kinds) == 0 || slices.Contains(kinds, kind) {
@@ -212,7 +213,7 @@ func BenchmarkSyncAtScale(b *testing.B) {
 		f.startRunning(psi)
 		f.updatePods(runPod)
 		f.mustSync(psi)
-		ft.fill(b, f.c, n, TrimForCache)
+		ft.fill(b, f.c, n, f.trimmer.Trim)
 		runtime.GC() // the fill's garbage is no part of a sync's cost
 		f.kube.ClearActions()
 		f.kuscia.ClearActions()
@@ -232,7 +233,7 @@ func BenchmarkSyncAtScale(b *testing.B) {
 		newer.ResourceVersion = "2"
 		b.Run(fmt.Sprintf("namespace-event/finished=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				f.c.enqueueReferrersIfChanged(indexByDomain, ns, newer)
+				f.c.enqueueReferrersIfChanged(informers.IndexByDomain, ns, newer)
 			}
 			if got := queued(f.c); len(got) != 1 || got[0] != psi {
 				b.Fatalf("queued %v, want only the running task", got)
@@ -253,7 +254,7 @@ func BenchmarkSyncAtScale(b *testing.B) {
 // BenchmarkMemoryPerFinishedTask reports the heap a finished task (the
 // seed PSI task: 2 pods, 6 services, 2 config maps) holds in the
 // controller's caches, whole as the API server sends it and trimmed by
-// TrimForCache, measured in one run: the live heap after a GC with 1,000
+// informers.Trimmer, measured in one run: the live heap after a GC with 1,000
 // of them cached, less the live heap before. The kinds rows say how much
 // of the trimmed figure each kind of object is, to weigh deleting services
 // and config maps when a task finishes.
@@ -270,9 +271,9 @@ func BenchmarkMemoryPerFinishedTask(b *testing.B) {
 	}
 	for b.Loop() {
 		wholeB := measure(func(c *Controller) { ft.fill(b, c, n, whole) })
-		trimmedB := measure(func(c *Controller) { ft.fill(b, c, n, TrimForCache) })
-		taskOnly := measure(func(c *Controller) { ft.fill(b, c, n, TrimForCache, "none") })
-		withPods := measure(func(c *Controller) { ft.fill(b, c, n, TrimForCache, kindPod) })
+		trimmedB := measure(func(c *Controller) { ft.fill(b, c, n, informers.NewTrimmer().Trim) })
+		taskOnly := measure(func(c *Controller) { ft.fill(b, c, n, informers.NewTrimmer().Trim, "none") })
+		withPods := measure(func(c *Controller) { ft.fill(b, c, n, informers.NewTrimmer().Trim, kindPod) })
 		b.ReportMetric(wholeB, "B/task-whole")
 		b.ReportMetric(trimmedB, "B/task-trimmed")
 		b.ReportMetric(taskOnly, "B/task-trimmed-task-only")

@@ -1,3 +1,8 @@
+// One sync of one task, in one straight line: read (the task, its
+// children), decide (the phase handler: status, reservation, what to
+// create, stop and open), act (the status written or held, stops, gate
+// patches, creates, Events), requeue.
+
 package controller
 
 import (
@@ -14,6 +19,8 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller/informers"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/status"
 )
 
@@ -30,7 +37,9 @@ func (c *Controller) syncFailed(task *kusciav1alpha1.KusciaTask, err error) {
 	}
 }
 
-// taskContext is what one sync knows about one task.
+// taskContext is what one sync knows about one task. The acts that change
+// what the sync knows (a status written or held, children created) return
+// a new taskContext; none changes the one it is given.
 type taskContext struct {
 	// stored is the task as last read or written; task is the same task
 	// with its held status, if any (see heldStatuses): what the sync
@@ -44,13 +53,27 @@ type taskContext struct {
 // input is what the status package computes a status from.
 func (tc *taskContext) input(roster *builder.Roster) status.Input {
 	return status.Input{Task: tc.task, Roster: roster, Pods: tc.children.pods, Services: tc.children.services, Now: tc.now,
-		Start: startTime(tc), GroupMessages: groupMessages(tc.children.podGroups)}
+		Start: startTime(tc), GroupMessages: podgroup.NotScheduledByParty(tc.children.podGroups)}
 }
 
-// syncHandler reconciles one task: the handler of its phase decides the
-// next status and what to create and delete; the status is written first,
-// then the decision is carried out. Input errors fail the task and are not
-// retried; other errors are returned for a rate-limited retry.
+// reading is tc reading the task as stored and viewed next.
+func (tc *taskContext) reading(stored, view *kusciav1alpha1.KusciaTask) *taskContext {
+	next := *tc
+	next.stored, next.task = stored, view
+	return &next
+}
+
+// withCreated is tc with the children the sync created (or adopted) added.
+func (tc *taskContext) withCreated(objs []metav1.Object) *taskContext {
+	next := *tc
+	next.children = tc.children.with(objs)
+	return &next
+}
+
+// syncHandler reconciles one task: it reads the task, the phase handler
+// decides the step (an input error fails the task and is not retried),
+// and carryOut acts on it; other errors are returned for a rate-limited
+// retry.
 func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syncResult, error) {
 	logger := klog.FromContext(ctx)
 	task, err := c.getTask(key.Name)
@@ -69,11 +92,7 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	}
 	tc := &taskContext{stored: task, task: c.held.view(task), children: c.childrenOf(task), now: c.clock.Now()}
 	c.reportForeign(ctx, task, tc.children.foreign)
-	st, err := c.handlerFor(task.Status.Phase)(ctx, tc)
-	if ie, ok := builder.AsInputError(err); ok {
-		logger.Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
-		st, err = failedStep(tc, st.roster, ie), nil
-	}
+	st, err := c.decide(ctx, tc)
 	if err != nil {
 		c.syncFailed(task, err)
 		return syncResult{}, err
@@ -89,30 +108,38 @@ func (c *Controller) syncHandler(ctx context.Context, key cache.ObjectName) (syn
 	return res, err
 }
 
-// carryOut writes the step's status (or holds it, see commitStatus), then
-// stops its pods and creates its children. A create the API server refuses
-// for good fails the task in the same sync (and stops what was created);
-// one that may heal is told in status and retried, at the latest at the
-// step's deadline.
+// decide runs the handler of the stored task's phase; an input error
+// decides to fail the task.
+func (c *Controller) decide(ctx context.Context, tc *taskContext) (step, error) {
+	st, err := c.handlerFor(tc.stored.Status.Phase)(ctx, tc)
+	if ie, ok := builder.AsInputError(err); ok {
+		klog.FromContext(ctx).Info("Task failed on its input", "reason", ie.Reason, "message", ie.Message)
+		return failedStep(tc, st.roster, ie), nil
+	}
+	return st, err
+}
+
+// carryOut acts on the step, each act once and in this order: the status
+// written (or held, see commitStatus), a tampered phase reported (and
+// nothing else), the pods stopped, the gates opened, the children created.
+// A create the API server refuses for good fails the task in the same
+// sync (and stops what was created); one that may heal is told in status
+// and retried, at the latest at the step's deadline.
 func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (syncResult, error) {
-	hold, err := c.commitStatus(ctx, tc, st.next)
+	tc, hold, err := c.commitStatus(ctx, tc, st.next)
 	if err != nil {
 		return syncResult{}, err
 	}
 	if st.tampered != "" {
 		return syncResult{}, c.reportTampered(ctx, tc, st)
 	}
-	task := tc.task
-	res := syncResult{requeueAfter: requeueDelay(st.requeueAt, tc.now)}
-	if hold > 0 && (res.requeueAfter == 0 || hold < res.requeueAfter) {
-		res.requeueAfter = hold
-	}
-	if err := c.stopPods(ctx, task, st.next.Stop); err != nil {
-		c.syncFailed(task, err)
+	res := nextSync(st.requeueAt, hold, tc.now)
+	if err := c.stopPods(ctx, tc.task, st.next.Stop); err != nil {
+		c.syncFailed(tc.task, err)
 		return res, err
 	}
-	if err := c.openGates(ctx, task, st.next.Open); err != nil {
-		c.syncFailed(task, err)
+	if err := c.patchGates(ctx, tc.task, st.next.Open); err != nil {
+		c.syncFailed(tc.task, err)
 		return res, err
 	}
 	create := st.create
@@ -121,20 +148,79 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		// for long, and other tasks get their turn in between.
 		create, res.requeue = create[:c.createChunk], true
 	}
-	err = c.createChildren(ctx, tc, create)
-	if ie, ok := builder.AsInputError(err); ok {
-		klog.FromContext(ctx).Info("The API server refused a child", "reason", ie.Reason, "message", ie.Message)
-		return c.carryOut(ctx, tc, failedStep(tc, st.roster, ie))
-	}
+	created, err := c.createChildren(ctx, tc.task, create)
 	var re *retryableError
-	if !errors.As(err, &re) {
-		return res, err
+	switch ie, refused := builder.AsInputError(err); {
+	case refused:
+		klog.FromContext(ctx).Info("The API server refused a child", "reason", ie.Reason, "message", ie.Message)
+		tc = tc.withCreated(created)
+		return syncResult{}, c.failTask(ctx, tc, failedStep(tc, st.roster, ie))
+	case errors.As(err, &re):
+		return c.tellCreateFailed(ctx, tc, res, err, status.CreateFailed(tc.task.Status, re.reason, re.Error(), tc.now))
 	}
-	s := status.CreateFailed(task.Status, re.reason, re.Error(), tc.now)
-	if werr := c.writeNow(ctx, tc, s); werr != nil {
+	return res, err
+}
+
+// nextSync is when to sync again: at the step's deadline, or when the
+// held status is due if that comes first.
+func nextSync(requeueAt time.Time, hold time.Duration, now time.Time) syncResult {
+	res := syncResult{requeueAfter: requeueDelay(requeueAt, now)}
+	if hold > 0 && (res.requeueAfter == 0 || hold < res.requeueAfter) {
+		res.requeueAfter = hold
+	}
+	return res
+}
+
+// commitStatus writes the next status when it differs from the stored one,
+// unless it may wait (status.MayWait): then it is held, and written by the
+// first sync after statusBatchDelay, so the steps of a burst (a round's
+// objects created, its pods scheduled and started) reach the API server as
+// one write. It returns the task as the sync reads it next, and how long
+// the status is held (0 once written).
+func (c *Controller) commitStatus(ctx context.Context, tc *taskContext, n status.Next) (*taskContext, time.Duration, error) {
+	stored := tc.stored
+	if !status.Changed(&stored.Status, &n.Status) {
+		c.held.drop(stored.Name)
+		return tc.reading(stored, stored), 0, nil
+	}
+	if c.statusBatchDelay > 0 && status.MayWait(&stored.Status, n) {
+		since := c.held.hold(stored, n.Status, tc.now)
+		if wait := since.Add(c.statusBatchDelay).Sub(tc.now); wait > 0 {
+			klog.FromContext(ctx).V(5).Info("Holding the status", "for", wait)
+			return tc.reading(stored, c.held.view(stored)), wait, nil
+		}
+	}
+	written, err := c.writeNow(ctx, stored, n.Status)
+	if err != nil {
+		return nil, 0, err
+	}
+	return tc.reading(written, written), 0, nil
+}
+
+// failTask carries out a step that fails the task after a create the API
+// server refused for good: its status written at once (a failed status
+// never waits, see status.MayWait, and opens no gate), then its pods
+// stopped.
+func (c *Controller) failTask(ctx context.Context, tc *taskContext, failed step) error {
+	written, err := c.writeNow(ctx, tc.stored, failed.next.Status)
+	if err != nil {
+		return err
+	}
+	if err := c.stopPods(ctx, written, failed.next.Stop); err != nil {
+		c.syncFailed(written, err)
+		return err
+	}
+	return nil
+}
+
+// tellCreateFailed writes s, the status that tells why a create that may
+// heal failed (err), and says when to try again: a quota at a steady
+// pace, anything else with the queue's backoff (err is returned).
+func (c *Controller) tellCreateFailed(ctx context.Context, tc *taskContext, res syncResult, err error, s kusciav1alpha1.KusciaTaskStatus) (syncResult, error) {
+	if _, werr := c.writeNow(ctx, tc.stored, s); werr != nil {
 		return res, errors.Join(err, werr)
 	}
-	if re.reason == kusciav1alpha1.ReasonResourceQuotaExceeded {
+	if s.Reason == kusciav1alpha1.ReasonResourceQuotaExceeded {
 		// A quota frees up as other pods finish: look again at a steady
 		// pace (status tells why the task waits), not with a backoff that
 		// could outgrow the task's lifecycle.
@@ -143,43 +229,19 @@ func (c *Controller) carryOut(ctx context.Context, tc *taskContext, st step) (sy
 		}
 		return res, nil
 	}
-	c.syncFailed(task, err)
+	c.syncFailed(tc.task, err)
 	return res, err
 }
 
-// commitStatus writes the next status when it differs from the stored one,
-// unless it may wait (status.MayWait): then it is held, and written by the
-// first sync after statusBatchDelay, so the steps of a burst (a round's
-// objects created, its pods scheduled and started) reach the API server as
-// one write. It returns how long the status is held, or 0 once written.
-func (c *Controller) commitStatus(ctx context.Context, tc *taskContext, n status.Next) (time.Duration, error) {
-	stored := tc.stored
-	if !status.Changed(&stored.Status, &n.Status) {
-		c.held.drop(stored.Name)
-		tc.task = stored
-		return 0, nil
-	}
-	if c.statusBatchDelay > 0 && status.MayWait(&stored.Status, n) {
-		since := c.held.hold(stored, n.Status, tc.now)
-		if wait := since.Add(c.statusBatchDelay).Sub(tc.now); wait > 0 {
-			klog.FromContext(ctx).V(5).Info("Holding the status", "for", wait)
-			tc.task = c.held.view(stored)
-			return wait, nil
-		}
-	}
-	return 0, c.writeNow(ctx, tc, n.Status)
-}
-
-// writeNow writes s over the stored task and makes the written task the
-// sync's view.
-func (c *Controller) writeNow(ctx context.Context, tc *taskContext, s kusciav1alpha1.KusciaTaskStatus) error {
-	written, err := c.writeStatus(ctx, tc.stored, s)
+// writeNow writes s over the stored task, forgets what is held for it and
+// returns the task as written.
+func (c *Controller) writeNow(ctx context.Context, stored *kusciav1alpha1.KusciaTask, s kusciav1alpha1.KusciaTaskStatus) (*kusciav1alpha1.KusciaTask, error) {
+	written, err := c.writeStatus(ctx, stored, s)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.held.drop(written.Name)
-	tc.stored, tc.task = written, written
-	return nil
+	return written, nil
 }
 
 // quotaRetryInterval is how often a task held back by a ResourceQuota tries
@@ -270,7 +332,7 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	}
 	if task.Status.Phase.IsTerminal() {
 		// Final, and cached without its pods' and services' reports
-		// (trimTask): a write from this copy would drop them.
+		// (informers.TrimTask): a write from this copy would drop them.
 		return nil, fmt.Errorf("update status of task %s: the status of a %s task is final", task.Name, task.Status.Phase)
 	}
 	updated := task.DeepCopy()
@@ -282,11 +344,11 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	if err != nil {
 		return nil, fmt.Errorf("update status of task %s: %w", task.Name, err)
 	}
-	// Cached as the informer would hold it (TrimForCache), not whole with
+	// Cached as the informer would hold it (informers.Trimmer), not whole with
 	// managed fields and, for a finished task, its input; and dropped at
 	// once when the informer showed the write before this line (a read
 	// drops a copy the informer has caught up with).
-	written = trimTask(written)
+	written = informers.TrimTask(written)
 	c.tasks.Mutation(written)
 	_, _, _ = c.tasks.GetByKey(written.Name)
 	logger := klog.FromContext(ctx)
@@ -296,6 +358,6 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	for _, e := range status.Events(&task.Status, &s) {
 		c.recorder.Event(task, e.Type, e.Reason, e.Message)
 	}
-	c.metrics.observeTransition(&task.Status, &s)
+	c.metrics.ObserveTransition(&task.Status, &s)
 	return written, nil
 }

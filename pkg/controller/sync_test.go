@@ -89,11 +89,14 @@ func TestSecondSyncWithNothingChangedWritesNothing(t *testing.T) {
 func TestStatusIsWrittenOnlyThroughTheStatusSubresource(t *testing.T) {
 	f := newFixture(t, psiObjects(t)...)
 	f.mustSync(psi)
+	writes := 0
 	for _, a := range f.kuscia.Actions() {
 		if a.GetVerb() == "update" || a.GetVerb() == "patch" {
+			writes++
 			assert.Equal(t, "status", a.GetSubresource(), "task written outside the status subresource: %v", a)
 		}
 	}
+	assert.Positive(t, writes, "the first sync writes the task's status")
 }
 
 func TestPendingToRunningToSucceeded(t *testing.T) {

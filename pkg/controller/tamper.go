@@ -1,3 +1,5 @@
+// Reporting a finished phase the task's own pods do not explain.
+
 package controller
 
 import (
@@ -10,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/controller/informers"
 	"kusciatask.io/controller/pkg/status"
 )
 
@@ -20,7 +23,7 @@ const msgStatusTampered = "status.phase was set to %s by someone other than the 
 // reportTampered writes, once, the status of a finished task whose phase
 // its pods do not explain (status.Tampered), and records a Warning. It
 // reads the task from the API server first: the cache holds a finished
-// task without its pods' and services' reports (trimTask), and writeStatus
+// task without its pods' and services' reports (informers.TrimTask), and writeStatus
 // refuses to write over a finished status for that reason. A task read
 // back already reported, or whose phase the pods now explain, is left
 // alone.
@@ -47,7 +50,7 @@ func (c *Controller) reportTampered(ctx context.Context, tc *taskContext, st ste
 	if err != nil {
 		return fmt.Errorf("update status of task %s (tampered): %w", fresh.Name, err)
 	}
-	c.tasks.Mutation(trimTask(written))
+	c.tasks.Mutation(informers.TrimTask(written))
 	klog.FromContext(ctx).Info("A finished phase the task's pods do not explain; no pod stopped", "phase", fresh.Status.Phase, "why", why)
 	c.recorder.Eventf(fresh, corev1.EventTypeWarning, string(kusciav1alpha1.ReasonStatusTampered), msgStatusTampered, fresh.Status.Phase, why)
 	return nil

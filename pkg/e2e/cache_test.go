@@ -24,6 +24,7 @@ import (
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/controller"
+	"kusciatask.io/controller/pkg/controller/informers"
 )
 
 // managers are the managed fields entries of an object, as
@@ -68,7 +69,7 @@ func TestStatusWritesFromTrimmedCacheKeepMetadataAndSpec(t *testing.T) {
 	assertKept(task)
 
 	// A status write from a finished task's cached copy.
-	obj, err := controller.TrimForCache(task.DeepCopy())
+	obj, err := informers.NewTrimmer().Trim(task.DeepCopy())
 	require.NoError(t, err)
 	cached := obj.(*kusciav1alpha1.KusciaTask)
 	require.Empty(t, cached.ManagedFields)

@@ -34,6 +34,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
+
+	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
 
 // Resource is the PodGroup resource this package uses.
@@ -176,6 +178,19 @@ func NotScheduledMessage(pg *schedulingv1beta1.PodGroup) (message string, ok boo
 		return capMessage(msg), true
 	}
 	return c.Reason, true
+}
+
+// NotScheduledByParty maps each party (by the party label of its PodGroup)
+// to why kube-scheduler cannot place its group (NotScheduledMessage), for
+// the parties it said so of.
+func NotScheduledByParty(groups []*schedulingv1beta1.PodGroup) map[string]string {
+	out := map[string]string{}
+	for _, pg := range groups {
+		if msg, ok := NotScheduledMessage(pg); ok {
+			out[pg.Labels[kusciav1alpha1.LabelParty]] = msg
+		}
+	}
+	return out
 }
 
 // MaxMessageLength bounds the scheduler's message as it is copied into a

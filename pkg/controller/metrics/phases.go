@@ -1,4 +1,6 @@
-package controller
+// The kusciatask_tasks gauge: the tasks of the cache by phase.
+
+package metrics
 
 import (
 	"sync"
@@ -9,11 +11,11 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
 
-// phaseCounts counts the tasks of the informer cache by phase. The task
+// PhaseCounts counts the tasks of the informer cache by phase. The task
 // event handler keeps it up to date, one task at a time, so a scrape of
 // kusciatask_tasks costs the same at 10 tasks as at 10,000 (listing the
 // cache at each scrape would not).
-type phaseCounts struct {
+type PhaseCounts struct {
 	mu sync.Mutex
 	n  map[kusciav1alpha1.KusciaTaskPhase]int
 }
@@ -23,14 +25,15 @@ var countedPhases = []kusciav1alpha1.KusciaTaskPhase{
 	kusciav1alpha1.TaskPending, kusciav1alpha1.TaskRunning, kusciav1alpha1.TaskSucceeded, kusciav1alpha1.TaskFailed,
 }
 
-func newPhaseCounts() *phaseCounts {
-	return &phaseCounts{n: map[kusciav1alpha1.KusciaTaskPhase]int{}}
+// NewPhaseCounts counts no task yet.
+func NewPhaseCounts() *PhaseCounts {
+	return &PhaseCounts{n: map[kusciav1alpha1.KusciaTaskPhase]int{}}
 }
 
-// move counts a task leaving the phase of old and entering the phase of
+// Move counts a task leaving the phase of old and entering the phase of
 // obj; old is nil for an added task, obj nil for a deleted one.
 // Tombstones are unwrapped; anything that is no task is ignored.
-func (p *phaseCounts) move(old, obj any) {
+func (p *PhaseCounts) Move(old, obj any) {
 	from, hadOld := phaseOf(old)
 	to, hasNew := phaseOf(obj)
 	if hadOld && hasNew && from == to {
@@ -47,7 +50,7 @@ func (p *phaseCounts) move(old, obj any) {
 }
 
 // snapshot is the count of each counted phase.
-func (p *phaseCounts) snapshot() map[kusciav1alpha1.KusciaTaskPhase]int {
+func (p *PhaseCounts) snapshot() map[kusciav1alpha1.KusciaTaskPhase]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make(map[kusciav1alpha1.KusciaTaskPhase]int, len(countedPhases))
@@ -78,15 +81,15 @@ func phaseOf(obj any) (kusciav1alpha1.KusciaTaskPhase, bool) {
 
 // taskPhaseCollector reports the counts at scrape time.
 type taskPhaseCollector struct {
-	counts *phaseCounts
+	counts *PhaseCounts
 	desc   *prometheus.Desc
 }
 
-// RegisterTaskPhaseCollector registers the kusciatask_tasks gauge (the
-// tasks of the controller's cache by phase) on reg.
-func (c *Controller) RegisterTaskPhaseCollector(reg prometheus.Registerer) {
+// RegisterTaskPhases registers the kusciatask_tasks gauge (the tasks of
+// the controller's cache by phase, as counts holds them) on reg.
+func RegisterTaskPhases(reg prometheus.Registerer, counts *PhaseCounts) {
 	reg.MustRegister(&taskPhaseCollector{
-		counts: c.phases,
+		counts: counts,
 		desc:   prometheus.NewDesc("kusciatask_tasks", "Number of KusciaTasks by phase.", []string{"phase"}, nil),
 	})
 }

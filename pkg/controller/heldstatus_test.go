@@ -176,3 +176,10 @@ func conditionStatus(task *kusciav1alpha1.KusciaTask, t kusciav1alpha1.KusciaTas
 	}
 	return ""
 }
+
+// len is the number of tasks with a held status.
+func (h *heldStatuses) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.byTask)
+}

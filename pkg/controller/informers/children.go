@@ -1,4 +1,6 @@
-package controller
+// The informer factory of the controller's children.
+
+package informers
 
 import (
 	"time"

@@ -1,4 +1,9 @@
-package controller
+// Package metrics holds the KusciaTask controller's Prometheus metrics: how
+// its syncs went, what its status writes changed (reservation rounds, time
+// to reserve, finished tasks) and the tasks of its cache by phase. The
+// metric names and label values are what dashboards and the e2e tests
+// read; they do not change.
+package metrics
 
 import (
 	"time"
@@ -39,8 +44,8 @@ const (
 	roundExpired  = "expired"
 )
 
-// NewMetrics registers the sync metrics on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// New registers the sync metrics on reg.
+func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kusciatask_sync_duration_seconds",
@@ -73,7 +78,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observeSync(d time.Duration, err error) {
+// ObserveSync counts a sync that took d and ended with err.
+func (m *Metrics) ObserveSync(d time.Duration, err error) {
 	if m == nil {
 		return
 	}
@@ -87,9 +93,9 @@ func (m *Metrics) observeSync(d time.Duration, err error) {
 	m.syncDuration.WithLabelValues(result).Observe(d.Seconds())
 }
 
-// observeTransition counts what a status write changed: a round that ended,
-// the time the gang took, a task that finished.
-func (m *Metrics) observeTransition(old, s *kusciav1alpha1.KusciaTaskStatus) {
+// ObserveTransition counts what a status write changed: a round that
+// ended, the time the gang took, a task that finished.
+func (m *Metrics) ObserveTransition(old, s *kusciav1alpha1.KusciaTaskStatus) {
 	if m == nil {
 		return
 	}

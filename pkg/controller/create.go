@@ -1,79 +1,25 @@
+// Creating a task's children: which of a round's objects are missing, in
+// creation order, and creating them in slow-start batches of concurrent
+// creates, adopting what this controller made before.
+
 package controller
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 )
-
-// children are the objects a task controls, as the informers see them.
-type children struct {
-	pods       []*corev1.Pod
-	services   []*corev1.Service
-	configMaps []*corev1.ConfigMap
-	podGroups  []*schedulingv1beta1.PodGroup
-	// foreign are pods the task controls that this controller did not
-	// make (no valid mark): never counted, opened, stopped or reported.
-	foreign []*corev1.Pod
-}
-
-// childrenOf looks the task's children up by its UID; only objects the task
-// controls count (a label alone is easy to copy), and of pods only those
-// carrying this controller's mark (an owner reference is easy to copy
-// too).
-func (c *Controller) childrenOf(task *kusciav1alpha1.KusciaTask) children {
-	ch := children{
-		services:   controlledBy[*corev1.Service](c.serviceIndexer, task),
-		configMaps: controlledBy[*corev1.ConfigMap](c.configMapIndexer, task),
-	}
-	ch.pods, ch.foreign = c.splitMarked(task, controlledBy[*corev1.Pod](c.podIndexer, task))
-	if c.podGroupIndexer != nil {
-		ch.podGroups = controlledBy[*schedulingv1beta1.PodGroup](c.podGroupIndexer, task)
-	}
-	return ch
-}
-
-func controlledBy[T metav1.Object](indexer cache.Indexer, task *kusciav1alpha1.KusciaTask) []T {
-	objs, err := indexer.ByIndex(indexByTaskUID, string(task.UID))
-	if err != nil {
-		return nil
-	}
-	out := make([]T, 0, len(objs))
-	for _, o := range objs {
-		if t, ok := o.(T); ok && metav1.IsControlledBy(t, task) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// findChild looks a child up in its informer cache by kind and
-// "namespace/name"; it backs the expectations.
-func (c *Controller) findChild(kind, key string) (metav1.Object, bool) {
-	indexer := map[string]cache.Indexer{kindPod: c.podIndexer, kindPodGate: c.podIndexer, kindService: c.serviceIndexer,
-		kindConfigMap: c.configMapIndexer, kindPodGroup: c.podGroupIndexer}[kind]
-	if indexer == nil {
-		return nil, false
-	}
-	obj, found, err := indexer.GetByKey(key)
-	if err != nil || !found {
-		return nil, false
-	}
-	m, ok := obj.(metav1.Object)
-	return m, ok
-}
 
 // missingChildren builds the round's config maps, services, PodGroups and
 // pods and returns those the cache does not hold, in builder.CreationOrder:
@@ -96,67 +42,18 @@ func missingChildren(ctx context.Context, tc *taskContext, plan *builder.TaskPla
 	return missing, nil
 }
 
-// names are the "kind namespace/name" of every child.
-func (ch children) names() sets.Set[string] {
-	s := sets.New[string]()
-	for _, p := range ch.pods {
-		s.Insert(builder.KeyOf(p))
-	}
-	for _, svc := range ch.services {
-		s.Insert(builder.KeyOf(svc))
-	}
-	for _, cm := range ch.configMaps {
-		s.Insert(builder.KeyOf(cm))
-	}
-	for _, pg := range ch.podGroups {
-		s.Insert(builder.KeyOf(pg))
-	}
-	return s
-}
-
-// complete reports whether the children hold every object the plan names,
-// so the steady state costs no building and rendering.
-func (ch children) complete(task string, plan *builder.TaskPlan) bool {
-	have := ch.names()
-	for _, party := range plan.Parties {
-		if plan.Policy.PodGroups && len(party.Pods) > 0 &&
-			!have.Has(builder.ObjectKey(kindPodGroup, party.Pods[0].Namespace, builder.PodGroupName(task, party.Role))) {
-			return false
-		}
-		for _, pod := range party.Pods {
-			if !have.Has(builder.ObjectKey(kindPod, pod.Namespace, pod.Name)) ||
-				!have.Has(builder.ObjectKey(kindConfigMap, pod.Namespace, pod.ConfigMapName)) {
-				return false
-			}
-			for _, svc := range pod.Services {
-				if !have.Has(builder.ObjectKey(kindService, pod.Namespace, svc.Name)) {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
-// Kinds of children, as builder.ObjectKey names them.
-const (
-	kindPod       = builder.KindPod
-	kindService   = builder.KindService
-	kindConfigMap = builder.KindConfigMap
-	kindPodGroup  = builder.KindPodGroup
-)
-
 // errTaskGone stops a creation whose task was deleted (or replaced by a new
 // task of the same name) meanwhile.
 var errTaskGone = errors.New("the task was deleted while its children were being created")
 
-// createChildren creates the objects and adds each to tc.children, so a
-// status computed after a failure sees what exists. The objects come in
-// creation order (see missingChildren): pods after everything else. Each
-// wave is created in slow-start batches (createBatches) of concurrent
-// creates, as the ReplicaSet controller creates pods: a task costs a few
-// round trips instead of one per object, and a refusal every object would
-// meet (a quota, an admission policy) is met by a small batch, not by all.
+// createChildren creates the objects of the task and returns those it
+// created (or adopted), so a status computed after a failure sees what
+// exists. The objects come in creation order (see missingChildren): pods
+// after everything else. Each wave is created in slow-start batches
+// (createBatches) of concurrent creates, as the ReplicaSet controller
+// creates pods: a task costs a few round trips instead of one per object,
+// and a refusal every object would meet (a quota, an admission policy) is
+// met by a small batch, not by all.
 //
 // It stops after the first batch with an error, and returns the error that
 // says most (errorToReport): errTaskGone, an *builder.InputError for a
@@ -165,7 +62,7 @@ var errTaskGone = errors.New("the task was deleted while its children were being
 // wanted: the context is live and the task still exists, with the same
 // UID, and is not being deleted. So deleting a task stops its creation
 // within one batch.
-func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
+func (c *Controller) createChildren(ctx context.Context, task *kusciav1alpha1.KusciaTask, objs []metav1.Object) ([]metav1.Object, error) {
 	split := len(objs)
 	for i, obj := range objs {
 		if _, ok := obj.(*corev1.Pod); ok {
@@ -173,18 +70,21 @@ func (c *Controller) createChildren(ctx context.Context, tc *taskContext, objs [
 			break
 		}
 	}
+	var created []metav1.Object
 	for _, wave := range [][]metav1.Object{objs[:split], objs[split:]} {
 		for _, size := range createBatches(len(wave), c.maxCreateBatch) {
-			if err := c.stillWanted(ctx, tc.task); err != nil {
-				return err
+			if err := c.stillWanted(ctx, task); err != nil {
+				return created, err
 			}
-			if err := c.createBatch(ctx, tc, wave[:size]); err != nil {
-				return err
+			batch, err := c.createBatch(ctx, task, wave[:size])
+			created = append(created, batch...)
+			if err != nil {
+				return created, err
 			}
 			wave = wave[size:]
 		}
 	}
-	return nil
+	return created, nil
 }
 
 // firstCreateBatch is the size of the first batch of each wave.
@@ -204,26 +104,21 @@ func createBatches(n, limit int) []int {
 	return sizes
 }
 
-// createBatch creates objs concurrently, adds those created to tc.children
-// and returns the error to report of those that failed.
-func (c *Controller) createBatch(ctx context.Context, tc *taskContext, objs []metav1.Object) error {
+// createBatch creates objs concurrently and returns those created, and the
+// error to report of those that failed.
+func (c *Controller) createBatch(ctx context.Context, task *kusciav1alpha1.KusciaTask, objs []metav1.Object) ([]metav1.Object, error) {
 	created := make([]metav1.Object, len(objs))
 	errs := make([]error, len(objs))
 	if len(objs) == 1 {
-		created[0], errs[0] = c.createChild(ctx, tc.task, objs[0])
+		created[0], errs[0] = c.createChild(ctx, task, objs[0])
 	} else {
 		var wg sync.WaitGroup
 		for i, obj := range objs {
-			wg.Go(func() { created[i], errs[i] = c.createChild(ctx, tc.task, obj) })
+			wg.Go(func() { created[i], errs[i] = c.createChild(ctx, task, obj) })
 		}
 		wg.Wait()
 	}
-	for _, obj := range created {
-		if obj != nil {
-			tc.children.add(obj)
-		}
-	}
-	return errorToReport(errs)
+	return slices.DeleteFunc(created, func(obj metav1.Object) bool { return obj == nil }), errorToReport(errs)
 }
 
 // errorToReport picks, of a batch's errors, the one that decides most: the
@@ -266,20 +161,6 @@ func (c *Controller) createChild(ctx context.Context, task *kusciav1alpha1.Kusci
 		return create(ctx, c, task, o, c.kubeClient.CoreV1().Pods(o.Namespace))
 	}
 	return nil, fmt.Errorf("cannot create a %T", obj)
-}
-
-// add adds a child the sync created or adopted.
-func (ch *children) add(obj metav1.Object) {
-	switch o := obj.(type) {
-	case *corev1.ConfigMap:
-		ch.configMaps = append(ch.configMaps, o)
-	case *corev1.Service:
-		ch.services = append(ch.services, o)
-	case *schedulingv1beta1.PodGroup:
-		ch.podGroups = append(ch.podGroups, o)
-	case *corev1.Pod:
-		ch.pods = append(ch.pods, o)
-	}
 }
 
 // stillWanted reports errTaskGone when the task went from the cache (or
@@ -334,32 +215,6 @@ func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1a
 	}
 	c.expectations.created(task.Name, builder.KindOf(obj), existing)
 	return existing, nil
-}
-
-// stopPods deletes the pods a status reports as stopped: the one place the
-// controller deletes pods. The UID precondition keeps a delete from hitting
-// a newer pod of the same name.
-func (c *Controller) stopPods(ctx context.Context, task *kusciav1alpha1.KusciaTask, pods []*corev1.Pod) error {
-	var errs []error
-	for _, p := range pods {
-		if p.DeletionTimestamp != nil {
-			continue
-		}
-		uid := p.UID
-		err := c.kubeClient.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
-			Preconditions: &metav1.Preconditions{UID: &uid},
-		})
-		switch {
-		case err == nil:
-			klog.FromContext(ctx).V(2).Info("Deleted pod", "pod", klog.KObj(p), "kusciatask", task.Name)
-			c.expectations.deleted(task.Name, kindPod, p)
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-			// Gone already, or replaced by a pod this delete must not touch.
-		default:
-			errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func isInputError(err error) bool {

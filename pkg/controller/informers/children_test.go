@@ -1,4 +1,4 @@
-package controller
+package informers
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestChildInformersHoldLabelledChildrenWithoutANamespaceIndex(t *testing.T) 
 	for what, inf := range informers {
 		assert.NotContains(t, inf.GetIndexer().GetIndexers(), cache.NamespaceIndex, what)
 	}
-	require.NoError(t, informers["pods"].AddIndexers(cache.Indexers{indexByTaskUID: taskUIDOf}))
+	require.NoError(t, informers["pods"].AddIndexers(ChildIndexers()))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	f.Start(ctx.Done())
@@ -45,7 +45,7 @@ func TestChildInformersHoldLabelledChildrenWithoutANamespaceIndex(t *testing.T) 
 	}
 	keys := informers["pods"].GetStore().ListKeys()
 	assert.ElementsMatch(t, []string{"alice/a", "alice/b"}, keys, "only the children are listed")
-	byTask, err := informers["pods"].GetIndexer().ByIndex(indexByTaskUID, "uid-1")
+	byTask, err := informers["pods"].GetIndexer().ByIndex(IndexByTaskUID, "uid-1")
 	require.NoError(t, err)
 	assert.Len(t, byTask, 2, "the task-UID index finds them")
 }

@@ -1,4 +1,9 @@
-package controller
+// Package informers holds what the controller's informers list and what
+// their caches keep: the factory of the child informers (only labelled
+// children), the transform that trims every cached object to what the
+// controller reads (Trimmer), and the interners that share equal metadata
+// among the trimmed children. It knows nothing of syncing tasks.
+package informers
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -14,14 +19,30 @@ import (
 // lastAppliedAnnotation is where `kubectl apply` keeps a whole copy of the
 // object as it was last applied: as large as the object, and never read by
 // the controller.
-const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 
-// TrimForCache is the transform of every informer of the controller: it
-// keeps, of each object it receives, only what the controller reads, so
-// the caches hold a few hundred bytes per child instead of the whole object
-// with its managed fields. NewController sets it on the informers it is
-// given; an informer shared with code that reads more must not be given to
-// the controller.
+// Trimmer trims the objects of the controller's caches (Trim), sharing the
+// metadata its children repeat through interners of its own.
+type Trimmer struct {
+	// maps interns the trimmed children's label and annotation maps, refs
+	// their controller references.
+	maps *interner[map[string]string]
+	refs *interner[[]metav1.OwnerReference]
+}
+
+// NewTrimmer is a Trimmer with empty interners. Objects trimmed by one
+// Trimmer share their metadata; give every informer of a controller the
+// same one.
+func NewTrimmer() *Trimmer {
+	return &Trimmer{maps: mapsInterner(internedCapacity), refs: childRefsInterner(internedCapacity)}
+}
+
+// Trim is the transform of every informer of the controller: it keeps, of
+// each object it receives, only what the controller reads, so the caches
+// hold a few hundred bytes per child instead of the whole object with its
+// managed fields. NewController sets it on the informers it is given; an
+// informer shared with code that reads more must not be given to the
+// controller.
 //
 // What each kind keeps (everything else is dropped, managed fields and the
 // kubectl last-applied annotation always). A child (pod, service, config
@@ -43,22 +64,22 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //   - KusciaTask: everything else, except that a finished task drops
 //     spec.taskInputConfig (up to 512 KiB: only planning and rendering
 //     read it, and neither runs once the task has finished) and its
-//     status's podStatuses and serviceStatuses (see trimTask).
+//     status's podStatuses and serviceStatuses (see TrimTask).
 //
 // Objects of other types and tombstones pass unchanged. Children and
 // namespaces are rebuilt from the kept fields; tasks and AppImages are
 // trimmed in place (client-go hands a transform an object no one else
 // holds). Applying it twice is the same as once.
-func TrimForCache(obj any) (any, error) {
+func (t *Trimmer) Trim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		return trimPod(o), nil
+		return t.trimPod(o), nil
 	case *corev1.Service:
-		return trimService(o), nil
+		return t.trimService(o), nil
 	case *corev1.ConfigMap:
-		return &corev1.ConfigMap{TypeMeta: o.TypeMeta, ObjectMeta: childMeta(o.ObjectMeta)}, nil
+		return &corev1.ConfigMap{TypeMeta: o.TypeMeta, ObjectMeta: t.childMeta(o.ObjectMeta)}, nil
 	case *schedulingv1beta1.PodGroup:
-		return &schedulingv1beta1.PodGroup{TypeMeta: o.TypeMeta, ObjectMeta: childMeta(o.ObjectMeta),
+		return &schedulingv1beta1.PodGroup{TypeMeta: o.TypeMeta, ObjectMeta: t.childMeta(o.ObjectMeta),
 			Status: schedulingv1beta1.PodGroupStatus{Conditions: o.Status.Conditions}}, nil
 	case *corev1.Namespace:
 		return &corev1.Namespace{TypeMeta: o.TypeMeta, ObjectMeta: trimMeta(o.ObjectMeta)}, nil
@@ -66,7 +87,7 @@ func TrimForCache(obj any) (any, error) {
 		o.ObjectMeta = trimMeta(o.ObjectMeta)
 		return o, nil
 	case *kusciav1alpha1.KusciaTask:
-		return trimTask(o), nil
+		return TrimTask(o), nil
 	}
 	return obj, nil
 }
@@ -120,11 +141,11 @@ var childAnnotations = []string{builder.AnnotationRound, builder.AnnotationParty
 // isTrue is the true the trimmed children's controller references share.
 var isTrue = true
 
-// childMeta is the metadata a child keeps (see TrimForCache). What repeats
-// is shared: label and annotation keys with the constants, equal label and
-// annotation maps among children (childMaps), the controller reference
-// among a task's children (childRefs).
-func childMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+// childMeta is the metadata a child keeps (see Trim). What repeats is
+// shared: label and annotation keys with the constants, equal label and
+// annotation maps among children (t.maps), the controller reference among
+// a task's children (t.refs).
+func (t *Trimmer) childMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 	out := metav1.ObjectMeta{
 		Name:              m.Name,
 		Namespace:         m.Namespace,
@@ -132,11 +153,11 @@ func childMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 		ResourceVersion:   m.ResourceVersion,
 		CreationTimestamp: m.CreationTimestamp,
 		DeletionTimestamp: m.DeletionTimestamp,
-		Labels:            internMap(childMaps, pick(m.Labels, childLabels)),
-		Annotations:       internMap(childMaps, pick(m.Annotations, childAnnotations)),
+		Labels:            internMap(t.maps, pick(m.Labels, childLabels)),
+		Annotations:       internMap(t.maps, pick(m.Annotations, childAnnotations)),
 	}
 	if ref := metav1.GetControllerOfNoCopy(&m); ref != nil {
-		out.OwnerReferences = internRef(childRefs, controllerRef(*ref))
+		out.OwnerReferences = internRef(t.refs, controllerRef(*ref))
 	}
 	return out
 }
@@ -166,10 +187,10 @@ func pick(m map[string]string, keys []string) map[string]string {
 	return out
 }
 
-func trimPod(p *corev1.Pod) *corev1.Pod {
+func (t *Trimmer) trimPod(p *corev1.Pod) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   p.TypeMeta,
-		ObjectMeta: childMeta(p.ObjectMeta),
+		ObjectMeta: t.childMeta(p.ObjectMeta),
 		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
 		Status: corev1.PodStatus{
 			Phase:                 p.Status.Phase,
@@ -244,22 +265,23 @@ func trimContainerState(s corev1.ContainerState) corev1.ContainerState {
 	return out
 }
 
-func trimService(s *corev1.Service) *corev1.Service {
-	out := &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: childMeta(s.ObjectMeta)}
+func (t *Trimmer) trimService(s *corev1.Service) *corev1.Service {
+	out := &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: t.childMeta(s.ObjectMeta)}
 	for _, p := range s.Spec.Ports {
 		out.Spec.Ports = append(out.Spec.Ports, corev1.ServicePort{Name: p.Name, Port: p.Port})
 	}
 	return out
 }
 
-// trimTask drops what no sync reads: managed fields, kubectl's copy, and
-// of a finished task its input config and its pods' and services' reports.
+// TrimTask drops, in place, what no sync reads: managed fields, kubectl's
+// copy, and of a finished task its input config and its pods' and
+// services' reports; the controller caches the tasks it writes with it.
 // An unfinished task's status is kept whole: a sync compares the status it
 // computes with it. A finished task's never changes (handleFinished keeps
 // what is stored and writes nothing), so nothing reads those reports
-// again; the server keeps them, and writeStatus refuses to write over a
+// again; the server keeps them, and the controller refuses to write over a
 // finished task's status, which would drop them.
-func trimTask(t *kusciav1alpha1.KusciaTask) *kusciav1alpha1.KusciaTask {
+func TrimTask(t *kusciav1alpha1.KusciaTask) *kusciav1alpha1.KusciaTask {
 	t.ObjectMeta.ManagedFields = nil
 	t.ObjectMeta.Annotations = withoutLastApplied(t.ObjectMeta.Annotations)
 	if t.Status.Phase.IsTerminal() {

@@ -1,3 +1,6 @@
+// The informer event handlers: which task each event queues, and in which
+// lane.
+
 package controller
 
 import (
@@ -9,56 +12,11 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/controller/informers"
 )
-
-// Index names.
-const (
-	// indexByTaskUID indexes children by the task UID label they carry.
-	indexByTaskUID = "byTaskUID"
-	// indexByAppImage indexes tasks by the AppImages their parties use.
-	indexByAppImage = "byAppImage"
-	// indexByDomain indexes tasks by their parties' domains (namespaces).
-	indexByDomain = "byDomain"
-)
-
-func taskUIDOf(obj any) ([]string, error) {
-	m, err := metaOf(obj)
-	if err != nil {
-		return nil, err
-	}
-	if uid, ok := m.GetLabels()[kusciav1alpha1.LabelTaskUID]; ok {
-		return []string{uid}, nil
-	}
-	return nil, nil
-}
-
-// byParty makes a task indexer from one string field of each party. Only
-// unfinished tasks are indexed: an AppImage or namespace change concerns
-// no finished task, and an event must cost the same however many tasks
-// have finished.
-func byParty(field func(kusciav1alpha1.PartyInfo) string) cache.IndexFunc {
-	return func(obj any) ([]string, error) {
-		task, ok := obj.(*kusciav1alpha1.KusciaTask)
-		if !ok || task.Status.Phase.IsTerminal() {
-			return nil, nil
-		}
-		values := make([]string, 0, len(task.Spec.Parties))
-		for _, p := range task.Spec.Parties {
-			values = append(values, field(p))
-		}
-		return values, nil
-	}
-}
-
-func metaOf(obj any) (metav1.Object, error) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	return apimeta.Accessor(obj)
-}
 
 func (c *Controller) enqueueTask(obj any) {
-	m, err := metaOf(obj)
+	m, err := informers.MetaOf(obj)
 	if err != nil {
 		return
 	}
@@ -69,7 +27,7 @@ func (c *Controller) enqueueTask(obj any) {
 // unwrapped) to the task that controls it, in the queue's fast lane: a
 // child's change is a reaction to report (see lanes).
 func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
-	m, err := metaOf(obj)
+	m, err := informers.MetaOf(obj)
 	if err != nil {
 		logger.V(4).Info("Ignoring object of unexpected type", "type", obj)
 		return
@@ -80,14 +38,13 @@ func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
 	}
 	logger.V(5).Info("Child changed", "object", klog.KObj(m), "kusciatask", ref.Name)
 	key := cache.ObjectName{Name: ref.Name}
-	c.lanes.markFast(key)
-	c.queue.Add(key)
+	c.lanes.addFast(c.queue, key)
 }
 
 // observeDeleted meets the expectations on a child the informer saw
 // deleted.
 func (c *Controller) observeDeleted(obj any) {
-	m, err := metaOf(obj)
+	m, err := informers.MetaOf(obj)
 	if err != nil {
 		return
 	}
@@ -125,7 +82,7 @@ func (c *Controller) enqueueOwnerIfChanged(logger logr.Logger, old, obj any) {
 // namespace, found through the named task index (which holds unfinished
 // tasks only).
 func (c *Controller) enqueueReferrers(index string, obj any) {
-	m, err := metaOf(obj)
+	m, err := informers.MetaOf(obj)
 	if err != nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package controller
+package metrics
 
 import (
 	"errors"
@@ -17,22 +17,24 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
 
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := New(reg)
 	n, err := testutil.GatherAndCount(reg, "kusciatask_sync_duration_seconds")
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "success, conflict and error series exist before any sync")
 
-	m.observeSync(time.Millisecond, nil)
-	m.observeSync(time.Millisecond, errors.New("boom"))
-	m.observeSync(time.Millisecond, nil)
+	m.ObserveSync(time.Millisecond, nil)
+	m.ObserveSync(time.Millisecond, errors.New("boom"))
+	m.ObserveSync(time.Millisecond, nil)
 	conflict := apierrors.NewConflict(kusciav1alpha1.Resource("kusciatasks"), "t", errors.New("the object has been modified"))
-	m.observeSync(time.Millisecond, fmt.Errorf("update status of task t: %w", conflict))
+	m.ObserveSync(time.Millisecond, fmt.Errorf("update status of task t: %w", conflict))
 	assert.Equal(t, map[string]uint64{resultSuccess: 2, resultConflict: 1, resultError: 1}, syncCounts(t, reg),
 		"a conflict is routine, not an error")
 	var nilMetrics *Metrics
-	assert.NotPanics(t, func() { nilMetrics.observeSync(time.Second, nil) })
+	assert.NotPanics(t, func() { nilMetrics.ObserveSync(time.Second, nil) })
 
 }
 
@@ -62,7 +64,7 @@ func syncCounts(t *testing.T, reg *prometheus.Registry) map[string]uint64 {
 // its gang took, how it finished.
 func TestTransitionMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := New(reg)
 	at := func(sec int) *metav1.Time { tm := metav1.NewTime(t0.Add(time.Duration(sec) * time.Second)); return &tm }
 	pending := kusciav1alpha1.KusciaTaskStatus{Phase: kusciav1alpha1.TaskPending, StartTime: at(0),
 		Reservation: &kusciav1alpha1.ReservationStatus{Round: 1}}
@@ -83,7 +85,7 @@ func TestTransitionMetrics(t *testing.T) {
 		{released, expired},
 	}
 	for _, s := range steps {
-		m.observeTransition(&s[0], &s[1])
+		m.ObserveTransition(&s[0], &s[1])
 	}
 	want := `
 # HELP kusciatask_finished_total Tasks that reached Succeeded or Failed, by phase and reason.
@@ -101,5 +103,5 @@ kusciatask_reservation_rounds_total{outcome="reserved"} 1
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	var nilMetrics *Metrics
-	assert.NotPanics(t, func() { nilMetrics.observeTransition(&pending, &running) })
+	assert.NotPanics(t, func() { nilMetrics.ObserveTransition(&pending, &running) })
 }

@@ -1,3 +1,6 @@
+// Held statuses: statuses computed but not written yet, so the steps of a
+// burst reach the API server as one write.
+
 package controller
 
 import (
@@ -88,11 +91,4 @@ func (h *heldStatuses) drop(name string) {
 	h.mu.Lock()
 	delete(h.byTask, name)
 	h.mu.Unlock()
-}
-
-// len is the number of tasks with a held status.
-func (h *heldStatuses) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.byTask)
 }

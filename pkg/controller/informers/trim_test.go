@@ -1,4 +1,4 @@
-package controller
+package informers
 
 import (
 	"testing"
@@ -11,9 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/podstate"
 	"kusciatask.io/controller/pkg/status"
 )
@@ -40,12 +42,12 @@ func asServed(m metav1.Object) {
 	m.SetOwnerReferences(append(m.GetOwnerReferences(), metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: "other", UID: "other-uid"}))
 }
 
-// trim applies TrimForCache and checks it is idempotent.
+// trim applies testTrimmer and checks it is idempotent.
 func trim[T runtime.Object](t *testing.T, obj T) T {
 	t.Helper()
-	out, err := TrimForCache(obj.DeepCopyObject())
+	out, err := testTrimmer.Trim(obj.DeepCopyObject())
 	require.NoError(t, err)
-	again, err := TrimForCache(out.(runtime.Object).DeepCopyObject())
+	again, err := testTrimmer.Trim(out.(runtime.Object).DeepCopyObject())
 	require.NoError(t, err)
 	assert.Equal(t, out, again, "trimming twice is trimming once")
 	return out.(T)
@@ -104,36 +106,6 @@ func assertIdentityKept(t *testing.T, full, trimmed metav1.Object) {
 	}
 }
 
-// builtChildren are the children the controller builds for the seed's PSI
-// task, as the fake API server stores them.
-func builtChildren(t *testing.T) (*fixture, []*corev1.Pod, []*corev1.Service, []*corev1.ConfigMap) {
-	f := newFixture(t, psiObjects(t)...)
-	f.mustSync(psi)
-	f.mustSync(psi)
-	pods, err := f.kube.CoreV1().Pods("").List(f.ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	svcs, err := f.kube.CoreV1().Services("").List(f.ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	cms, err := f.kube.CoreV1().ConfigMaps("").List(f.ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	require.NotEmpty(t, pods.Items)
-	require.NotEmpty(t, svcs.Items)
-	require.NotEmpty(t, cms.Items)
-	var p []*corev1.Pod
-	for i := range pods.Items {
-		p = append(p, &pods.Items[i])
-	}
-	var s []*corev1.Service
-	for i := range svcs.Items {
-		s = append(s, &svcs.Items[i])
-	}
-	var c []*corev1.ConfigMap
-	for i := range cms.Items {
-		c = append(c, &cms.Items[i])
-	}
-	return f, p, s, c
-}
-
 // podStates are pods in every state podstate tells apart, with the fields
 // a kubelet fills that the controller never reads.
 func podStates(base *corev1.Pod) map[string]*corev1.Pod {
@@ -180,7 +152,7 @@ func podStates(base *corev1.Pod) map[string]*corev1.Pod {
 		"failed, as a kubelet ends it":    with(failPod("boom"), gateDone, readyEnded),
 		"created":                         with(),
 		"unschedulable":                   with(unschedulable("0/3 nodes are available: 3 Insufficient cpu.")),
-		"bound":                           with(bind("node-0")),
+		"bound":                           with(bound("node-0")),
 		"running":                         with(runPod),
 		"succeeded":                       with(succeedPod),
 		"failed":                          with(failPod("out of\nmemory")),
@@ -191,8 +163,7 @@ func podStates(base *corev1.Pod) map[string]*corev1.Pod {
 }
 
 func TestTrimmedPodKeepsWhatTheControllerReads(t *testing.T) {
-	f, pods, svcs, _ := builtChildren(t)
-	task := f.task(psi)
+	task, pods, svcs, _ := builtChildren(t)
 	require.NotEmpty(t, pods[0].Spec.Containers, "a built pod has a spec worth dropping")
 	for name, full := range podStates(pods[0]) {
 		t.Run(name, func(t *testing.T) {
@@ -282,7 +253,7 @@ func TestTrimmedPodGroupNamespaceAndAppImage(t *testing.T) {
 	asServed(pg)
 	trimmedPG := trim(t, pg)
 	assertChildMetaTrimmed(t, pg, trimmedPG)
-	assert.Equal(t, groupMessages([]*schedulingv1beta1.PodGroup{pg}), groupMessages([]*schedulingv1beta1.PodGroup{trimmedPG}))
+	assert.Equal(t, podgroup.NotScheduledByParty([]*schedulingv1beta1.PodGroup{pg}), podgroup.NotScheduledByParty([]*schedulingv1beta1.PodGroup{trimmedPG}))
 
 	ns := domain("alice")
 	ns.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
@@ -292,7 +263,8 @@ func TestTrimmedPodGroupNamespaceAndAppImage(t *testing.T) {
 	assertMetaTrimmed(t, ns, trimmedNS)
 	assert.Empty(t, trimmedNS.Spec.Finalizers)
 
-	img := appImage(t, "appimage-secretflow.yaml")
+	img, err := examples.AppImage(examples.SecretflowImageFile)
+	require.NoError(t, err)
 	asServed(img)
 	trimmedImg := trim(t, img)
 	assertMetaTrimmed(t, img, trimmedImg)
@@ -300,7 +272,7 @@ func TestTrimmedPodGroupNamespaceAndAppImage(t *testing.T) {
 }
 
 func TestTrimmedTaskDropsTheInputOfAFinishedTaskOnly(t *testing.T) {
-	task := seedTask(t, "secretflow-task-psi.yaml")
+	task := psiTask(t)
 	require.NotEmpty(t, task.Spec.TaskInputConfig)
 	task.Annotations = map[string]string{"team": "psi"}
 	asServed(task)
@@ -327,13 +299,13 @@ func TestTrimmedTaskDropsTheInputOfAFinishedTaskOnly(t *testing.T) {
 	}
 }
 
-func TestTrimForCachePassesOtherObjectsThrough(t *testing.T) {
+func TestTrimPassesOtherObjectsThrough(t *testing.T) {
 	secret := &corev1.Secret{Data: map[string][]byte{"k": []byte("v")}}
-	out, err := TrimForCache(secret)
+	out, err := testTrimmer.Trim(secret)
 	require.NoError(t, err)
 	assert.Same(t, secret, out)
 	q := resource.MustParse("1")
-	out, err = TrimForCache(q)
+	out, err = testTrimmer.Trim(q)
 	require.NoError(t, err)
 	assert.Equal(t, q, out)
 }

@@ -1,4 +1,6 @@
-package controller
+// The interners that share equal metadata among the trimmed children.
+
+package informers
 
 import (
 	"hash/maphash"
@@ -30,33 +32,31 @@ type interner[V any] struct {
 	mu       sync.Mutex
 	capacity int
 	equal    func(a, b V) bool
-	byKey    map[uint64]V
-	order    []uint64 // keys, oldest first; a ring of capacity
-	next     int
+	// seed seeds the hashes of the values.
+	seed  maphash.Seed
+	byKey map[uint64]V
+	order []uint64 // keys, oldest first; a ring of capacity
+	next  int
 }
 
 func newInterner[V any](capacity int, equal func(a, b V) bool) *interner[V] {
-	return &interner[V]{capacity: capacity, equal: equal, byKey: make(map[uint64]V)}
+	return &interner[V]{capacity: capacity, equal: equal, seed: maphash.MakeSeed(), byKey: make(map[uint64]V)}
 }
 
 // internedCapacity bounds each interner: 16,384 values, a few MB at most,
 // of which the values still in the caches are no cost at all.
 const internedCapacity = 16384
 
-// Interners of the trimmed children's metadata.
-var (
-	childMaps = newInterner(internedCapacity, maps.Equal[map[string]string])
-	childRefs = childRefsInterner(internedCapacity)
-)
+// mapsInterner interns label and annotation maps.
+func mapsInterner(capacity int) *interner[map[string]string] {
+	return newInterner(capacity, maps.Equal[map[string]string])
+}
 
 // childRefsInterner interns controller references (as one-element
 // slices).
 func childRefsInterner(capacity int) *interner[[]metav1.OwnerReference] {
 	return newInterner(capacity, func(a, b []metav1.OwnerReference) bool { return equality.Semantic.DeepEqual(a, b) })
 }
-
-// hashSeed seeds every interner's hashes.
-var hashSeed = maphash.MakeSeed()
 
 // share returns the value interned under key when it equals v, else
 // interns v (unless another value holds the key) and returns v.
@@ -86,14 +86,14 @@ func internMap(in *interner[map[string]string], m map[string]string) map[string]
 	if len(m) == 0 {
 		return nil
 	}
-	return in.share(hashOf(sortedEntries(m)...), m)
+	return in.share(in.hashOf(sortedEntries(m)...), m)
 }
 
 // internRef returns a one-element slice holding ref, shared with the
 // children that have an equal controller reference.
 func internRef(in *interner[[]metav1.OwnerReference], ref metav1.OwnerReference) []metav1.OwnerReference {
 	block := ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion
-	key := hashOf(ref.APIVersion, ref.Kind, ref.Name, string(ref.UID), strconv.FormatBool(block))
+	key := in.hashOf(ref.APIVersion, ref.Kind, ref.Name, string(ref.UID), strconv.FormatBool(block))
 	return in.share(key, []metav1.OwnerReference{ref})
 }
 
@@ -113,9 +113,9 @@ func sortedEntries(m map[string]string) []string {
 
 // hashOf hashes parts, each length-prefixed, so that lists of parts that
 // run together differently hash apart.
-func hashOf(parts ...string) uint64 {
+func (in *interner[V]) hashOf(parts ...string) uint64 {
 	var h maphash.Hash
-	h.SetSeed(hashSeed)
+	h.SetSeed(in.seed)
 	for _, s := range parts {
 		h.WriteString(strconv.Itoa(len(s)))
 		h.WriteByte(':')
