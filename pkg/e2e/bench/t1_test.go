@@ -1,6 +1,6 @@
 //go:build e2e && bench
 
-package e2e
+package bench
 
 import (
 	"context"
@@ -144,7 +144,7 @@ var (
 // timeBareLoop times the bare loop from nothing to end for N tasks with
 // the controller stopped, then cleans up.
 func (b *bench) timeBareLoop(ctx context.Context, s clientSettings, contentType, outcome, delay string, e endPoint) (run, error) {
-	env.controller.stop(syscall.SIGTERM)
+	env.controller.Stop(syscall.SIGTERM)
 	loop, err := newBareLoop(ctx, s, contentType)
 	if err != nil {
 		return run{}, err

@@ -1,6 +1,6 @@
 //go:build e2e && bench
 
-package e2e
+package bench
 
 import (
 	"bufio"
@@ -31,6 +31,7 @@ import (
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/e2e/framework"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 	"kusciatask.io/controller/pkg/podgroup"
@@ -70,7 +71,7 @@ func (s clientSettings) String() string {
 // adminConfig is the harness's own client configuration: admin, fast
 // enough never to be the limit, protobuf for built-in types.
 func adminConfig(contentType string, qps float32, burst int) (*rest.Config, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig)
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.plane.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
@@ -435,34 +436,30 @@ func ignoreNotFound(err error) error {
 // benchController starts the controller under test as a process of its own
 // with the given settings and 4 workers (its log: _output/bench/controller.log), after stopping the one before, and
 // waits for it to be ready.
-func benchController(ctx context.Context, s clientSettings) (*controllerProcess, error) {
-	env.controller.stop(syscall.SIGTERM)
-	p := &controllerProcess{
-		bin:        env.controller.bin,
-		kubeconfig: env.controller.kubeconfig,
-		// Outside the state folder, which local-up removes on stop.
-		log: filepath.Join(env.root, "_output", "bench", "controller.log"),
-		extraArgs: []string{
-			"--leader-elect=false", "--workers=4",
-			"--kube-api-qps=" + strconv.FormatFloat(float64(s.qps), 'f', -1, 32),
-			"--kube-api-burst=" + strconv.Itoa(s.burst),
-			"--reservation-gate=" + strconv.FormatBool(s.reservations),
-		},
+func benchController(ctx context.Context, s clientSettings) (*framework.Controller, error) {
+	env.controller.Stop(syscall.SIGTERM)
+	// Outside the state folder, which local-up removes on stop.
+	p := env.plane.Controller(filepath.Join(env.root, "_output", "bench", "controller.log"))
+	p.ExtraArgs = []string{
+		"--leader-elect=false", "--workers=4",
+		"--kube-api-qps=" + strconv.FormatFloat(float64(s.qps), 'f', -1, 32),
+		"--kube-api-burst=" + strconv.Itoa(s.burst),
+		"--reservation-gate=" + strconv.FormatBool(s.reservations),
 	}
 	// BENCH_CONTROLLER_ARGS: more flags, e.g. -v=4 to see requeues.
-	p.extraArgs = append(p.extraArgs, strings.Fields(os.Getenv("BENCH_CONTROLLER_ARGS"))...)
-	if err := p.start(); err != nil {
+	p.ExtraArgs = append(p.ExtraArgs, strings.Fields(os.Getenv("BENCH_CONTROLLER_ARGS"))...)
+	if err := p.Start(); err != nil {
 		return nil, err
 	}
 	env.controller = p
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		if p.leading(ctx) {
+		if p.Leading(ctx) {
 			return p, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("controller (%s) not ready within a minute; log %s", s, p.log)
+	return nil, fmt.Errorf("controller (%s) not ready within a minute; log %s", s, p.Log)
 }
 
 // saveURL is httpOK that also writes the body to path (when it is OK).
@@ -610,7 +607,7 @@ func (c *benchClients) apiserverMetrics(ctx context.Context) ([]sample, error) {
 
 // controllerMetrics scrapes the controller's /metrics.
 func controllerMetrics(ctx context.Context) ([]sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metricsAddress+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+framework.MetricsAddress+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
