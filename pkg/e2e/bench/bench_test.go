@@ -1,5 +1,9 @@
 //go:build e2e && bench
 
+// TestBench, which runs T1–T4 in turn, the run's sizes from the environment
+// (BENCH_*), and its results: one table, printed and written with the
+// figures to _output/bench/results.txt and results.json.
+
 package bench
 
 import (

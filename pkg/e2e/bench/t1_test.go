@@ -1,5 +1,8 @@
 //go:build e2e && bench
 
+// T1 throughput: N tasks from nothing to every pod Running (and to every
+// task Succeeded), the controller against the bare loop.
+
 package bench
 
 import (

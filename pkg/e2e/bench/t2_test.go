@@ -1,5 +1,8 @@
 //go:build e2e && bench
 
+// T2 writes: the API server's writes per task run to Succeeded, and on a
+// no-op.
+
 package bench
 
 import (

@@ -1,5 +1,8 @@
 //go:build e2e && bench
 
+// T4 reaction: a task's last pod Succeeded → the task Succeeded, on an
+// idle plane and under load, and where that time goes.
+
 package bench
 
 import (

@@ -1,5 +1,8 @@
 //go:build e2e && bench
 
+// The run's watches: pod and task informers feeding the tally of the
+// current run, which the phases wait on.
+
 package bench
 
 import (
