@@ -19,7 +19,8 @@ import (
 	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
-// saveURL is httpOK that also writes the body to path (when it is OK).
+// saveURL writes the body of a GET of url to path, when it answered 200
+// OK, and reports whether it did.
 func saveURL(ctx context.Context, url, path string) bool {
 	body, ok := getURL(ctx, url)
 	return ok && os.WriteFile(path, body, 0o644) == nil
@@ -38,20 +39,6 @@ func getURL(ctx context.Context, url string) ([]byte, bool) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return body, err == nil && resp.StatusCode == http.StatusOK
-}
-
-func httpOK(ctx context.Context, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // sample is one line of the Prometheus text format.
