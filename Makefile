@@ -20,7 +20,7 @@ CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2
 LOCAL_UP_DIR ?= $(CURDIR)/_output/local
 FUZZTIME   ?= 30s
 FUZZ       ?= .
-# Tasks of `make bench` (T1; T2-T4 scale from it, see pkg/e2e/bench_test.go).
+# Tasks of `make bench` (T1; T2-T4 scale from it, see pkg/e2e/bench/bench_test.go).
 N          ?= 1000
 BENCH_N    ?= $(N)
 export LOCAL_UP_DIR
@@ -71,7 +71,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; FUZZ=regexp picks
 bench: ## Run the benchmarks: sync cost (fakes), then issue 10's T1-T4 on a local control plane (N tasks, default 1000; `make bench N=200` is quick). Prints one table; writes _output/bench/results.json.
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 	hack/build-tools.sh
-	BENCH_N=$(BENCH_N) $(GO) test -tags 'e2e bench' -count=1 -timeout 120m -run '^TestBench$$' ./pkg/e2e/ $(BENCH_ARGS)
+	BENCH_N=$(BENCH_N) $(GO) test -tags 'e2e bench' -count=1 -timeout 120m -run '^TestBench$$' ./pkg/e2e/bench/ $(BENCH_ARGS)
 	@cat _output/bench/results.txt
 	$(MAKE) bench-realnode
 

@@ -18,13 +18,14 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // pluginBinary builds cmd/kubectl-kuscia into the test's temp dir.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kubectl-kuscia")
-	_, err := output(env.root, nil, "go", "build", "-o", bin, "./cmd/kubectl-kuscia")
+	_, err := framework.Output(env.root, nil, "go", "build", "-o", bin, "./cmd/kubectl-kuscia")
 	require.NoError(t, err)
 	return bin
 }
