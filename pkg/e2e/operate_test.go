@@ -108,8 +108,8 @@ func TestConflictStormIsRoutine(t *testing.T) {
 // killed, the standby takes over and finishes a running task.
 func TestStandbyTakesOverFromAKilledLeader(t *testing.T) {
 	standby := env.plane.Controller(strings.TrimSuffix(env.controller.Log, ".log") + "-standby.log")
-	standby.Metrics = "127.0.0.1:" + framework.EnvOr("E2E_STANDBY_METRICS_PORT", "38090")
-	standby.Probes = "127.0.0.1:" + framework.EnvOr("E2E_STANDBY_PROBE_PORT", "38091")
+	standby.Metrics = "127.0.0.1:" + framework.EnvOr("E2E_STANDBY_METRICS_PORT", "28090")
+	standby.Probes = "127.0.0.1:" + framework.EnvOr("E2E_STANDBY_PROBE_PORT", "28091")
 	require.NoError(t, standby.Start())
 	// Whatever happens, leave one controller running as the suite's: the
 	// standby stops (releasing the Lease) once the suite's is back.

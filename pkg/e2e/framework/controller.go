@@ -23,8 +23,8 @@ import (
 // Where a controller serves metrics and probes unless told otherwise
 // (E2E_METRICS_PORT, E2E_PROBE_PORT).
 var (
-	MetricsAddress = "127.0.0.1:" + EnvOr("E2E_METRICS_PORT", "38080")
-	ProbeAddress   = "127.0.0.1:" + EnvOr("E2E_PROBE_PORT", "38081")
+	MetricsAddress = "127.0.0.1:" + EnvOr("E2E_METRICS_PORT", "28080")
+	ProbeAddress   = "127.0.0.1:" + EnvOr("E2E_PROBE_PORT", "28081")
 )
 
 // Controller is the controller binary as a subprocess of the harness.

@@ -26,7 +26,10 @@ import (
 
 // Plane is a running control plane in its own state folder (_output/e2e)
 // and ports (E2E_ETCD_PORT, E2E_ETCD_PEER_PORT, E2E_APISERVER_PORT), so a
-// running `make demo` does not collide with it.
+// running `make demo` does not collide with it. The defaults (22379, 22380,
+// 26443) lie below Linux's ephemeral port range (32768-60999), where a
+// client's outgoing connection could take a port between local-up's check
+// and the bind.
 type Plane struct {
 	// Root is the repository's root.
 	Root string
@@ -76,9 +79,9 @@ func Start(nodeEnv []string) (*Plane, error) {
 
 	p.upEnv = []string{
 		"LOCAL_UP_DIR=" + p.StateDir,
-		"LOCAL_UP_ETCD_PORT=" + EnvOr("E2E_ETCD_PORT", "32379"),
-		"LOCAL_UP_ETCD_PEER_PORT=" + EnvOr("E2E_ETCD_PEER_PORT", "32380"),
-		"LOCAL_UP_APISERVER_PORT=" + EnvOr("E2E_APISERVER_PORT", "36443"),
+		"LOCAL_UP_ETCD_PORT=" + EnvOr("E2E_ETCD_PORT", "22379"),
+		"LOCAL_UP_ETCD_PEER_PORT=" + EnvOr("E2E_ETCD_PEER_PORT", "22380"),
+		"LOCAL_UP_APISERVER_PORT=" + EnvOr("E2E_APISERVER_PORT", "26443"),
 		"LOCAL_UP_CRDS=" + filepath.Join(root, "crds"),
 	}
 	p.upEnv = append(p.upEnv, nodeEnv...)
