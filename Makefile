@@ -68,7 +68,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; FUZZ=regexp picks
 	FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' hack/fuzz.sh
 
 .PHONY: bench
-bench: ## Run the benchmarks: sync cost (fakes), then issue 10's T1-T4 on a local control plane (N tasks, default 1000; `make bench N=200` is quick). Prints one table; writes _output/bench/results.json.
+bench: ## Run the benchmarks: sync cost (fakes), then T1-T4 on a local control plane (docs/performance.md) (N tasks, default 1000; `make bench N=200` is quick). Prints one table; writes _output/bench/results.json.
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 	hack/build-tools.sh
 	BENCH_N=$(BENCH_N) $(GO) test -tags 'e2e bench' -count=1 -timeout 120m -run '^TestBench$$' ./pkg/e2e/bench/ $(BENCH_ARGS)
@@ -93,7 +93,7 @@ generate: ## Regenerate clients, deepcopy, OpenAPI and CRDs from pkg/apis.
 	$(GO) mod tidy
 
 .PHONY: verify
-verify: ## Fail on gofmt, go vet, go mod tidy or generated-code drift.
+verify: ## Fail on gofmt, go vet, go mod tidy or generated-code drift, or docs naming links, files, make targets or flags that do not exist.
 	hack/verify.sh
 
 .PHONY: run

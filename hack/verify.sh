@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the tree is not as `make generate`, gofmt and `go mod tidy` would
-# leave it, or when go vet complains. Generation runs in a scratch copy, so
+# leave it, when go vet complains, or when the docs name a link, file, make
+# target or flag that does not exist (hack/docscheck). Generation runs in a scratch copy, so
 # the working tree is never touched.
 set -euo pipefail
 
@@ -9,7 +10,7 @@ cd "${ROOT}"
 fail=0
 
 echo "verify: gofmt"
-unformatted=$(gofmt -l cmd pkg examples test hack/models-schema hack/image hack/realnode)
+unformatted=$(gofmt -l cmd pkg examples test hack/models-schema hack/image hack/realnode hack/docscheck)
 if [[ -n "${unformatted}" ]]; then
   echo "gofmt would change:"; echo "${unformatted}"; fail=1
 fi
@@ -21,6 +22,9 @@ go vet -tags "e2e bench" ./pkg/e2e/... || fail=1
 go vet -tags "e2e soak" ./pkg/e2e/... || fail=1
 go vet -tags realnode ./pkg/e2e/realnode/... || fail=1
 go vet -tags "realnode bench" ./pkg/e2e/realnode/... || fail=1
+
+echo "verify: docs (links, make targets, flags in README.md and docs/)"
+go run ./hack/docscheck || fail=1
 
 echo "verify: go mod tidy and generated code"
 scratch=$(mktemp -d)
