@@ -11,6 +11,8 @@
 //   - every flag given to kusciatask-controller or to `kubectl kuscia VERB`
 //     in a code block is listed by that binary's --help, and every VERB
 //     exists (the binaries are built into a scratch folder for it);
+//   - every row of docs/operating.md's flag table names a flag of
+//     kusciatask-controller;
 //   - no issue numbers ("issue 10") and no DESIGN.md.
 //
 // Command lines are the lines of ```shell, ```sh and ```bash blocks, and the
@@ -58,6 +60,9 @@ func main() {
 		problems = append(problems, checkWords(doc)...)
 		for _, c := range doc.commands {
 			problems = append(problems, checkCommand(c, targets, bins)...)
+		}
+		if f == flagTable {
+			problems = append(problems, checkFlagTable(doc, bins)...)
 		}
 	}
 	if len(problems) > 0 {
@@ -432,6 +437,22 @@ func (b *binaries) checkFlags(l line, bin string, args, words []string) []string
 		}
 		if !flags[name] {
 			problems = append(problems, fmt.Sprintf("%s: %s: %s is not a flag of %s (see its --help)", l.at(), key, w, key))
+		}
+	}
+	return problems
+}
+
+// flagTable is the file whose table rows starting with a `--flag` cell list
+// the controller's flags.
+const flagTable = "docs/operating.md"
+
+var flagRow = regexp.MustCompile("^\\|\\s*`(--?[A-Za-z0-9][A-Za-z0-9_-]*)`\\s*\\|")
+
+func checkFlagTable(doc *document, bins *binaries) []string {
+	var problems []string
+	for _, l := range doc.prose {
+		if m := flagRow.FindStringSubmatch(l.text); m != nil {
+			problems = append(problems, bins.checkFlags(l, "kusciatask-controller", nil, []string{m[1]})...)
 		}
 	}
 	return problems
