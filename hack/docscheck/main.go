@@ -13,6 +13,8 @@
 //     exists (the binaries are built into a scratch folder for it);
 //   - every row of docs/operating.md's flag table names a flag of
 //     kusciatask-controller;
+//   - the README's "My task is stuck" names every KusciaTaskReason of
+//     pkg/apis/kuscia/v1alpha1;
 //   - no issue numbers ("issue 10") and no DESIGN.md.
 //
 // Command lines are the lines of ```shell, ```sh and ```bash blocks, and the
@@ -60,6 +62,9 @@ func main() {
 		problems = append(problems, checkWords(doc)...)
 		for _, c := range doc.commands {
 			problems = append(problems, checkCommand(c, targets, bins)...)
+		}
+		if f == "README.md" {
+			problems = append(problems, checkReasons(doc)...)
 		}
 		if f == flagTable {
 			problems = append(problems, checkFlagTable(doc, bins)...)
@@ -453,6 +458,31 @@ func checkFlagTable(doc *document, bins *binaries) []string {
 	for _, l := range doc.prose {
 		if m := flagRow.FindStringSubmatch(l.text); m != nil {
 			problems = append(problems, bins.checkFlags(l, "kusciatask-controller", nil, []string{m[1]})...)
+		}
+	}
+	return problems
+}
+
+// reasonsFile declares the task reasons the README's stuck table explains.
+const reasonsFile = "pkg/apis/kuscia/v1alpha1/constants.go"
+
+var reasonConst = regexp.MustCompile(`KusciaTaskReason = "([A-Za-z]+)"`)
+
+// checkReasons: every task reason is in the README, as `Reason`.
+func checkReasons(doc *document) []string {
+	data, err := os.ReadFile(reasonsFile)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", doc.path, err)}
+	}
+	var prose strings.Builder
+	for _, l := range doc.prose {
+		prose.WriteString(l.text)
+		prose.WriteByte('\n')
+	}
+	var problems []string
+	for _, m := range reasonConst.FindAllStringSubmatch(string(data), -1) {
+		if !strings.Contains(prose.String(), "`"+m[1]+"`") {
+			problems = append(problems, fmt.Sprintf("%s: the reason `%s` (%s) is not explained", doc.path, m[1], reasonsFile))
 		}
 	}
 	return problems
