@@ -11,7 +11,7 @@
 //   - every flag given to kusciatask-controller or to `kubectl kuscia VERB`
 //     in a code block is listed by that binary's --help, and every VERB
 //     exists (the binaries are built into a scratch folder for it);
-//   - every row of docs/operating.md's flag table names a flag of
+//   - every row of docs/operating.md's flag tables names a flag of
 //     kusciatask-controller;
 //   - the README's "My task is stuck" names every KusciaTaskReason of
 //     pkg/apis/kuscia/v1alpha1;
