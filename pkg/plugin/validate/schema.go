@@ -1,5 +1,9 @@
 package validate
 
+// This file holds the embedded CRDs' schemas as kube-apiserver runs them on
+// a create, for validate offline: defaults, the OpenAPI schema, the CEL
+// rules, on the document decoded as the API server decodes it.
+
 import (
 	"context"
 	"fmt"
@@ -12,6 +16,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
@@ -91,13 +96,27 @@ func schemaProblems(ctx context.Context, kind string, doc document) ([]Problem, 
 	if !ok {
 		return nil, nil
 	}
-	var obj map[string]any
-	if err := yaml.Unmarshal(doc.data, &obj); err != nil {
-		return nil, fmt.Errorf("%s is not YAML: %w", doc.where, err)
+	obj, err := unstructuredDocument(doc)
+	if err != nil {
+		return nil, err
 	}
 	var out []Problem
 	for _, e := range s.validate(ctx, obj) {
 		out = append(out, Problem{Reason: ReasonSchema, Message: fmt.Sprintf("%s: %v", doc.where, e)})
 	}
 	return out, nil
+}
+
+// unstructuredDocument is a document as the API server holds a custom
+// resource it decoded: JSON maps whose whole numbers are int64 and the
+// others float64. The CEL rules see the values typed by the structural
+// schema, and an integer field must hold an int64 (a float64 2 is "expected
+// int, got float64"), so a plain YAML decode, all float64, would break every
+// rule on an integer.
+func unstructuredDocument(doc document) (map[string]any, error) {
+	var obj map[string]any
+	if err := utilyaml.Unmarshal(doc.data, &obj); err != nil {
+		return nil, fmt.Errorf("%s is not YAML: %w", doc.where, err)
+	}
+	return obj, nil
 }
