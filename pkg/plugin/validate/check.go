@@ -1,5 +1,9 @@
 package validate
 
+// This file holds the check of one task (the cluster's answers, the
+// controller's builder, the dry runs of what it builds) and the -o output
+// of the objects built.
+
 import (
 	"context"
 	"encoding/json"
@@ -23,8 +27,12 @@ import (
 // the controller's builder, then a dry run of every object built. The
 // error is the cluster failing to answer.
 func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in *inputs, policy builder.Policy) (*taskReport, error) {
+	tr := &taskReport{name: st.name, where: st.where, problems: append([]Problem(nil), st.problems...),
+		notes: append([]string(nil), st.notes...)}
+	if st.task == nil {
+		return tr, nil
+	}
 	task := st.task.DeepCopy()
-	tr := &taskReport{name: task.Name, where: st.where, problems: append([]Problem(nil), st.problems...)}
 	for _, p := range task.Spec.Parties {
 		tr.appImages = append(tr.appImages, p.AppImageRef)
 	}
@@ -33,6 +41,7 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 	// file, none of its status.
 	task.UID, task.ResourceVersion, task.Status = placeholderUID, "", kusciav1alpha1.KusciaTaskStatus{}
 	existing := sets.New[string]()
+	schemaRejected := st.schemaRejected
 	if cl != nil {
 		var err error
 		if existing, err = cl.resolve(ctx, task, &bin); err != nil {
@@ -45,6 +54,7 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 			return nil, err
 		}
 		tr.problems, tr.notes = append(tr.problems, problems...), append(tr.notes, notes...)
+		schemaRejected = schemaRejected || len(problems) > 0
 		if uid != "" {
 			task.UID = uid
 		}
@@ -54,9 +64,7 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 		return nil, fmt.Errorf("check task %s: %w", task.Name, err)
 	}
 	tr.check = check
-	for _, ie := range check.Problems {
-		tr.problems = append(tr.problems, Problem{Reason: string(ie.Reason), Message: ie.Message})
-	}
+	tr.problems = append(tr.problems, builderProblems(check.Problems, task.Spec.Parties, bin, cl == nil, schemaRejected)...)
 	if cl == nil || check.Plan == nil {
 		return tr, nil
 	}

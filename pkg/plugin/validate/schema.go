@@ -7,6 +7,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -77,34 +78,37 @@ func loadSchema(file string) (*crdSchema, error) {
 }
 
 // validate runs the schema on a document (its JSON as maps), as the API
-// server would on a create.
-func (s *crdSchema) validate(ctx context.Context, obj map[string]any) field.ErrorList {
+// server would on a create. The CEL rules see the values typed by the
+// schema: with a value of the wrong type they cannot run, and celSkipped
+// says so.
+func (s *crdSchema) validate(ctx context.Context, obj map[string]any) (errs field.ErrorList, celSkipped bool) {
 	defaulting.Default(obj, s.structural)
-	errs := apiservervalidation.ValidateCustomResource(nil, obj, s.openAPI)
+	errs = apiservervalidation.ValidateCustomResource(nil, obj, s.openAPI)
+	if slices.ContainsFunc(errs, func(e *field.Error) bool { return e.Type == field.ErrorTypeTypeInvalid }) {
+		return errs, true
+	}
 	celErrs, _ := s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
-	return append(errs, celErrs...)
+	return append(errs, celErrs...), false
 }
 
-// schemaProblems checks a KusciaTask or AppImage document against its
-// CRD's schema offline.
-func schemaProblems(ctx context.Context, kind string, doc document) ([]Problem, error) {
+// schemaErrors checks a KusciaTask or AppImage document against its CRD's
+// schema offline; other kinds have none.
+// celSkipped: a value of the wrong type kept the CEL rules from running.
+func schemaErrors(ctx context.Context, kind string, doc document) (errs field.ErrorList, celSkipped bool, err error) {
 	all, err := schemas()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s, ok := all[kind]
 	if !ok {
-		return nil, nil
+		return nil, false, nil
 	}
 	obj, err := unstructuredDocument(doc)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []Problem
-	for _, e := range s.validate(ctx, obj) {
-		out = append(out, Problem{Reason: ReasonSchema, Message: fmt.Sprintf("%s: %v", doc.where, e)})
-	}
-	return out, nil
+	errs, celSkipped = s.validate(ctx, obj)
+	return errs, celSkipped, nil
 }
 
 // unstructuredDocument is a document as the API server holds a custom
