@@ -116,8 +116,8 @@ func TestParseFieldPath(t *testing.T) {
 	for path, want := range map[string][]string{
 		"spec.parties[0].template.spec.containers[1].resources.requests.cpu": {"spec", "parties", "0", "template", "spec", "containers", "1", "resources", "requests", "cpu"},
 		"metadata.labels[app.kubernetes.io/name]":                            {"metadata", "labels", "app.kubernetes.io/name"},
-		"spec":                                                               {"spec"},
-		"":                                                                   nil,
+		"spec": {"spec"},
+		"":     nil,
 	} {
 		assert.Equal(t, want, parseFieldPath(path), path)
 	}
