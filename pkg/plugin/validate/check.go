@@ -98,10 +98,22 @@ func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing 
 }
 
 // print writes the report: all of it, or with -o the objects to stdout and
-// the report without its summaries to stderr.
+// the report without its summaries to stderr. With -q the report is its
+// last line only.
 func (o *options) print(rep *report) error {
+	text := o.streams.Out
+	if o.output != "" {
+		text = o.streams.ErrOut
+	}
+	switch {
+	case o.quiet:
+		fmt.Fprintln(text, rep.summary())
+	case o.output == "":
+		rep.writeText(text, true)
+	default:
+		rep.writeText(text, false)
+	}
 	if o.output == "" {
-		rep.writeText(o.streams.Out, true)
 		return nil
 	}
 	list := objectList(rep)
@@ -119,7 +131,6 @@ func (o *options) print(rep *report) error {
 	if _, err := o.streams.Out.Write(data); err != nil {
 		return fmt.Errorf("write objects: %w", err)
 	}
-	rep.writeText(o.streams.ErrOut, false)
 	return nil
 }
 

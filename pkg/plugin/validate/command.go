@@ -104,8 +104,10 @@ type options struct {
 
 	taskFiles, imageFiles, domainFiles []string
 	offline                            bool
-	output                             string
-	policy                             policyFlags
+	// quiet prints the report's summary line only.
+	quiet  bool
+	output string
+	policy policyFlags
 
 	// now is the clock of the gate deadline; connect makes the cluster.
 	// Tests replace them.
@@ -159,6 +161,7 @@ func newCommand(o *options) *cobra.Command {
 	f.StringSliceVar(&o.imageFiles, "appimage-file", nil, "File with AppImages the tasks use; wins over the cluster's.")
 	f.StringSliceVar(&o.domainFiles, "domain-file", nil, "File with the domains' namespaces; wins over the cluster's.")
 	f.BoolVar(&o.offline, "offline", false, "Do not ask the cluster: AppImages and namespaces come from the files only, and nothing is dry-run.")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Print only the summary line (how many problems in how many tasks); the exit code says the rest.")
 	f.StringVarP(&o.output, "output", "o", "", "yaml or json: print every object the controller would create (the report goes to stderr).")
 	f.StringVar(&o.policy.podSecurityLevel, "pod-security-level", string(security.DefaultLevel), "The controller's --pod-security-level.")
 	f.BoolVar(&o.policy.reservationGate, "reservation-gate", true, "The controller's --reservation-gate.")

@@ -133,3 +133,37 @@ func TestRemoveField(t *testing.T) {
 	assert.True(t, removeField(obj, []string{"spec", "parties", "0"}))
 	assert.Equal(t, []any{nil}, obj["spec"].(map[string]any)["parties"], "a list item becomes null, the others keep their index")
 }
+
+func TestSummary(t *testing.T) {
+	task := func(problems int) *taskReport { return &taskReport{problems: make([]Problem, problems)} }
+	for _, tc := range []struct {
+		rep  report
+		want string
+	}{
+		{report{tasks: []*taskReport{task(0), task(3)}}, "3 problems in 1 of 2 tasks"},
+		{report{tasks: []*taskReport{task(1)}}, "1 problem in 1 task"},
+		{report{tasks: []*taskReport{task(0), task(0)}}, "no problems in 2 tasks"},
+		{report{tasks: []*taskReport{task(2), task(0)}, inputProblems: make([]Problem, 1)}, "3 problems: 2 in 1 of 2 tasks, 1 in the input files"},
+	} {
+		assert.Equal(t, tc.want, tc.rep.summary())
+	}
+}
+
+// The report ends with its summary; -q prints the summary alone, and with
+// -o the objects still go to stdout, the summary to stderr.
+func TestQuiet(t *testing.T) {
+	res := runOffline(t, testdata("mistakes-offline.yaml"))
+	assert.True(t, strings.HasSuffix(res.stdout, "\n\n3 problems in 1 of 2 tasks\n"), res.stdout)
+
+	res = run(t, nil, "--offline", "-q", "-f", testdata("mistakes-offline.yaml"), "--appimage-file", exampleFile(examples.AppTemplateImageFile),
+		"--domain-file", exampleFile(examples.DomainsFile))
+	assert.Equal(t, ExitProblems, res.code)
+	assert.Equal(t, "3 problems in 1 of 2 tasks\n", res.stdout)
+	assert.Empty(t, res.stderr)
+
+	res = run(t, nil, "--offline", "-q", "-o", "yaml", "-f", exampleFile(examples.TemplateTaskFile),
+		"--appimage-file", exampleFile(examples.AppTemplateImageFile), "--domain-file", exampleFile(examples.DomainsFile))
+	assert.Equal(t, ExitValid, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "kind: List")
+	assert.Equal(t, "no problems in 1 task\n", res.stderr)
+}

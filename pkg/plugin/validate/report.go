@@ -1,5 +1,8 @@
 package validate
 
+// This file holds validate's report: each task's problems and what the
+// controller would build of it, and a one-line summary at the end.
+
 import (
 	"fmt"
 	"io"
@@ -47,6 +50,29 @@ type taskReport struct {
 	appImages []string
 }
 
+// summary is the report's last line: how many problems, in how many of
+// the tasks, e.g. "3 problems in 1 of 2 tasks".
+func (r *report) summary() string {
+	withProblems, inTasks := 0, 0
+	for _, t := range r.tasks {
+		if len(t.problems) > 0 {
+			withProblems++
+			inTasks += len(t.problems)
+		}
+	}
+	tasks := plural(len(r.tasks), "task")
+	switch {
+	case len(r.inputProblems) > 0:
+		return fmt.Sprintf("%s: %d in %d of %s, %d in the input files",
+			countProblems(r.problemCount()), inTasks, withProblems, tasks, len(r.inputProblems))
+	case withProblems > 0 && len(r.tasks) == 1:
+		return fmt.Sprintf("%s in %s", countProblems(inTasks), tasks)
+	case withProblems > 0:
+		return fmt.Sprintf("%s in %d of %s", countProblems(inTasks), withProblems, tasks)
+	}
+	return fmt.Sprintf("no problems in %s", tasks)
+}
+
 func (r *report) problemCount() int {
 	n := len(r.inputProblems)
 	for _, t := range r.tasks {
@@ -78,6 +104,7 @@ func (r *report) writeText(w io.Writer, summaries bool) {
 		fmt.Fprintln(w)
 		t.writeText(w, summaries)
 	}
+	fmt.Fprintf(w, "\n%s\n", r.summary())
 }
 
 func (t *taskReport) writeText(w io.Writer, summary bool) {
