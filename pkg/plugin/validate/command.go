@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
@@ -217,14 +218,14 @@ func (o *options) run(ctx context.Context) error {
 	var cl *cluster
 	if !o.offline {
 		if cl, err = o.connect(); err != nil {
-			return usageErrorf("%w (--offline checks against the files only)", err)
+			return usageErrorf("%w", withOfflineHint(err))
 		}
 		if err := cl.checkServed(ctx); err != nil {
-			return &exitError{code: ExitUsage, err: err}
+			return usageErrorf("%w", withOfflineHint(err))
 		}
 		rep.checked = fmt.Sprintf("against the cluster at %s (AppImages, namespaces, server-side dry run)", cl.server)
 		if policy.PodGroups, err = podgroup.Enabled(ctx, o.policy.podGroups, cl.kube.Discovery()); err != nil {
-			return usageErrorf("--pod-groups: %w", err)
+			return usageErrorf("--pod-groups: %w", withOfflineHint(err))
 		}
 	} else {
 		policy.PodGroups = o.policy.podGroups == podgroup.ModeOn
@@ -233,7 +234,7 @@ func (o *options) run(ctx context.Context) error {
 	for _, st := range in.tasks {
 		tr, err := o.checkTask(ctx, cl, st, in, policy)
 		if err != nil {
-			return &exitError{code: ExitUsage, err: err}
+			return usageErrorf("%w", withOfflineHint(err))
 		}
 		rep.tasks = append(rep.tasks, tr)
 	}
@@ -244,6 +245,21 @@ func (o *options) run(ctx context.Context) error {
 		return &exitError{code: ExitProblems, err: fmt.Errorf("%s found", countProblems(n))}
 	}
 	return nil
+}
+
+// offlineHint is what to do when no cluster answers.
+const offlineHint = "no cluster answers: --offline checks against the files only " +
+	"(AppImages with --appimage-file, domains' namespaces with --domain-file)"
+
+// withOfflineHint is err, followed by offlineHint when the cluster did not
+// answer at all (no configuration, a connection refused, a timeout): a
+// refusal the API server sent (a 403, say) needs no other mode.
+func withOfflineHint(err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return err
+	}
+	return fmt.Errorf("%w\n%s", err, offlineHint)
 }
 
 // resolve turns the policy flags into the controller's Policy.

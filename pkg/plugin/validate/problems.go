@@ -26,7 +26,7 @@ func builderProblems(ies []*builder.InputError, parties []kusciav1alpha1.PartyIn
 		}
 		msg := withFieldPath(ie, parties)
 		if offline {
-			msg += offlineHint(ie, parties, in)
+			msg += missingInputHint(ie, parties, in)
 		}
 		out = append(out, Problem{Reason: string(ie.Reason), Message: msg})
 	}
@@ -71,9 +71,9 @@ func withFieldPath(ie *builder.InputError, parties []kusciav1alpha1.PartyInfo) s
 	return fmt.Sprintf("spec.parties[%d].%s: %s", i, f, ie.Message)
 }
 
-// offlineHint tells, offline, which flag gives a party's AppImage or
+// missingInputHint tells, offline, which flag gives a party's AppImage or
 // namespace that no file gave.
-func offlineHint(ie *builder.InputError, parties []kusciav1alpha1.PartyInfo, in builder.Inputs) string {
+func missingInputHint(ie *builder.InputError, parties []kusciav1alpha1.PartyInfo, in builder.Inputs) string {
 	i := partyOf(ie.Message, parties)
 	if i < 0 {
 		return ""

@@ -5,6 +5,7 @@ package validate
 // to pass offline, no internal names.
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
 
 	"kusciatask.io/controller/examples"
 )
@@ -166,4 +171,26 @@ func TestQuiet(t *testing.T) {
 	assert.Equal(t, ExitValid, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "kind: List")
 	assert.Equal(t, "no problems in 1 task\n", res.stderr)
+}
+
+// A cluster that does not answer suggests --offline and the flags that
+// replace the cluster's objects; one that answers with a refusal does not.
+func TestNoAnswerSuggestsOffline(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		wantHint bool
+	}{
+		{"connection refused", errors.New(`Get "https://127.0.0.1:6443/apis/kuscia.secretflow/v1alpha1": dial tcp 127.0.0.1:6443: connect: connection refused`), true},
+		{"forbidden", apierrors.NewForbidden(schema.GroupResource{}, "", errors.New("no")), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fc := newFakeCluster(t)
+			fc.kube.PrependReactor("get", "resource", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, tc.err })
+			res := run(t, fc, "-f", exampleFile(examples.PSITaskFile))
+			assert.Equal(t, ExitUsage, res.code)
+			assert.Contains(t, res.stderr, "error: discover kuscia.secretflow/v1alpha1: ")
+			assert.Equal(t, tc.wantHint, strings.Contains(res.stderr, "--offline checks against the files only (AppImages with --appimage-file, domains' namespaces with --domain-file)"), res.stderr)
+		})
+	}
 }

@@ -178,7 +178,7 @@ func TestOfflineWithFiles(t *testing.T) {
 func TestClusterUnreachable(t *testing.T) {
 	res := run(t, nil, "-f", exampleFile(examples.PSITaskFile))
 	assert.Equal(t, ExitUsage, res.code)
-	assert.Contains(t, res.stderr, "no cluster in this test (--offline checks against the files only)")
+	assert.Equal(t, "error: no cluster in this test\n"+offlineHint+"\n", res.stderr)
 }
 
 // A cluster without the CRDs is a usage error: every AppImage would look
