@@ -214,7 +214,7 @@ func (o *options) run(ctx context.Context) error {
 	if len(in.tasks) == 0 && len(in.problems) == 0 {
 		return usageErrorf("no KusciaTask in %v", o.taskFiles)
 	}
-	rep := &report{inputProblems: in.problems, notes: in.notes, checked: "offline, against the files only"}
+	rep := &report{inputProblems: in.problems, notes: in.notes, checked: offlineChecked}
 	var cl *cluster
 	if !o.offline {
 		if cl, err = o.connect(); err != nil {
@@ -246,6 +246,12 @@ func (o *options) run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// offlineChecked says what an offline check leaves out: the API server's
+// own validation and admission of the objects built (requests above
+// limits, say, which the controller learns from the refused create).
+const offlineChecked = "offline, against the files only (the API server's checks of the built pods, " +
+	"such as requests above limits, run only against a cluster)"
 
 // offlineHint is what to do when no cluster answers.
 const offlineHint = "no cluster answers: --offline checks against the files only " +

@@ -51,6 +51,7 @@ var partyFields = map[kusciav1alpha1.KusciaTaskReason]string{
 	kusciav1alpha1.ReasonDomainNotFound:         "domainID",
 	kusciav1alpha1.ReasonDeployTemplateNotFound: "role",
 	kusciav1alpha1.ReasonConfigRenderFailed:     "appImageRef",
+	kusciav1alpha1.ReasonTooManyPods:            "template.replicas",
 }
 
 // withFieldPath is a builder message led by the path of the task's field

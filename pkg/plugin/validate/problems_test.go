@@ -194,3 +194,17 @@ func TestNoAnswerSuggestsOffline(t *testing.T) {
 		})
 	}
 }
+
+// The controller's policy bounds apply offline, with the flags the
+// controller runs with.
+func TestOfflinePolicyBounds(t *testing.T) {
+	data, err := os.ReadFile(exampleFile(examples.TemplateTaskFile))
+	require.NoError(t, err)
+	file := writeTask(t, strings.Replace(string(data), "replicas: 1", "replicas: 3", 1))
+	res := run(t, nil, "--offline", "-f", file, "--max-replicas-per-party", "2", "--appimage-file", exampleFile(examples.AppTemplateImageFile),
+		"--domain-file", exampleFile(examples.DomainsFile))
+	assert.Equal(t, ExitProblems, res.code, res.stderr)
+	assert.Equal(t, []string{"  ✗ TooManyPods  spec.parties[0].template.replicas: party alice: 3 replicas, more than the 2 per party " +
+		"this controller allows (--max-replicas-per-party)"}, problemLines(res.stdout))
+	assert.Contains(t, res.stdout, "Checked "+offlineChecked+".\n", "what offline leaves to the cluster is said")
+}
