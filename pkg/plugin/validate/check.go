@@ -68,15 +68,18 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 	if cl == nil || check.Plan == nil {
 		return tr, nil
 	}
-	if err := tr.dryRunChildren(ctx, cl, existing, bin.Namespaces); err != nil {
+	if err := tr.dryRunChildren(ctx, cl, existing, bin.Namespaces, partiesWith(check.Problems, kusciav1alpha1.ReasonPodSecurityViolation, task.Spec.Parties)); err != nil {
 		return nil, err
 	}
 	return tr, nil
 }
 
 // dryRunChildren dry-runs every party's objects in the namespaces the
-// cluster has; a party whose namespace only a file gives is noted.
-func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing sets.Set[string], namespaces map[string]*corev1.Namespace) error {
+// cluster has; a party whose namespace only a file gives is noted. Pod
+// Security's refusals of the pods of a party the builder found violating
+// it (podSecurity) are not listed again.
+func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing sets.Set[string], namespaces map[string]*corev1.Namespace,
+	podSecurity sets.Set[string]) error {
 	for i, objs := range tr.check.Parties {
 		domain := tr.check.Plan.Parties[i].DomainID
 		switch {
@@ -91,6 +94,9 @@ func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing 
 		problems, notes, err := cl.dryRunParty(ctx, objs)
 		if err != nil {
 			return err
+		}
+		if podSecurity.Has(domain) {
+			problems = withoutPodSecurityRefusals(problems)
 		}
 		tr.problems, tr.notes = append(tr.problems, problems...), append(tr.notes, notes...)
 	}

@@ -7,7 +7,10 @@ package validate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
@@ -90,4 +93,25 @@ func missingInputHint(ie *builder.InputError, parties []kusciav1alpha1.PartyInfo
 		}
 	}
 	return ""
+}
+
+// partiesWith are the domains of the parties the builder found a problem
+// of the reason with.
+func partiesWith(ies []*builder.InputError, reason kusciav1alpha1.KusciaTaskReason, parties []kusciav1alpha1.PartyInfo) sets.Set[string] {
+	out := sets.New[string]()
+	for _, ie := range ies {
+		if i := partyOf(ie.Message, parties); ie.Reason == reason && i >= 0 {
+			out.Insert(parties[i].DomainID)
+		}
+	}
+	return out
+}
+
+// withoutPodSecurityRefusals are a party's dry-run problems but Pod
+// Security admission's refusals, which the builder's PodSecurityViolation
+// of the party says already.
+func withoutPodSecurityRefusals(problems []Problem) []Problem {
+	return slices.DeleteFunc(problems, func(p Problem) bool {
+		return p.Reason == string(kusciav1alpha1.ReasonResourceRejected) && strings.Contains(p.Message, "violates PodSecurity")
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
@@ -207,4 +208,29 @@ func TestOfflinePolicyBounds(t *testing.T) {
 	assert.Equal(t, []string{"  ✗ TooManyPods  spec.parties[0].template.replicas: party alice: 3 replicas, more than the 2 per party " +
 		"this controller allows (--max-replicas-per-party)"}, problemLines(res.stdout))
 	assert.Contains(t, res.stdout, "Checked "+offlineChecked+".\n", "what offline leaves to the cluster is said")
+}
+
+// A pod Pod Security refuses is one line: the builder's, which runs the
+// same check as admission; the dry run's refusal of the same pod is not
+// listed again.
+func TestPodSecurityOnce(t *testing.T) {
+	fc := newFakeCluster(t)
+	ctx := t.Context()
+	ns, err := fc.kube.CoreV1().Namespaces().Get(ctx, "alice", metav1.GetOptions{})
+	require.NoError(t, err)
+	ns.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
+	_, err = fc.kube.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	fc.kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() != "alice" {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "secretflow-task-psi-0",
+			errors.New(`violates PodSecurity "restricted:latest": runAsNonRoot != true`))
+	})
+	res := run(t, fc, "-f", exampleFile(examples.PSITaskFile))
+	assert.Equal(t, ExitProblems, res.code, res.stderr)
+	lines := problemLines(res.stdout)
+	require.Len(t, lines, 1, res.stdout)
+	assert.Regexp(t, `^  ✗ PodSecurityViolation  spec.parties\[0\].template: party alice: pod secretflow-task-psi-0 violates PodSecurity "restricted:latest"`, lines[0])
 }
