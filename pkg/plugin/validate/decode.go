@@ -229,42 +229,43 @@ type decoded struct {
 // that even without runSchema, and then reports only those fields.
 func decodeDocument(ctx context.Context, doc document, kind string, runSchema bool) (decoded, error) {
 	obj, strict, decodeErr := decodeStrict(doc.data)
-	var schemaErrs field.ErrorList
-	d := decoded{obj: obj}
-	if runSchema || decodeErr != nil {
-		var celSkipped bool
-		var err error
-		if schemaErrs, celSkipped, err = schemaErrors(ctx, kind, doc); err != nil {
-			return decoded{}, err
-		}
-		if celSkipped && runSchema {
-			d.notes = append(d.notes, "the CRD's CEL rules were not checked: a value of the wrong type keeps them from running; fix it and validate again")
-		}
+	if !runSchema && decodeErr == nil {
+		return decoded{obj: obj, problems: schemaViolations(strict, nil)}, nil
+	}
+	schemaErrs, celSkipped, err := schemaErrors(ctx, kind, doc)
+	if err != nil {
+		return decoded{}, err
+	}
+	d := decoded{obj: obj, schemaRejected: runSchema && len(schemaErrs) > 0}
+	if celSkipped && runSchema {
+		d.notes = append(d.notes, "the CRD's CEL rules were not checked: a value of the wrong type keeps them from running; fix it and validate again")
 	}
 	reported := schemaErrs
 	if decodeErr != nil {
-		u, err := unstructuredDocument(doc)
-		if err != nil {
-			return decoded{}, err
-		}
 		var removed field.ErrorList
-		if d.obj, strict, removed, err = decodePruned(u, schemaErrs); err != nil {
-			return decoded{problems: []Problem{{Reason: ReasonSchema, Message: decodeErr.Error()}}, notes: d.notes}, nil
+		if d.obj, strict, removed, err = decodePruned(doc, schemaErrs); err != nil {
+			d.problems = []Problem{{Reason: ReasonSchema, Message: decodeErr.Error()}}
+			return d, nil
 		}
 		if !runSchema {
 			reported = removed
 		}
-	} else if !runSchema {
-		reported = nil
 	}
-	for _, e := range strict {
-		d.problems = append(d.problems, Problem{Reason: ReasonSchema, Message: e.Error()})
-	}
-	for _, e := range reported {
-		d.problems = append(d.problems, Problem{Reason: ReasonSchema, Message: e.Error()})
-	}
-	d.schemaRejected = runSchema && len(schemaErrs) > 0
+	d.problems = schemaViolations(strict, reported)
 	return d, nil
+}
+
+// schemaViolations are the problems of fields the API does not declare
+// and of the schema's errors.
+func schemaViolations(strict []error, errs field.ErrorList) []Problem {
+	var out []Problem
+	for _, e := range strict {
+		out = append(out, Problem{Reason: ReasonSchema, Message: e.Error()})
+	}
+	for _, e := range errs {
+		out = append(out, Problem{Reason: ReasonSchema, Message: e.Error()})
+	}
+	return out
 }
 
 // decodeStrict decodes YAML or JSON into its typed object; strict are the

@@ -234,3 +234,15 @@ func TestPodSecurityOnce(t *testing.T) {
 	require.Len(t, lines, 1, res.stdout)
 	assert.Regexp(t, `^  ✗ PodSecurityViolation  spec.parties\[0\].template: party alice: pod secretflow-task-psi-0 violates PodSecurity "restricted:latest"`, lines[0])
 }
+
+// A document without a CRD schema (a namespace) that does not decode is a
+// problem of the input files, by the document it is in.
+func TestUndecodableNamespace(t *testing.T) {
+	domains := filepath.Join(t.TempDir(), "domains.yaml")
+	require.NoError(t, os.WriteFile(domains, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: alice, labels: 5}\n"), 0o644))
+	res := run(t, nil, "--offline", "-f", exampleFile(examples.PSITaskFile), "--domain-file", domains,
+		"--appimage-file", exampleFile(examples.SecretflowImageFile))
+	assert.Equal(t, ExitProblems, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "\nInput files: 1 problem\n  ✗ SchemaViolation  "+domains+": ")
+	assert.True(t, strings.HasSuffix(res.stdout, "\n3 problems: 2 in 1 task, 1 in the input files\n"), res.stdout)
+}

@@ -17,12 +17,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// decodePruned decodes obj after taking out, deepest first, the fields the
-// schema found invalid, until what remains decodes. It returns the object,
-// the problems of its strict decoding (unknown fields) and the errors of
-// the fields taken out; the error is what still does not decode.
-func decodePruned(obj map[string]any, errs field.ErrorList) (runtime.Object, []error, field.ErrorList, error) {
-	obj = runtime.DeepCopyJSON(obj)
+// decodePruned decodes a document after taking out, deepest first, the
+// fields the schema found invalid, until what remains decodes. It returns
+// the object, the problems of its strict decoding (unknown fields) and the
+// errors of the fields taken out; the error is what still does not decode.
+func decodePruned(doc document, errs field.ErrorList) (runtime.Object, []error, field.ErrorList, error) {
+	obj, err := unstructuredDocument(doc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	deepestFirst := slices.Clone(errs)
 	slices.SortStableFunc(deepestFirst, func(a, b *field.Error) int {
 		return len(parseFieldPath(b.Field)) - len(parseFieldPath(a.Field))
@@ -42,7 +45,7 @@ func decodePruned(obj map[string]any, errs field.ErrorList) (runtime.Object, []e
 			return decoded, strict, removed, nil
 		}
 	}
-	return nil, nil, nil, fmt.Errorf("no field the schema names explains it")
+	return nil, nil, nil, fmt.Errorf("%s: no field the schema names explains why it does not decode", doc.where)
 }
 
 // parseFieldPath splits a field path as field.Path prints it

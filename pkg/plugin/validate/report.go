@@ -60,17 +60,22 @@ func (r *report) summary() string {
 			inTasks += len(t.problems)
 		}
 	}
-	tasks := plural(len(r.tasks), "task")
 	switch {
 	case len(r.inputProblems) > 0:
-		return fmt.Sprintf("%s: %d in %d of %s, %d in the input files",
-			countProblems(r.problemCount()), inTasks, withProblems, tasks, len(r.inputProblems))
-	case withProblems > 0 && len(r.tasks) == 1:
-		return fmt.Sprintf("%s in %s", countProblems(inTasks), tasks)
+		return fmt.Sprintf("%s: %d in %s, %d in the input files",
+			countProblems(r.problemCount()), inTasks, someTasks(withProblems, len(r.tasks)), len(r.inputProblems))
 	case withProblems > 0:
-		return fmt.Sprintf("%s in %d of %s", countProblems(inTasks), withProblems, tasks)
+		return fmt.Sprintf("%s in %s", countProblems(inTasks), someTasks(withProblems, len(r.tasks)))
 	}
-	return fmt.Sprintf("no problems in %s", tasks)
+	return fmt.Sprintf("no problems in %s", plural(len(r.tasks), "task"))
+}
+
+// someTasks is "1 of 2 tasks", or "1 task" when it is the only one.
+func someTasks(n, of int) string {
+	if n == of && of == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d of %s", n, plural(of, "task"))
 }
 
 func (r *report) problemCount() int {
