@@ -79,6 +79,12 @@ dryRun=All, so admission (Pod Security labels, quotas, webhooks) speaks. Then
 what each party would get: pods, headless services, config maps with their
 rendered files. -o yaml or -o json prints the full objects instead.
 
+Each problem is one line, led by the path of the field it is about; a value the
+API cannot hold (a quantity "2 cores") does not stop the other checks. The
+report ends with one line, such as "3 problems in 1 of 2 tasks"; -q prints that
+line alone. Offline, the API server's own checks of the built pods (requests
+above limits, admission, quotas) do not run.
+
 AppImages and namespaces come from the files given (-f may hold them too) and,
 unless --offline, from the cluster; a file wins over the cluster. Nothing is
 written to the cluster.
