@@ -275,6 +275,8 @@ func checkWords(doc *document) []string {
 	return problems
 }
 
+var substitution = regexp.MustCompile(`\$\([^()]*\)|\$\{[^{}]*\}`)
+
 var makeTarget = regexp.MustCompile(`^([A-Za-z0-9_.-]+):`)
 
 func makeTargets(path string) (map[string]bool, error) {
@@ -298,6 +300,10 @@ func checkCommand(l line, targets map[string]bool, bins *binaries) []string {
 	text := l.text
 	if i := strings.Index(text, " #"); i >= 0 {
 		text = text[:i]
+	}
+	// $(…) and ${…} are values here, not commands.
+	for prev := ""; prev != text; {
+		prev, text = text, substitution.ReplaceAllString(text, "VALUE")
 	}
 	for _, part := range regexp.MustCompile(`&&|\|\||;|\|`).Split(text, -1) {
 		words := strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(part))
