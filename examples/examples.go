@@ -30,14 +30,26 @@ const (
 	// TestAppImageFile is the AppImage of the test application, for real
 	// nodes (`make image` builds its image).
 	TestAppImageFile = "realnode/appimage-testapp.yaml"
+
+	// The walk-through examples (README.md lists them with how each ends).
+	ThreePartiesFile  = "three-parties.yaml"
+	PartialGangFile   = "partial-gang.yaml"
+	PartyFailsFile    = "party-fails.yaml"
+	TooBigFile        = "psi-too-big.yaml"
+	ThreeMistakesFile = "three-mistakes.yaml"
 )
+
+// WalkThroughs are the example tasks written to show one case each; every
+// one starts with a comment saying what it shows, how to apply it and how
+// it ends. (The seed's two tasks are kept verbatim, without one.)
+var WalkThroughs = []string{ThreePartiesFile, PartialGangFile, PartyFailsFile, TooBigFile, ThreeMistakesFile}
 
 //go:embed *.yaml realnode/*.yaml
 var files embed.FS
 
 // FailsValidate are the examples written to fail `kubectl kuscia validate`
 // (they show what it says); every other example task must pass it.
-var FailsValidate = []string{"three-mistakes.yaml"}
+var FailsValidate = []string{ThreeMistakesFile}
 
 // Files are the example files, as paths of this folder: those holding a
 // KusciaTask, and the others (the AppImages and domains the tasks use).
