@@ -1,6 +1,6 @@
-// Command docscheck fails when README.md or docs/*.md promise something the
-// repository does not have. Run by hack/verify.sh (make verify), from the
-// repository's root:
+// Command docscheck fails when README.md, examples/README.md or docs/*.md
+// promise something the repository does not have. Run by hack/verify.sh
+// (make verify), from the repository's root:
 //
 //   - every relative link resolves to a file or folder, and its #anchor (if
 //     any) to a heading of the Markdown file it points to;
@@ -34,7 +34,7 @@ import (
 )
 
 func main() {
-	files := []string{"README.md"}
+	files := []string{"README.md", "examples/README.md"}
 	more, err := filepath.Glob("docs/*.md")
 	if err != nil {
 		fail("%v", err)
