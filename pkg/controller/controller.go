@@ -74,6 +74,11 @@ type Controller struct {
 	// goes before tasks waiting to be created (see enqueueOwner).
 	queue workqueue.TypedRateLimitingInterface[cache.ObjectName]
 	lanes *lanes
+	// rateLimiter is the queue's: retry calls it to know when a retry is
+	// due. causes gathers why each queued task was queued, for
+	// kusciatask_syncs_by_cause_total.
+	rateLimiter workqueue.TypedRateLimiter[cache.ObjectName]
+	causes      *syncCauses
 	// recorder records the Events of task transitions.
 	recorder record.EventRecorder
 	// marker marks the pods the controller creates and recognises them:
@@ -192,6 +197,8 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		taskIndexer:      inf.Tasks.Informer().GetIndexer(),
 		lanes:            lanes,
 		queue:            newQueue(opts.RateLimiter, lanes),
+		rateLimiter:      opts.RateLimiter,
+		causes:           newSyncCauses(),
 		recorder:         opts.Recorder,
 		marker:           marker,
 		foreignSeen:      newForeignPods(foreignPodsRemembered),
@@ -260,9 +267,9 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 	// Task updates are never skipped: a periodic resync of the tasks is the
 	// safety net that catches anything an event missed.
 	taskHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.phases.Move(nil, obj); c.observeTask(obj); c.enqueueTask(obj) },
-		UpdateFunc: func(old, obj any) { c.phases.Move(old, obj); c.observeTask(obj); c.enqueueTask(obj) },
-		DeleteFunc: func(obj any) { c.phases.Move(obj, nil); c.observeTaskDeleted(obj); c.enqueueTask(obj) },
+		AddFunc:    func(obj any) { c.phases.Move(nil, obj); c.observeTask(obj); c.enqueueTask(obj, causeTask) },
+		UpdateFunc: func(old, obj any) { c.phases.Move(old, obj); c.observeTask(obj); c.enqueueTaskUpdate(old, obj) },
+		DeleteFunc: func(obj any) { c.phases.Move(obj, nil); c.observeTaskDeleted(obj); c.enqueueTask(obj, causeTask) },
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
@@ -348,6 +355,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	outer := ctx
 	ctx = klog.NewContext(ctx, logger)
 	start := c.clock.Now()
+	c.metrics.ObserveSyncCauses(c.causes.take(key.Name, start).names())
 	result, err := c.syncHandler(ctx, key)
 	took := c.clock.Since(start)
 	c.metrics.ObserveSync(took, err)
@@ -356,18 +364,18 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	case apierrors.IsConflict(err):
 		// Someone (often this controller's own earlier write, not yet in
 		// the cache) changed the task: routine, not an error to page on.
-		c.queue.AddRateLimited(key)
+		c.retry(key)
 		logger.V(4).Info("Task changed meanwhile; requeued", "err", err)
 	case unreachable(err):
 		// Every task meets an outage alike: said once per interval, not
 		// once per task per retry.
-		c.queue.AddRateLimited(key)
+		c.retry(key)
 		if logNow, n := c.outage.failed(key.Name); logNow {
 			klog.FromContext(outer).Error(err, "API server unreachable; tasks waiting to retry", "tasks", n)
 		}
 		logger.V(4).Info("API server unreachable; requeued", "err", err)
 	case err != nil:
-		c.queue.AddRateLimited(key)
+		c.retry(key)
 		logger.Error(err, "Sync failed; requeued", "retries", c.queue.NumRequeues(key))
 	default:
 		c.queue.Forget(key)
@@ -379,11 +387,21 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	// past its lifecycleSeconds.
 	switch {
 	case result.requeue:
+		c.causes.note(key.Name, causeTimer)
 		c.queue.Add(key)
 	case result.requeueAfter > 0:
+		c.causes.noteAt(key.Name, causeTimer, c.clock.Now().Add(result.requeueAfter))
 		c.queue.AddAfter(key, result.requeueAfter)
 	}
 	return true
+}
+
+// retry queues a failed sync again after the rate limiter's backoff, as
+// the queue's AddRateLimited does (same limiter), noting when it is due.
+func (c *Controller) retry(key cache.ObjectName) {
+	after := c.rateLimiter.When(key)
+	c.causes.noteAt(key.Name, causeRetry, c.clock.Now().Add(after))
+	c.queue.AddAfter(key, after)
 }
 
 // syncResult tells the queue when to look at a task again without an event.

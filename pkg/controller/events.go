@@ -15,12 +15,25 @@ import (
 	"kusciatask.io/controller/pkg/controller/informers"
 )
 
-func (c *Controller) enqueueTask(obj any) {
+// enqueueTask queues the task itself, for cause (task or resync).
+func (c *Controller) enqueueTask(obj any, why cause) {
 	m, err := informers.MetaOf(obj)
 	if err != nil {
 		return
 	}
+	c.causes.note(m.GetName(), why)
 	c.queue.Add(cache.ObjectName{Name: m.GetName()})
+}
+
+// enqueueTaskUpdate queues an updated task; the informer's periodic
+// resync (the same resourceVersion) is never skipped: it is the safety net
+// that catches anything an event missed.
+func (c *Controller) enqueueTaskUpdate(old, obj any) {
+	why := causeTask
+	if sameVersion(old, obj) {
+		why = causeResync
+	}
+	c.enqueueTask(obj, why)
 }
 
 // enqueueOwner maps a child (pod, service, config map, PodGroup; tombstones
@@ -38,6 +51,7 @@ func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
 	}
 	logger.V(5).Info("Child changed", "object", klog.KObj(m), "kusciatask", ref.Name)
 	key := cache.ObjectName{Name: ref.Name}
+	c.causes.note(ref.Name, childCause(builder.KindOf(m)))
 	c.lanes.addFast(c.queue, key)
 }
 
@@ -91,6 +105,7 @@ func (c *Controller) enqueueReferrers(index string, obj any) {
 		return
 	}
 	for _, key := range keys {
+		c.causes.note(key, causeReferrer)
 		c.queue.Add(cache.ObjectName{Name: key})
 	}
 }
@@ -109,4 +124,17 @@ func sameVersion(old, obj any) bool {
 	o, err1 := apimeta.Accessor(old)
 	n, err2 := apimeta.Accessor(obj)
 	return err1 == nil && err2 == nil && o.GetResourceVersion() == n.GetResourceVersion()
+}
+
+// childCause is the cause of a sync queued by a child of kind.
+func childCause(kind string) cause {
+	switch kind {
+	case kindService:
+		return causeService
+	case kindConfigMap:
+		return causeConfigMap
+	case kindPodGroup:
+		return causePodGroup
+	}
+	return causePod
 }
