@@ -67,6 +67,9 @@ type gathered struct {
 	now causeSet
 	// later are the delayed adds, by cause, with their earliest due time.
 	later map[cause]time.Time
+	// timerWanted: the task's last sync asked to be synced again (a
+	// requeue or requeueAfter).
+	timerWanted bool
 }
 
 func newSyncCauses() *syncCauses {
@@ -102,6 +105,42 @@ func (s *syncCauses) entry(task string) *gathered {
 	return g
 }
 
+// wantTimer records whether the sync of task that just ended asked to be
+// synced again.
+func (s *syncCauses) wantTimer(task string, want bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if want {
+		s.entry(task).timerWanted = true
+		return
+	}
+	if g := s.byTask[task]; g != nil {
+		g.timerWanted = false
+		s.dropIfEmpty(task, g)
+	}
+}
+
+// stale reports whether set, the causes of a sync (see take), is a timer
+// alone that no one wants any more: the task's last sync, which decided
+// from everything since the timer was set, asked for no timer, and no
+// other delayed add is pending (the queue keeps one timer per task, the
+// earliest, so skipping it loses no later one). Such a sync is skipped.
+func (s *syncCauses) stale(task string, set causeSet) bool {
+	if set != causeSet(0).with(causeTimer) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.byTask[task]
+	return g == nil || (!g.timerWanted && len(g.later) == 0)
+}
+
+func (s *syncCauses) dropIfEmpty(task string, g *gathered) {
+	if g.now == 0 && len(g.later) == 0 && !g.timerWanted {
+		delete(s.byTask, task)
+	}
+}
+
 // take returns the causes of the sync of task starting at now, and forgets
 // them (see syncCauses for the rule).
 func (s *syncCauses) take(task string, now time.Time) causeSet {
@@ -125,8 +164,6 @@ func (s *syncCauses) take(task string, now time.Time) causeSet {
 		}
 		g.later = nil
 	}
-	if len(g.later) == 0 {
-		delete(s.byTask, task)
-	}
+	s.dropIfEmpty(task, g)
 	return set
 }

@@ -79,6 +79,9 @@ type Controller struct {
 	// kusciatask_syncs_by_cause_total.
 	rateLimiter workqueue.TypedRateLimiter[cache.ObjectName]
 	causes      *syncCauses
+	// ownWrites are the resourceVersions of this controller's last status
+	// write of each task whose echo the informer has not shown yet.
+	ownWrites *ownWrites
 	// recorder records the Events of task transitions.
 	recorder record.EventRecorder
 	// marker marks the pods the controller creates and recognises them:
@@ -199,6 +202,7 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		queue:            newQueue(opts.RateLimiter, lanes),
 		rateLimiter:      opts.RateLimiter,
 		causes:           newSyncCauses(),
+		ownWrites:        newOwnWrites(),
 		recorder:         opts.Recorder,
 		marker:           marker,
 		foreignSeen:      newForeignPods(foreignPodsRemembered),
@@ -260,7 +264,7 @@ func newQueue(limiter workqueue.TypedRateLimiter[cache.ObjectName], l *lanes) wo
 func (c *Controller) registerInformers(ctx context.Context, inf Informers) error {
 	logger := klog.FromContext(ctx)
 	childHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.enqueueOwner(logger, obj) },
+		AddFunc:    func(obj any) { c.enqueueOwnerAdded(logger, obj) },
 		UpdateFunc: func(old, obj any) { c.enqueueOwnerIfChanged(logger, old, obj) },
 		DeleteFunc: func(obj any) { c.observeDeleted(obj); c.enqueueOwner(logger, obj) },
 	}
@@ -268,8 +272,13 @@ func (c *Controller) registerInformers(ctx context.Context, inf Informers) error
 	// safety net that catches anything an event missed.
 	taskHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.phases.Move(nil, obj); c.observeTask(obj); c.enqueueTask(obj, causeTask) },
-		UpdateFunc: func(old, obj any) { c.phases.Move(old, obj); c.observeTask(obj); c.enqueueTaskUpdate(old, obj) },
-		DeleteFunc: func(obj any) { c.phases.Move(obj, nil); c.observeTaskDeleted(obj); c.enqueueTask(obj, causeTask) },
+		UpdateFunc: func(old, obj any) { c.phases.Move(old, obj); c.observeTask(obj); c.enqueueTaskUpdate(logger, old, obj) },
+		DeleteFunc: func(obj any) {
+			c.phases.Move(obj, nil)
+			c.observeTaskDeleted(obj)
+			c.forgetOwnWrite(obj)
+			c.enqueueTask(obj, causeTask)
+		},
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
@@ -355,7 +364,12 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	outer := ctx
 	ctx = klog.NewContext(ctx, logger)
 	start := c.clock.Now()
-	c.metrics.ObserveSyncCauses(c.causes.take(key.Name, start).names())
+	causes := c.causes.take(key.Name, start)
+	if c.causes.stale(key.Name, causes) {
+		logger.V(5).Info("Timer no longer wanted; not synced")
+		return true
+	}
+	c.metrics.ObserveSyncCauses(causes.names())
 	result, err := c.syncHandler(ctx, key)
 	took := c.clock.Since(start)
 	c.metrics.ObserveSync(took, err)
@@ -385,6 +399,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	}
 	// A failed sync keeps its deadline too: backoff must not carry a task
 	// past its lifecycleSeconds.
+	c.causes.wantTimer(key.Name, result.requeue || result.requeueAfter > 0)
 	switch {
 	case result.requeue:
 		c.causes.note(key.Name, causeTimer)
