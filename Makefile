@@ -20,7 +20,10 @@ CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2
 LOCAL_UP_DIR ?= $(CURDIR)/_output/local
 FUZZTIME   ?= 30s
 FUZZ       ?= .
-# Tasks of `make bench` (T1; T2-T4 scale from it, see pkg/e2e/bench_test.go).
+# Platforms and download location of `make krew`'s plugin archives.
+KREW_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+KREW_URI_BASE  ?= file://$(CURDIR)/_output/krew
+# Tasks of `make bench` (T1; T2-T4 scale from it, see pkg/e2e/bench/bench_test.go).
 N          ?= 1000
 BENCH_N    ?= $(N)
 export LOCAL_UP_DIR
@@ -31,8 +34,13 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/kusciatask-controller, bin/kuscia-gate and bin/kubectl-kuscia, static, with version, commit and date baked in.
+build: ## Build bin/kusciatask-controller, bin/kuscia-gate and bin/kubectl-kuscia, static, with version, commit and date baked in, and bin/kubectl_complete-kuscia (kubectl's completion shim for the plugin).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/ ./cmd/...
+	install -m 0755 cmd/kubectl-kuscia/kubectl_complete-kuscia bin/
+
+.PHONY: krew
+krew: ## Build the plugin's krew archives (KREW_PLATFORMS, default linux and darwin, amd64 and arm64) and _output/krew/kuscia.yaml with their sha256 (plugins/kuscia.yaml says how to install).
+	VERSION=$(VERSION) LDFLAGS='$(LDFLAGS)' KREW_PLATFORMS='$(KREW_PLATFORMS)' KREW_URI_BASE='$(KREW_URI_BASE)' hack/krew.sh
 
 .PHONY: image
 image: ## Build the images without a container engine: _output/images/kusciatask-controller.tar (IMAGE, default kusciatask-controller:VERSION, and kusciatask-controller:local) and kuscia-testapp.tar (kuscia-testapp:VERSION and :local), docker-archive tarballs; prints each reference.
@@ -71,7 +79,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; FUZZ=regexp picks
 bench: ## Run the benchmarks: sync cost (fakes), then issue 10's T1-T4 on a local control plane (N tasks, default 1000; `make bench N=200` is quick). Prints one table; writes _output/bench/results.json.
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/...
 	hack/build-tools.sh
-	BENCH_N=$(BENCH_N) $(GO) test -tags 'e2e bench' -count=1 -timeout 120m -run '^TestBench$$' ./pkg/e2e/ $(BENCH_ARGS)
+	BENCH_N=$(BENCH_N) $(GO) test -tags 'e2e bench' -count=1 -timeout 120m -run '^TestBench$$' ./pkg/e2e/bench/ $(BENCH_ARGS)
 	@cat _output/bench/results.txt
 	$(MAKE) bench-realnode
 

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"regexp"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,6 +34,32 @@ const (
 
 //go:embed *.yaml realnode/*.yaml
 var files embed.FS
+
+// FailsValidate are the examples written to fail `kubectl kuscia validate`
+// (they show what it says); every other example task must pass it.
+var FailsValidate = []string{"three-mistakes.yaml"}
+
+// Files are the example files, as paths of this folder: those holding a
+// KusciaTask, and the others (the AppImages and domains the tasks use).
+func Files() (tasks, inputs []string, err error) {
+	kindTask := regexp.MustCompile(`(?m)^kind: KusciaTask$`)
+	err = fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := files.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read example %s: %w", path, err)
+		}
+		if kindTask.Match(data) {
+			tasks = append(tasks, path)
+		} else {
+			inputs = append(inputs, path)
+		}
+		return nil
+	})
+	return tasks, inputs, err
+}
 
 // Decode strictly decodes a single-document example file into obj.
 func Decode(file string, obj any) error {

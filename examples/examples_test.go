@@ -37,3 +37,14 @@ func TestExamplesDecodeStrictly(t *testing.T) {
 	var unknown kusciav1alpha1.KusciaTask
 	assert.Error(t, Decode("no-such-file.yaml", &unknown))
 }
+
+// Files splits the examples into tasks and what they use.
+func TestFiles(t *testing.T) {
+	tasks, inputs, err := Files()
+	require.NoError(t, err)
+	assert.Contains(t, tasks, PSITaskFile)
+	assert.Contains(t, tasks, TemplateTaskFile)
+	assert.Contains(t, inputs, DomainsFile)
+	assert.Contains(t, inputs, TestAppImageFile)
+	assert.NotContains(t, inputs, PSITaskFile)
+}

@@ -17,6 +17,8 @@ fi
 echo "verify: go vet"
 go vet ./... || fail=1
 go vet -tags e2e ./pkg/e2e/... || fail=1
+go vet -tags "e2e bench" ./pkg/e2e/... || fail=1
+go vet -tags "e2e soak" ./pkg/e2e/... || fail=1
 go vet -tags realnode ./pkg/e2e/realnode/... || fail=1
 go vet -tags "realnode bench" ./pkg/e2e/realnode/... || fail=1
 

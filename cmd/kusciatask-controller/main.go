@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
+	logsapi "k8s.io/component-base/logs/api/v1"
 	"k8s.io/klog/v2"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,12 +55,10 @@ templates render under a fixed budget of steps, bytes and time per task.
 
 Usage:
   kusciatask-controller [flags]
-
-Flags:
 `
 
 func main() {
-	opts, err := parseFlags(flag.NewFlagSet(os.Args[0], flag.ContinueOnError), os.Args[1:])
+	opts, err := parseFlags(os.Args[1:], os.Stderr)
 	switch {
 	case errors.Is(err, errHelp):
 		os.Exit(0)
@@ -69,6 +67,11 @@ func main() {
 	case opts.printVersion:
 		fmt.Println("kusciatask-controller", version.Get())
 		os.Exit(0)
+	}
+	// Validated by parseFlags; applying sets klog's logger, -v and --vmodule.
+	if err := logsapi.ValidateAndApply(opts.logs, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "kusciatask-controller:", err)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

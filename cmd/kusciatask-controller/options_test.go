@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/component-base/logs"
 	psapi "k8s.io/pod-security-admission/api"
 
 	"kusciatask.io/controller/pkg/builder"
@@ -21,10 +22,8 @@ import (
 
 func parse(t *testing.T, args ...string) (options, string, error) {
 	t.Helper()
-	fs := flag.NewFlagSet("kusciatask-controller", flag.ContinueOnError)
 	var out bytes.Buffer
-	fs.SetOutput(&out)
-	o, err := parseFlags(fs, args)
+	o, err := parseFlags(args, &out)
 	return o, out.String(), err
 }
 
@@ -33,6 +32,8 @@ func TestFlagDefaults(t *testing.T) {
 	t.Setenv("POD_NAMESPACE", "")
 	o, _, err := parse(t)
 	require.NoError(t, err)
+	assert.Equal(t, logs.NewOptions(), o.logs, "component-base's logging defaults")
+	o.logs = nil
 	assert.Equal(t, options{
 		kubeconfig:             "/tmp/kubeconfig",
 		workers:                4,
@@ -63,7 +64,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--status-batch-delay=-1s"}, "--status-batch-delay must not be negative"},
 		{[]string{"--mark-key-secret=just-a-name"}, "--mark-key-secret \"just-a-name\": want namespace/name"},
 		{[]string{"--mark-key-secret=ns/"}, "want namespace/name"},
-		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{[]string{"--logging-format=xml"}, "logging flags: format: Invalid value: \"xml\""},
 		{[]string{"extra"}, `unexpected arguments "extra"`},
 		{[]string{"--profiling", "--metrics-bind-address=0"}, "--profiling serves on the metrics address"},
 	}
@@ -74,10 +76,11 @@ func TestFlagErrors(t *testing.T) {
 	}
 	_, out, err := parse(t, "-h")
 	assert.True(t, errors.Is(err, errHelp))
+	out = strings.Join(strings.Fields(out), " ") // unwrapped
 	assert.Contains(t, out, "Usage:")
-	assert.Contains(t, out, "-version")
-	assert.Contains(t, out, "-pod-security-level")
-	assert.Contains(t, out, "-profiling")
+	assert.Contains(t, out, "--version")
+	assert.Contains(t, out, "--pod-security-level")
+	assert.Contains(t, out, "--profiling")
 	// The gate image's rule is stated in --help.
 	assert.Contains(t, out, "the image of the controller's own container")
 	assert.Contains(t, out, `outside a cluster, kusciatask-controller:<version>, the image "make image" builds`)

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -28,10 +30,10 @@ func httpGet(t *testing.T, url string) (int, string) {
 // The binary as operators see it: leader election Lease, probes, metrics.
 func TestBinaryServesProbesMetricsAndHoldsTheLease(t *testing.T) {
 	eventually(t, 60*time.Second, "the controller to hold the lease and be ready", func() (bool, string) {
-		code, body := httpGet(t, "http://"+probeAddress+"/readyz")
+		code, body := httpGet(t, "http://"+framework.ProbeAddress+"/readyz")
 		return code == http.StatusOK, body
 	})
-	code, _ := httpGet(t, "http://"+probeAddress+"/healthz")
+	code, _ := httpGet(t, "http://"+framework.ProbeAddress+"/healthz")
 	assert.Equal(t, http.StatusOK, code)
 
 	lease, err := env.kube.CoordinationV1().Leases("kuscia-system").Get(testContext(t), "kusciatask-controller", metav1.GetOptions{})
@@ -39,7 +41,7 @@ func TestBinaryServesProbesMetricsAndHoldsTheLease(t *testing.T) {
 	require.NotNil(t, lease.Spec.HolderIdentity)
 	assert.NotEmpty(t, *lease.Spec.HolderIdentity)
 
-	code, metrics := httpGet(t, "http://"+metricsAddress+"/metrics")
+	code, metrics := httpGet(t, "http://"+framework.MetricsAddress+"/metrics")
 	require.Equal(t, http.StatusOK, code)
 	for _, m := range []string{
 		`kusciatask_tasks{phase="Succeeded"}`,

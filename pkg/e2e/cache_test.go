@@ -25,6 +25,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/controller"
 	"kusciatask.io/controller/pkg/controller/informers"
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // managers are the managed fields entries of an object, as
@@ -87,7 +88,7 @@ func TestStatusWritesFromTrimmedCacheKeepMetadataAndSpec(t *testing.T) {
 // scrape reads the controller's /metrics into name{labels} → value.
 func scrape(t *testing.T) map[string]float64 {
 	t.Helper()
-	code, body := httpGet(t, "http://"+metricsAddress+"/metrics")
+	code, body := httpGet(t, "http://"+framework.MetricsAddress+"/metrics")
 	require.Equal(t, http.StatusOK, code)
 	out := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(body))
@@ -112,12 +113,12 @@ func scrape(t *testing.T) map[string]float64 {
 // file to keep the profile in.
 func liveHeap(t *testing.T) (heap, rss float64) {
 	t.Helper()
-	resp, err := http.Get("http://" + metricsAddress + "/debug/pprof/heap?gc=1")
+	resp, err := http.Get("http://" + framework.MetricsAddress + "/debug/pprof/heap?gc=1")
 	require.NoError(t, err)
 	profile, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)
-	if path := envOr("E2E_HEAP_PROFILE", ""); path != "" {
+	if path := framework.EnvOr("E2E_HEAP_PROFILE", ""); path != "" {
 		// The last profile taken stays there, for go tool pprof.
 		require.NoError(t, os.WriteFile(path, profile, 0o644))
 	}
@@ -132,13 +133,13 @@ func liveHeap(t *testing.T) (heap, rss float64) {
 // RSS compared before and after. kusciatask_tasks counts them as they end.
 func TestMemoryPerFinishedTask(t *testing.T) {
 	n := 100
-	if v := envOr("E2E_MEMORY_TASKS", ""); v != "" {
+	if v := framework.EnvOr("E2E_MEMORY_TASKS", ""); v != "" {
 		var err error
 		n, err = strconv.Atoi(v)
 		require.NoError(t, err)
 	}
 	eventually(t, 60*time.Second, "the controller to be ready", func() (bool, string) {
-		code, body := httpGet(t, "http://"+probeAddress+"/readyz")
+		code, body := httpGet(t, "http://"+framework.ProbeAddress+"/readyz")
 		return code == http.StatusOK, body
 	})
 	m := scrape(t)

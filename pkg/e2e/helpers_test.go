@@ -50,7 +50,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Fatalf("timed out after %s waiting for %s: %s\ncontroller log: %s", timeout, what, why, env.controller.log)
+	t.Fatalf("timed out after %s waiting for %s: %s\ncontroller log: %s", timeout, what, why, env.controller.Log)
 }
 
 func getTask(t *testing.T, name string) *kusciav1alpha1.KusciaTask {

@@ -20,10 +20,10 @@ import (
 // again when the test ends, whatever happens in between.
 func killController(t *testing.T) {
 	t.Helper()
-	env.controller.stop(syscall.SIGKILL)
+	env.controller.Stop(syscall.SIGKILL)
 	t.Cleanup(func() {
-		if env.controller.cmd == nil {
-			require.NoError(t, env.controller.start())
+		if !env.controller.Running() {
+			require.NoError(t, env.controller.Start())
 		}
 	})
 }
@@ -90,7 +90,7 @@ func TestReservationRestartWhileGated(t *testing.T) {
 		assert.Equal(t, gate.Closed, p.Annotations[gate.Annotation], "no controller, no open gate: %s", p.Name)
 	}
 
-	require.NoError(t, env.controller.start())
+	require.NoError(t, env.controller.Start())
 	task := waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 60*time.Second)
 	after := map[string]types.UID{}
 	for _, p := range taskPods(t, task, "alice", "bob") {
@@ -136,7 +136,7 @@ func TestReservationGateDeadline(t *testing.T) {
 	assert.True(t, strings.HasPrefix(message, "kuscia-gate: deadline "), message)
 	assert.Contains(t, message, gate.FormatDeadline(start.Add(68*time.Second)), "startTime + lifecycleSeconds + 60s")
 
-	require.NoError(t, env.controller.start())
+	require.NoError(t, env.controller.Start())
 	task := waitPhase(t, name, kusciav1alpha1.TaskFailed, 60*time.Second)
 	assert.Equal(t, kusciav1alpha1.ReasonReservationExpired, task.Status.Reason)
 	var reported bool

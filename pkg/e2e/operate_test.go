@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // syncCount reads kusciatask_sync_duration_seconds_count{result=...} from a
@@ -44,14 +45,14 @@ func syncCount(t *testing.T, metrics, result string) int {
 // error-level lines (klog's "E" prefix) written after that.
 func logSize(t *testing.T) int64 {
 	t.Helper()
-	fi, err := os.Stat(env.controller.log)
+	fi, err := os.Stat(env.controller.Log)
 	require.NoError(t, err)
 	return fi.Size()
 }
 
 func errorLines(t *testing.T, from int64) []string {
 	t.Helper()
-	f, err := os.Open(env.controller.log)
+	f, err := os.Open(env.controller.Log)
 	require.NoError(t, err)
 	defer f.Close()
 	_, err = f.Seek(from, 0)
@@ -74,8 +75,8 @@ func errorLines(t *testing.T, from int64) []string {
 func TestConflictStormIsRoutine(t *testing.T) {
 	const name = "e2e-conflict-storm"
 	deleteTaskOnCleanup(t, name)
-	from, errorsBefore := logSize(t), syncCount(t, metricsAddress, "error")
-	conflictsBefore := syncCount(t, metricsAddress, "conflict")
+	from, errorsBefore := logSize(t), syncCount(t, framework.MetricsAddress, "error")
+	conflictsBefore := syncCount(t, framework.MetricsAddress, "conflict")
 
 	slow := map[string]string{"KWOK_DELAY": "6s"}
 	applyYAML(t, psiTask(name, "", partyOpts{env: slow}, partyOpts{env: slow}))
@@ -96,33 +97,30 @@ func TestConflictStormIsRoutine(t *testing.T) {
 	waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 60*time.Second)
 	stop()
 	n := <-updates
-	t.Logf("%d label updates during the task; %d syncs met a conflict", n, syncCount(t, metricsAddress, "conflict")-conflictsBefore)
+	t.Logf("%d label updates during the task; %d syncs met a conflict", n, syncCount(t, framework.MetricsAddress, "conflict")-conflictsBefore)
 	require.Greater(t, n, 30, "the storm ran")
 
 	assert.Empty(t, errorLines(t, from), "no error-level log line")
-	assert.Equal(t, errorsBefore, syncCount(t, metricsAddress, "error"), "no sync counted as an error")
+	assert.Equal(t, errorsBefore, syncCount(t, framework.MetricsAddress, "error"), "no sync counted as an error")
 }
 
 // Two controllers with --leader-elect: only the leader syncs; when it is
 // killed, the standby takes over and finishes a running task.
 func TestStandbyTakesOverFromAKilledLeader(t *testing.T) {
-	standby := &controllerProcess{
-		bin: env.controller.bin, kubeconfig: env.controller.kubeconfig,
-		log:     strings.TrimSuffix(env.controller.log, ".log") + "-standby.log",
-		metrics: "127.0.0.1:" + envOr("E2E_STANDBY_METRICS_PORT", "38090"),
-		probes:  "127.0.0.1:" + envOr("E2E_STANDBY_PROBE_PORT", "38091"),
-	}
-	require.NoError(t, standby.start())
+	standby := env.plane.Controller(strings.TrimSuffix(env.controller.Log, ".log") + "-standby.log")
+	standby.Metrics = "127.0.0.1:" + framework.EnvOr("E2E_STANDBY_METRICS_PORT", "28090")
+	standby.Probes = "127.0.0.1:" + framework.EnvOr("E2E_STANDBY_PROBE_PORT", "28091")
+	require.NoError(t, standby.Start())
 	// Whatever happens, leave one controller running as the suite's: the
 	// standby stops (releasing the Lease) once the suite's is back.
 	t.Cleanup(func() {
-		if env.controller.cmd == nil {
-			require.NoError(t, env.controller.start())
+		if !env.controller.Running() {
+			require.NoError(t, env.controller.Start())
 		}
-		standby.stop(syscall.SIGTERM)
+		standby.Stop(syscall.SIGTERM)
 	})
 	eventually(t, 30*time.Second, "the standby to serve metrics", func() (bool, string) {
-		code, body := httpGet(t, "http://"+standby.metrics+"/metrics")
+		code, body := httpGet(t, "http://"+standby.Metrics+"/metrics")
 		return code == 200, body
 	})
 
@@ -131,18 +129,18 @@ func TestStandbyTakesOverFromAKilledLeader(t *testing.T) {
 	slow := map[string]string{"KWOK_DELAY": "25s"}
 	applyYAML(t, psiTask(name, "", partyOpts{env: slow}, partyOpts{env: slow}))
 	waitPhase(t, name, kusciav1alpha1.TaskRunning, 30*time.Second)
-	assert.Zero(t, syncCount(t, standby.metrics, "success")+syncCount(t, standby.metrics, "error"),
+	assert.Zero(t, syncCount(t, standby.Metrics, "success")+syncCount(t, standby.Metrics, "error"),
 		"the standby does not sync (or write) while the leader holds the Lease")
 
 	before := podUIDs(t, name)
-	env.controller.stop(syscall.SIGKILL)
+	env.controller.Stop(syscall.SIGKILL)
 	killed := time.Now()
 	task := waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 90*time.Second)
 	t.Logf("the standby finished the task %s after the leader was killed", time.Since(killed).Round(time.Second))
-	assert.Positive(t, syncCount(t, standby.metrics, "success"), "the standby did the work")
+	assert.Positive(t, syncCount(t, standby.Metrics, "success"), "the standby did the work")
 	assert.Equal(t, before, podUIDs(t, name), "no pod was created twice")
 	assert.EqualValues(t, 1, task.Status.Reservation.Round)
-	require.NoError(t, env.controller.start())
+	require.NoError(t, env.controller.Start())
 }
 
 func podUIDs(t *testing.T, task string) map[string]types.UID {

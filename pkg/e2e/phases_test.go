@@ -36,8 +36,8 @@ func TestEachPodOfEachRoundIsCreatedOnce(t *testing.T) {
 		}
 		return task.Status.Reservation.Round >= 2, "round " + itoa(int(task.Status.Reservation.Round))
 	})
-	env.controller.stop(syscall.SIGKILL)
-	require.NoError(t, env.controller.start())
+	env.controller.Stop(syscall.SIGKILL)
+	require.NoError(t, env.controller.Start())
 
 	task := waitPhase(t, name, kusciav1alpha1.TaskFailed, 90*time.Second)
 	assert.Equal(t, kusciav1alpha1.ReasonReservationExpired, task.Status.Reason)
@@ -55,7 +55,7 @@ func TestEachPodOfEachRoundIsCreatedOnce(t *testing.T) {
 
 	// No status write of this task ran into a conflict with the
 	// controller's own previous write.
-	log, err := os.ReadFile(env.controller.log)
+	log, err := os.ReadFile(env.controller.Log)
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(log), "\n") {
 		if strings.Contains(line, `kusciatask="`+name+`"`) && strings.Contains(line, "the object has been modified") {

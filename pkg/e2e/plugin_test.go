@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,13 +19,14 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // pluginBinary builds cmd/kubectl-kuscia into the test's temp dir.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kubectl-kuscia")
-	_, err := output(env.root, nil, "go", "build", "-o", bin, "./cmd/kubectl-kuscia")
+	_, err := framework.Output(env.root, nil, "go", "build", "-o", bin, "./cmd/kubectl-kuscia")
 	require.NoError(t, err)
 	return bin
 }
@@ -222,7 +224,46 @@ func TestPlugin(t *testing.T) {
 		missing := runPlugin(t, bin, "wait", "no-such-task", "--timeout", "5s")
 		assert.Equal(t, 3, missing.code)
 		assert.Contains(t, missing.errOut, `KusciaTask "no-such-task" not found`)
+
+		kubectlLikeGet(t, bin, name)
 	})
+}
+
+// kubectlLikeGet checks get's kubectl flags on the finished task name:
+// -o name, -o jsonpath, -l, -w, and the version verb.
+func kubectlLikeGet(t *testing.T, bin, name string) {
+	t.Helper()
+	r := runPlugin(t, bin, "get", name, "-o", "name")
+	assert.Equal(t, "kusciatask.kuscia.secretflow/"+name+"\n", r.out, r.errOut)
+	r = runPlugin(t, bin, "get", name, "-o", "jsonpath={.status.phase}")
+	assert.Equal(t, "Succeeded", r.out, r.errOut)
+
+	// -w -l: the task is printed when a label brings it into the
+	// selection and again when one takes it out (a watch event each).
+	watchOut, err := os.Create(filepath.Join(t.TempDir(), "watch.out"))
+	require.NoError(t, err)
+	watch := exec.Command(bin, "--kubeconfig", env.kubeconfig, "get", "-w", "-l", "e2e-plugin-watch=yes", "-o", "name")
+	watch.Stdout, watch.Stderr = watchOut, watchOut
+	require.NoError(t, watch.Start())
+	time.Sleep(time.Second) // the watch is open
+	kubectl(t, "label", "kt", name, "e2e-plugin-watch=yes")
+	kubectl(t, "label", "--overwrite", "kt", name, "e2e-plugin-watch=no")
+	eventually(t, 30*time.Second, "get -w to print the task twice", func() (bool, string) {
+		b, _ := os.ReadFile(watchOut.Name())
+		return strings.Count(string(b), "kusciatask.kuscia.secretflow/"+name+"\n") == 2, string(b)
+	})
+	require.NoError(t, watch.Process.Signal(os.Interrupt))
+	assert.NoError(t, watch.Wait(), "get -w exits 0 on Ctrl-C")
+
+	r = runPlugin(t, bin, "get", "-l", "e2e-plugin-watch=no", "-o", "name")
+	assert.Equal(t, "kusciatask.kuscia.secretflow/"+name+"\n", r.out, r.errOut)
+	r = runPlugin(t, bin, "get", "-l", "e2e-plugin-watch=yes")
+	assert.Equal(t, "No KusciaTasks found.\n", r.out, r.errOut)
+
+	r = runPlugin(t, bin, "version")
+	t.Logf("$ kubectl kuscia version\n%s", r.out)
+	assert.Equal(t, 0, r.code, r.errOut)
+	assert.Regexp(t, `(?m)^Client Version: .*\nServer Version: v\d+\.\d+`, r.out)
 }
 
 // partyLineOf is the tree line of a party.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/plugin/validate"
@@ -73,9 +75,9 @@ func TestValidateListsEveryMistake(t *testing.T) {
 	require.Equal(t, validate.ExitProblems, res.code, res.stdout+res.stderr)
 	assert.Contains(t, res.stdout, "KusciaTask three-mistakes in "+task+": 3 problems\n")
 	for _, want := range [][2]string{
-		{"AppImageNotFound", `party alice: AppImage "no-such-image" not found`},
-		{"DomainNotFound", `party carol: namespace "carol" does not exist`},
-		{"ConfigRenderFailed", `party bob: config template "task-config.conf": `},
+		{"AppImageNotFound", `spec.parties[0].appImageRef: party alice: AppImage "no-such-image" not found`},
+		{"DomainNotFound", `spec.parties[2].domainID: party carol: namespace "carol" does not exist`},
+		{"ConfigRenderFailed", `spec.parties[1].appImageRef: party bob: config template "task-config.conf": `},
 	} {
 		assert.Regexp(t, `(?m)^  ✗ `+want[0]+` +`+regexp.QuoteMeta(want[1]), res.stdout)
 	}
@@ -210,9 +212,9 @@ func subsetDiff(path string, want, got any) []string {
 	return nil
 }
 
-// The dry run lets admission speak: a pod the restricted namespace's Pod
-// Security refuses, and one a ResourceQuota holds back, which no offline
-// check can see.
+// The dry run lets admission speak: a ResourceQuota holds a pod back, which
+// no offline check can see. A pod the restricted namespace's Pod Security
+// refuses is one line, the builder's (the same check admission runs).
 func TestValidateDryRunReportsRefusedPods(t *testing.T) {
 	const restricted, quota = "e2e-validate-restricted", "e2e-validate-quota"
 	applyYAML(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {%s: %s, pod-security.kubernetes.io/enforce: restricted}\n",
@@ -229,10 +231,61 @@ func TestValidateDryRunReportsRefusedPods(t *testing.T) {
 	file := writeTemp(t, "task.yaml", psiTask(name, "", partyOpts{domainID: restricted}, partyOpts{domainID: quota}))
 	res := runValidate(t, "-f", file)
 	require.Equal(t, validate.ExitProblems, res.code, res.stdout+res.stderr)
-	assert.Regexp(t, `(?m)^  ✗ ResourceRejected +the API server would refuse pod `+restricted+`/`+name+`-0: pods "`+name+`-0" is forbidden: violates PodSecurity "restricted:latest"`, res.stdout)
 	assert.Regexp(t, `(?m)^  ✗ ResourceQuotaExceeded +the API server would refuse pod `+quota+`/`+name+`-0 for now \(the task waits until the quota allows it\): .*exceeded quota`, res.stdout)
-	assert.Regexp(t, `(?m)^  ✗ PodSecurityViolation +party `+restricted+`: pod `+name+`-0 violates PodSecurity "restricted:latest"`, res.stdout,
-		"the builder's own check says it too, as the controller would")
+	assert.Regexp(t, `(?m)^  ✗ PodSecurityViolation +spec.parties\[0\].template: party `+restricted+`: pod `+name+`-0 violates PodSecurity "restricted:latest"`, res.stdout,
+		"the builder's own check says it, as the controller would")
+	assert.NotRegexp(t, `(?m)^  ✗ ResourceRejected +the API server would refuse pod `+restricted+`/`, res.stdout,
+		"admission's refusal of the same pod is not listed again")
 	_, err := env.kuscia.KusciaV1alpha1().KusciaTasks().Get(testContext(t), name, metav1.GetOptions{})
 	assert.True(t, isNotFound(err), "validate writes nothing: %v", err)
+}
+
+// Every example task and each YAML block of the seed page passes validate
+// against the cluster: the API server's own schema and CEL rules, the
+// dry runs of every object built, the controller's builder. The example
+// AppImages and domains are the cluster's (and given as files too).
+func TestValidateExamplesOnline(t *testing.T) {
+	taskFiles, inputFiles, err := examples.Files()
+	require.NoError(t, err)
+	var tasks, inputs []string
+	for _, f := range taskFiles {
+		if !slices.Contains(examples.FailsValidate, f) {
+			tasks = append(tasks, example(f))
+		}
+	}
+	for _, f := range inputFiles {
+		inputs = append(inputs, example(f))
+	}
+	blocks, err := filepath.Glob(validateTestdata("seed-page/*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, blocks)
+	for _, task := range append(tasks, blocks...) {
+		t.Run(strings.TrimPrefix(task, env.root+"/"), func(t *testing.T) {
+			args := []string{"-f", task}
+			for _, in := range inputs {
+				args = append(args, "-f", in)
+			}
+			res := runValidate(t, args...)
+			assert.Equal(t, validate.ExitValid, res.code, res.stdout+res.stderr)
+			assert.NotContains(t, res.stdout, "✗")
+			assert.Regexp(t, `(?m)^no problems in 1 task$`, res.stdout)
+		})
+	}
+}
+
+// The same three mistakes are three lines against the cluster as offline:
+// a quantity that is not one (by its field path, the rest still checked),
+// an initiator that is not a party (the API server's CEL rule, once), a
+// namespace that does not exist.
+func TestValidateThreeMistakesOnline(t *testing.T) {
+	res := runValidate(t, "-f", validateTestdata("mistakes-offline.yaml"), "-f", example("appimage-app-template.yaml"))
+	require.Equal(t, validate.ExitProblems, res.code, res.stdout+res.stderr)
+	lines := regexp.MustCompile(`(?m)^  ✗ .*$`).FindAllString(res.stdout, -1)
+	require.Len(t, lines, 3, res.stdout)
+	assert.Contains(t, lines[0], `SchemaViolation  spec.parties[0].template.spec.containers[0].resources.requests.cpu: Invalid value: "2 cores"`)
+	assert.Contains(t, lines[1], "InvalidSpec")
+	assert.Contains(t, lines[1], "initiator must be the domainID of one of the parties")
+	assert.Contains(t, lines[2], `DomainNotFound   spec.parties[1].domainID: party carol: namespace "carol" does not exist`)
+	assert.NotContains(t, lines[2], "--domain-file", "against a cluster, the namespace is the cluster's")
+	assert.True(t, strings.HasSuffix(res.stdout, "\n3 problems in 1 of 2 tasks\n"), res.stdout)
 }

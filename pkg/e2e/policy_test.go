@@ -373,7 +373,7 @@ func TestPolicyGuardsChildrenNotTheUsersOwn(t *testing.T) {
 // policy, its binding and a parameter naming its ServiceAccount at start,
 // so it logs no warning about them.
 func TestPolicyInForceAtStart(t *testing.T) {
-	data, err := os.ReadFile(env.controller.log)
+	data, err := os.ReadFile(env.controller.Log)
 	require.NoError(t, err)
 	log := string(data)
 	require.Contains(t, log, "Co-scheduling parties", "the controller's start is in its log")

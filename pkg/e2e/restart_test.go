@@ -28,8 +28,8 @@ func TestControllerKilledMidTask(t *testing.T) {
 	}
 	require.Len(t, before, 2)
 
-	env.controller.stop(syscall.SIGKILL)
-	require.NoError(t, env.controller.start())
+	env.controller.Stop(syscall.SIGKILL)
+	require.NoError(t, env.controller.Start())
 
 	task = waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 60*time.Second)
 	after := map[string]types.UID{}

@@ -22,6 +22,7 @@ import (
 
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // applyObject applies an object given as a Go value (as JSON, so config
@@ -220,7 +221,7 @@ func TestSecurityTemplateBombs(t *testing.T) {
 	t.Logf("all bombs failed %s after apply", time.Since(start).Round(time.Millisecond))
 	waitPhase(t, normal, kusciav1alpha1.TaskSucceeded, 90*time.Second)
 
-	code, body := httpGet(t, "http://"+probeAddress+"/healthz")
+	code, body := httpGet(t, "http://"+framework.ProbeAddress+"/healthz")
 	assert.Equal(t, http.StatusOK, code, body)
 	peak := peakRSS(t)
 	t.Logf("controller peak RSS: %d MiB", peak>>20)
@@ -230,8 +231,8 @@ func TestSecurityTemplateBombs(t *testing.T) {
 // peakRSS reads the controller process's peak resident memory.
 func peakRSS(t *testing.T) int64 {
 	t.Helper()
-	require.NotNil(t, env.controller.cmd)
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", env.controller.cmd.Process.Pid))
+	require.True(t, env.controller.Running(), "the suite's controller runs")
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", env.controller.Pid()))
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(status), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {

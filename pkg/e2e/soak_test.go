@@ -127,8 +127,8 @@ func TestSoak(t *testing.T) {
 				}
 			case <-time.After(time.Duration(500+rand.IntN(4000)) * time.Millisecond):
 			}
-			env.controller.stop(syscall.SIGKILL)
-			if err := env.controller.start(); err != nil {
+			env.controller.Stop(syscall.SIGKILL)
+			if err := env.controller.Start(); err != nil {
 				t.Errorf("restart the controller: %v", err)
 				return
 			}
@@ -207,7 +207,7 @@ func TestSoak(t *testing.T) {
 // caches synced; false when ctx ends first.
 func waitLeader(ctx context.Context) bool {
 	for ctx.Err() == nil {
-		if env.controller.leading(ctx) {
+		if env.controller.Leading(ctx) {
 			return true
 		}
 		time.Sleep(200 * time.Millisecond)

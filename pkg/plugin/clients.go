@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
-	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -104,27 +102,4 @@ func partyNamespaces(task *kusciav1alpha1.KusciaTask) []string {
 		}
 	}
 	return out
-}
-
-// completeTaskNames lists the names of the tasks starting with what is
-// typed, for shell completion.
-func completeTaskNames(clients clientsFunc) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		c, err := clients()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		list, err := c.Kuscia.KusciaV1alpha1().KusciaTasks().List(cmd.Context(), metav1.ListOptions{})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		var names []string
-		for _, t := range list.Items {
-			if strings.HasPrefix(t.Name, toComplete) {
-				names = append(names, t.Name)
-			}
-		}
-		sort.Strings(names)
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
 }

@@ -38,7 +38,7 @@ the kubelets'), oldest first. Pods are found by the task-UID label and by the
 names in status.podStatuses, so the pods of earlier rounds are included.`,
 		Example:           eventsExample,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeTaskNames(d.clients),
+		ValidArgsFunction: completeTaskNames(d.clients, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), args[0])
 		},

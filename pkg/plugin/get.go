@@ -1,3 +1,6 @@
+// The get verb: a table of tasks, one task as a tree of parties and pods,
+// or the tasks as stored (print.go), once or watched (get_watch.go).
+
 package plugin
 
 import (
@@ -12,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
@@ -23,62 +27,117 @@ import (
 const getExample = `  # Every task, one line each: phase, age, round, parties, reason
   kubectl kuscia get
 
+  # More columns: the gang's minimum, the parties, the message
+  kubectl kuscia get -o wide
+
   # One task as a tree: task → party → pod, the reservation round and what it waits for
   kubectl kuscia get secretflow-task-psi
 
-  # The task as stored, status included
-  kubectl kuscia get secretflow-task-psi -o yaml`
+  # The task as stored, status included; or one field of it
+  kubectl kuscia get secretflow-task-psi -o yaml
+  kubectl kuscia get secretflow-task-psi -o jsonpath='{.status.phase}'
+
+  # The names of the tasks with a label, for scripts
+  kubectl kuscia get -l team=psi -o name
+
+  # Columns of your own
+  kubectl kuscia get -o custom-columns=NAME:.metadata.name,PHASE:.status.phase,REASON:.status.reason
+
+  # Follow the tasks: a line each time one changes (Ctrl-C ends)
+  kubectl kuscia get -w`
 
 // messageWidth caps the messages of the human output.
 const messageWidth = 160
 
 type getOptions struct {
-	output  string
-	streams genericiooptions.IOStreams
+	print         *printFlags
+	selector      string
+	allNamespaces bool
+	watch         bool
+	streams       genericiooptions.IOStreams
 	deps
 }
 
 func newGetCommand(streams genericiooptions.IOStreams, d deps) *cobra.Command {
-	o := &getOptions{streams: streams, deps: d}
+	o := &getOptions{print: newPrintFlags(), streams: streams, deps: d}
 	cmd := &cobra.Command{
-		Use:               "get [TASK]",
-		Short:             "List tasks, or show one task as a tree of parties and pods",
+		Use:   "get [TASK]",
+		Short: "List tasks, or show one task as a tree of parties and pods",
+		Long: `Get lists KusciaTasks as a table (-o wide adds columns), or shows one task as
+a tree of its parties and pods with the reservation round and what it waits
+for. -o prints the tasks as stored instead, as kubectl get does: json, yaml,
+name, jsonpath=..., go-template=..., custom-columns=....
+
+KusciaTasks are cluster-scoped: -A/--all-namespaces is accepted, as kubectl
+accepts it for any cluster-scoped resource, and changes nothing; so does
+-n/--namespace.
+
+With -w, get prints the tasks, then one line (or object) each time one
+changes, until interrupted; a watched task is a table row, not a tree.`,
 		Example:           getExample,
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: completeTaskNames(d.clients),
+		ValidArgsFunction: completeTaskNames(d.clients, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), args)
 		},
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "Output format: json or yaml (the task as stored, status included). Default: human-readable.")
+	o.print.addFlags(cmd)
+	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "Only tasks with these labels (e.g. -l team=psi,stage!=test), as kubectl's label selectors.")
+	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "Accepted and ignored: KusciaTasks are cluster-scoped, so every task is listed anyway.")
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "After printing, watch for changes and print each (until interrupted).")
 	return cmd
 }
 
 func (o *getOptions) run(ctx context.Context, args []string) error {
-	printer, err := objectPrinter(o.output)
+	printer, err := o.print.toPrinter()
 	if err != nil {
 		return err
+	}
+	if len(args) > 0 && o.selector != "" {
+		return usageError("a task name and -l/--selector cannot be used together")
+	}
+	if _, err := labels.Parse(o.selector); err != nil {
+		return usageError("-l %q: %w", o.selector, err)
 	}
 	c, err := o.clients()
 	if err != nil {
 		return err
 	}
-	if len(args) == 0 {
-		list, err := c.Kuscia.KusciaV1alpha1().KusciaTasks().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return &CodedError{Code: ExitError, Err: fmt.Errorf("listing KusciaTasks: %w", err)}
-		}
-		if printer != nil {
-			return printObject(printer, list, "KusciaTaskList", o.streams.Out)
-		}
-		return printTaskList(o.streams.Out, list.Items, o.now())
+	if o.watch {
+		return o.runWatch(ctx, c, args, printer)
 	}
-	task, err := c.getTask(ctx, args[0])
+	if len(args) == 0 {
+		return o.printList(ctx, c, printer)
+	}
+	return o.printOne(ctx, c, args[0], printer)
+}
+
+// printList prints every task (matching -l) as a table or with printer.
+func (o *getOptions) printList(ctx context.Context, c *Clients, printer printers.ResourcePrinter) error {
+	list, err := c.Kuscia.KusciaV1alpha1().KusciaTasks().List(ctx, metav1.ListOptions{LabelSelector: o.selector})
+	if err != nil {
+		return &CodedError{Code: ExitError, Err: fmt.Errorf("listing KusciaTasks: %w", err)}
+	}
+	switch {
+	case printer != nil && o.print.perItem():
+		return printItems(printer, list, o.streams.Out)
+	case printer != nil:
+		return printObject(printer, list, o.streams.Out)
+	}
+	return o.table().print(o.streams.Out, list.Items)
+}
+
+// printOne prints one task: a tree, a wide table row, or with printer.
+func (o *getOptions) printOne(ctx context.Context, c *Clients, name string, printer printers.ResourcePrinter) error {
+	task, err := c.getTask(ctx, name)
 	if err != nil {
 		return err
 	}
 	if printer != nil {
-		return printObject(printer, task, "KusciaTask", o.streams.Out)
+		return printObject(printer, task, o.streams.Out)
+	}
+	if o.print.format() == outputWide {
+		return o.table().print(o.streams.Out, []kusciav1alpha1.KusciaTask{*task})
 	}
 	pods, err := c.taskPods(ctx, task, nil)
 	if err != nil {
@@ -88,35 +147,9 @@ func (o *getOptions) run(ctx context.Context, args []string) error {
 	return printTaskTree(o.streams.Out, task, pods, o.now(), paletteFor(o.streams.Out))
 }
 
-// printTaskList prints one line per task, sorted by name.
-func printTaskList(out io.Writer, tasks []kusciav1alpha1.KusciaTask, now time.Time) error {
-	if len(tasks) == 0 {
-		_, err := fmt.Fprintln(out, "No KusciaTasks found.")
-		return err
-	}
-	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Name < tasks[j].Name })
-	w := printers.GetNewTabWriter(out)
-	fmt.Fprintln(w, "NAME\tPHASE\tAGE\tROUND\tPARTIES\tREASON")
-	for i := range tasks {
-		t := &tasks[i]
-		phase := string(t.Status.Phase)
-		if phase == "" {
-			phase = "<new>"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, phase, age(now, t.CreationTimestamp.Time),
-			round(t), status.PartiesSummary(&t.Status, len(t.Spec.Parties)), t.Status.Reason)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("writing the task list: %w", err)
-	}
-	return nil
-}
-
-func round(t *kusciav1alpha1.KusciaTask) string {
-	if t.Status.Reservation == nil || t.Status.Reservation.Round == 0 {
-		return "-"
-	}
-	return fmt.Sprint(t.Status.Reservation.Round)
+// table is the human table -o and --no-headers ask for.
+func (o *getOptions) table() *taskTable {
+	return &taskTable{wide: o.print.format() == outputWide, noHeaders: o.print.noHeaders, now: o.now()}
 }
 
 // treeWriter writes the lines of a task tree.

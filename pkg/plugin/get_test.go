@@ -84,11 +84,6 @@ func TestGetErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, ExitError, ExitCode(err))
 	assert.Contains(t, err.Error(), `KusciaTask "nope"`)
-
-	_, _, err = e.run(context.Background(), "get", "psi-waiting", "-o", "wide")
-	require.Error(t, err)
-	assert.Equal(t, ExitError, ExitCode(err))
-	assert.Contains(t, err.Error(), "unknown output format")
 }
 
 func TestPalette(t *testing.T) {
@@ -108,6 +103,33 @@ func TestCompletion(t *testing.T) {
 	out, _, err = e.run(context.Background(), "__complete", "wait", "")
 	require.NoError(t, err)
 	assert.Equal(t, "psi-done\npsi-failed\npsi-waiting\n", firstLines(out, 3))
+	// wait takes several tasks: those given are not offered again.
+	out, _, err = e.run(context.Background(), "__complete", "wait", "psi-done", "psi-")
+	require.NoError(t, err)
+	assert.Equal(t, "psi-failed\npsi-waiting\n:4\n", firstLines(out, 3))
+	// get takes one.
+	out, _, err = e.run(context.Background(), "__complete", "get", "psi-done", "")
+	require.NoError(t, err)
+	assert.Equal(t, ":4\n", firstLines(out, 1))
+}
+
+// --party completes the parties of the task named, after a comma too.
+func TestCompletePartyFlag(t *testing.T) {
+	e := newEnv(nil, waitingTask(t))
+	cases := []struct{ typed, want string }{
+		{"", "alice\nbob\n:6\n"},
+		{"b", "bob\n:6\n"},
+		{"alice,", "alice,bob\n:6\n"},
+		{"alice,bob,", ":6\n"},
+	}
+	for _, tc := range cases {
+		out, _, err := e.run(context.Background(), "__complete", "logs", "psi-waiting", "--party", tc.typed)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, firstLines(out, strings.Count(tc.want, "\n")), "typed %q", tc.typed)
+	}
+	out, _, err := e.run(context.Background(), "__complete", "get", "-o", "")
+	require.NoError(t, err)
+	assert.Contains(t, out, "wide\njson\nyaml\n")
 }
 
 func firstLines(s string, n int) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,7 +51,13 @@ func newEnv(kubeObjs []runtime.Object, tasks ...runtime.Object) *env {
 // run runs the plugin with args; it returns stdout, stderr and the error.
 func (e *env) run(ctx context.Context, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	streams := genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut}
+	err := e.runTo(ctx, &out, &errOut, args...)
+	return out.String(), errOut.String(), err
+}
+
+// runTo runs the plugin with args, writing to out and errOut.
+func (e *env) runTo(ctx context.Context, out, errOut io.Writer, args ...string) error {
+	streams := genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: errOut}
 	logs := e.logs
 	if logs == nil {
 		logs = podLogs{e.kube}
@@ -61,10 +68,9 @@ func (e *env) run(ctx context.Context, args ...string) (string, string, error) {
 	}
 	cmd := newRoot(genericclioptions.NewConfigFlags(true), streams, d)
 	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	err := cmd.ExecuteContext(ctx)
-	return out.String(), errOut.String(), err
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	return cmd.ExecuteContext(ctx)
 }
 
 // golden compares got with testdata/name.golden (rewritten with -update).

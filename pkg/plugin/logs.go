@@ -55,12 +55,13 @@ reservation round as they start, and returns once the task ended and every
 stream closed. Logs come from the kubelets: a simulated node (kwok) has none.`,
 		Example:           logsExample,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeTaskNames(d.clients),
+		ValidArgsFunction: completeTaskNames(d.clients, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), args[0])
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.parties, "party", nil, "Only these parties (domainIDs); repeat or comma-separate.")
+	_ = cmd.RegisterFlagCompletionFunc("party", completeParties(d.clients))
 	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "Follow the logs, and the pods of new rounds, until the task ends.")
 	cmd.Flags().DurationVar(&o.since, "since", 0, "Only lines newer than this (e.g. 5m).")
 	cmd.Flags().Int64Var(&o.tail, "tail", -1, "Only the last N lines of each pod; -1 for all.")

@@ -1,43 +1,16 @@
 package plugin
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"k8s.io/cli-runtime/pkg/printers"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 )
-
-// objectPrinter is the printer of -o json|yaml; nil for the human output.
-func objectPrinter(format string) (printers.ResourcePrinter, error) {
-	switch format {
-	case "":
-		return nil, nil
-	case "json":
-		return &printers.JSONPrinter{}, nil
-	case "yaml":
-		return &printers.YAMLPrinter{}, nil
-	default:
-		return nil, usageError("unknown output format %q: use json or yaml", format)
-	}
-}
-
-// printObject prints a task or task list with its apiVersion and kind (the
-// typed client drops them).
-func printObject(p printers.ResourcePrinter, obj runtime.Object, kind string, out io.Writer) error {
-	obj.GetObjectKind().SetGroupVersionKind(kusciav1alpha1.SchemeGroupVersion.WithKind(kind))
-	if err := p.PrintObj(obj, out); err != nil {
-		return fmt.Errorf("printing %s: %w", kind, err)
-	}
-	return nil
-}
 
 // palette colours words on a terminal and leaves them alone otherwise.
 type palette struct{ on bool }

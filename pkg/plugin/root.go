@@ -1,7 +1,7 @@
 // Package plugin is the kubectl plugin `kubectl kuscia`: it shows a
 // KusciaTask whole across its parties' namespaces (get, events), reads every
-// party's logs at once (logs) and waits for tasks to end (wait). It only
-// reads from the cluster.
+// party's logs at once (logs), waits for tasks to end (wait) and prints its
+// version and the cluster's (version). It only reads from the cluster.
 package plugin
 
 import (
@@ -55,7 +55,10 @@ const rootExample = `  # All tasks, one line each
   kubectl kuscia events secretflow-task-psi
 
   # Every problem of a task before applying it, and what each party gets
-  kubectl kuscia validate -f task.yaml`
+  kubectl kuscia validate -f task.yaml
+
+  # The plugin's version and the API server's
+  kubectl kuscia version`
 
 // CodedError carries a verb's exit code. Silent ones have said everything
 // already; main prints the others.
@@ -123,6 +126,7 @@ func newRoot(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 		newWaitCommand(streams, d),
 		newEventsCommand(streams, d),
 		validate.NewCommand(flags, streams),
+		newVersionCommand(streams, d),
 	)
 	return cmd
 }

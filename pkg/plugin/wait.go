@@ -44,7 +44,7 @@ Exit 2 when --timeout passes first; 3 when a task does not exist, is deleted,
 or the cluster cannot be read.`,
 		Example:           waitExample,
 		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: completeTaskNames(d.clients),
+		ValidArgsFunction: completeTaskNames(d.clients, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), args)
 		},

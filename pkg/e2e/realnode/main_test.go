@@ -9,9 +9,12 @@
 //
 // The plane is started on first use (sharedPlane) and stopped by TestMain;
 // TestTeardown stops it to measure the host without a node, so the tests
-// need no order. Ports (etcd 42379/42380, apiserver 46443, kubelet
-// 40250/40248, controller 48080/48081) differ from pkg/e2e's, so both lanes
-// can run at once; two real nodes cannot (local-up refuses).
+// need no order. Ports (etcd 23379/23380, apiserver 27443, kubelet
+// 21250/21248, controller 29080/29081; E2E_REALNODE_*_PORT) differ from
+// pkg/e2e's, so both lanes can run at once; two real nodes cannot (local-up
+// waits, then refuses). Every default port of the lanes lies below Linux's
+// ephemeral range (32768-60999): a port in it can be taken at any time by a
+// client's outgoing connection, which once made etcd fail to bind mid-run.
 package realnode
 
 import (
@@ -140,11 +143,11 @@ func planeEnv(name string, extra ...string) []string {
 	dir := filepath.Join(lane.root, "_output", "e2e-realnode", name)
 	env := []string{
 		"LOCAL_UP_DIR=" + dir,
-		"LOCAL_UP_ETCD_PORT=" + envOr("E2E_REALNODE_ETCD_PORT", "42379"),
-		"LOCAL_UP_ETCD_PEER_PORT=" + envOr("E2E_REALNODE_ETCD_PEER_PORT", "42380"),
-		"LOCAL_UP_APISERVER_PORT=" + envOr("E2E_REALNODE_APISERVER_PORT", "46443"),
-		"LOCAL_UP_KUBELET_PORT=" + envOr("E2E_REALNODE_KUBELET_PORT", "40250"),
-		"LOCAL_UP_KUBELET_HEALTHZ_PORT=" + envOr("E2E_REALNODE_KUBELET_HEALTHZ_PORT", "40248"),
+		"LOCAL_UP_ETCD_PORT=" + envOr("E2E_REALNODE_ETCD_PORT", "23379"),
+		"LOCAL_UP_ETCD_PEER_PORT=" + envOr("E2E_REALNODE_ETCD_PEER_PORT", "23380"),
+		"LOCAL_UP_APISERVER_PORT=" + envOr("E2E_REALNODE_APISERVER_PORT", "27443"),
+		"LOCAL_UP_KUBELET_PORT=" + envOr("E2E_REALNODE_KUBELET_PORT", "21250"),
+		"LOCAL_UP_KUBELET_HEALTHZ_PORT=" + envOr("E2E_REALNODE_KUBELET_HEALTHZ_PORT", "21248"),
 		"LOCAL_UP_BRIDGE=kt-e2e0",
 		"LOCAL_UP_REAL_POD_CIDR=10.88.0.0/24",
 		"LOCAL_UP_NODES=0",
@@ -204,8 +207,8 @@ func (p *plane) startController() error {
 	}
 	cmd := exec.Command(filepath.Join(lane.outDir, "kusciatask-controller"),
 		"--kubeconfig", p.kubeconfig,
-		"--metrics-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_METRICS_PORT", "48080"),
-		"--health-probe-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_PROBE_PORT", "48081"),
+		"--metrics-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_METRICS_PORT", "29080"),
+		"--health-probe-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_PROBE_PORT", "29081"),
 		"--gate-image", controllerImage)
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE=kuscia-system")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -217,7 +220,7 @@ func (p *plane) startController() error {
 	p.controller = cmd
 	// Ready (caches synced) before a test relies on it; one that exited at
 	// start-up (an address in use, no kuscia-system) never is.
-	probe := "http://127.0.0.1:" + envOr("E2E_REALNODE_PROBE_PORT", "48081") + "/readyz"
+	probe := "http://127.0.0.1:" + envOr("E2E_REALNODE_PROBE_PORT", "29081") + "/readyz"
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		if resp, err := http.Get(probe); err == nil {
 			_ = resp.Body.Close()

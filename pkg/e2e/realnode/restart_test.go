@@ -97,7 +97,7 @@ func TestControllerRestartWhileGated(t *testing.T) {
 // controllerSyncs is how many syncs the lane's controller finished
 // successfully (its /metrics), -1 when it does not answer.
 func controllerSyncs(ctx context.Context) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+envOr("E2E_REALNODE_METRICS_PORT", "48080")+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+envOr("E2E_REALNODE_METRICS_PORT", "29080")+"/metrics", nil)
 	if err != nil {
 		return -1
 	}

@@ -1,5 +1,9 @@
 package validate
 
+// This file holds the check of one task (the cluster's answers, the
+// controller's builder, the dry runs of what it builds) and the -o output
+// of the objects built.
+
 import (
 	"context"
 	"encoding/json"
@@ -23,8 +27,12 @@ import (
 // the controller's builder, then a dry run of every object built. The
 // error is the cluster failing to answer.
 func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in *inputs, policy builder.Policy) (*taskReport, error) {
+	tr := &taskReport{name: st.name, where: st.where, problems: append([]Problem(nil), st.problems...),
+		notes: append([]string(nil), st.notes...)}
+	if st.task == nil {
+		return tr, nil
+	}
 	task := st.task.DeepCopy()
-	tr := &taskReport{name: task.Name, where: st.where, problems: append([]Problem(nil), st.problems...)}
 	for _, p := range task.Spec.Parties {
 		tr.appImages = append(tr.appImages, p.AppImageRef)
 	}
@@ -33,6 +41,7 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 	// file, none of its status.
 	task.UID, task.ResourceVersion, task.Status = placeholderUID, "", kusciav1alpha1.KusciaTaskStatus{}
 	existing := sets.New[string]()
+	schemaRejected := st.schemaRejected
 	if cl != nil {
 		var err error
 		if existing, err = cl.resolve(ctx, task, &bin); err != nil {
@@ -45,6 +54,7 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 			return nil, err
 		}
 		tr.problems, tr.notes = append(tr.problems, problems...), append(tr.notes, notes...)
+		schemaRejected = schemaRejected || len(problems) > 0
 		if uid != "" {
 			task.UID = uid
 		}
@@ -54,21 +64,22 @@ func (o *options) checkTask(ctx context.Context, cl *cluster, st sourcedTask, in
 		return nil, fmt.Errorf("check task %s: %w", task.Name, err)
 	}
 	tr.check = check
-	for _, ie := range check.Problems {
-		tr.problems = append(tr.problems, Problem{Reason: string(ie.Reason), Message: ie.Message})
-	}
+	tr.problems = append(tr.problems, builderProblems(check.Problems, task.Spec.Parties, bin, cl == nil, schemaRejected)...)
 	if cl == nil || check.Plan == nil {
 		return tr, nil
 	}
-	if err := tr.dryRunChildren(ctx, cl, existing, bin.Namespaces); err != nil {
+	if err := tr.dryRunChildren(ctx, cl, existing, bin.Namespaces, partiesWith(check.Problems, kusciav1alpha1.ReasonPodSecurityViolation, task.Spec.Parties)); err != nil {
 		return nil, err
 	}
 	return tr, nil
 }
 
 // dryRunChildren dry-runs every party's objects in the namespaces the
-// cluster has; a party whose namespace only a file gives is noted.
-func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing sets.Set[string], namespaces map[string]*corev1.Namespace) error {
+// cluster has; a party whose namespace only a file gives is noted. Pod
+// Security's refusals of the pods of a party the builder found violating
+// it (podSecurity) are not listed again.
+func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing sets.Set[string], namespaces map[string]*corev1.Namespace,
+	podSecurity sets.Set[string]) error {
 	for i, objs := range tr.check.Parties {
 		domain := tr.check.Plan.Parties[i].DomainID
 		switch {
@@ -84,16 +95,31 @@ func (tr *taskReport) dryRunChildren(ctx context.Context, cl *cluster, existing 
 		if err != nil {
 			return err
 		}
+		if podSecurity.Has(domain) {
+			problems = withoutPodSecurityRefusals(problems)
+		}
 		tr.problems, tr.notes = append(tr.problems, problems...), append(tr.notes, notes...)
 	}
 	return nil
 }
 
 // print writes the report: all of it, or with -o the objects to stdout and
-// the report without its summaries to stderr.
+// the report without its summaries to stderr. With -q the report is its
+// last line only.
 func (o *options) print(rep *report) error {
+	text := o.streams.Out
+	if o.output != "" {
+		text = o.streams.ErrOut
+	}
+	switch {
+	case o.quiet:
+		fmt.Fprintln(text, rep.summary())
+	case o.output == "":
+		rep.writeText(text, true)
+	default:
+		rep.writeText(text, false)
+	}
 	if o.output == "" {
-		rep.writeText(o.streams.Out, true)
 		return nil
 	}
 	list := objectList(rep)
@@ -111,7 +137,6 @@ func (o *options) print(rep *report) error {
 	if _, err := o.streams.Out.Write(data); err != nil {
 		return fmt.Errorf("write objects: %w", err)
 	}
-	rep.writeText(o.streams.ErrOut, false)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
@@ -78,6 +79,12 @@ dryRun=All, so admission (Pod Security labels, quotas, webhooks) speaks. Then
 what each party would get: pods, headless services, config maps with their
 rendered files. -o yaml or -o json prints the full objects instead.
 
+Each problem is one line, led by the path of the field it is about; a value the
+API cannot hold (a quantity "2 cores") does not stop the other checks. The
+report ends with one line, such as "3 problems in 1 of 2 tasks"; -q prints that
+line alone. Offline, the API server's own checks of the built pods (requests
+above limits, admission, quotas) do not run.
+
 AppImages and namespaces come from the files given (-f may hold them too) and,
 unless --offline, from the cluster; a file wins over the cluster. Nothing is
 written to the cluster.
@@ -104,8 +111,10 @@ type options struct {
 
 	taskFiles, imageFiles, domainFiles []string
 	offline                            bool
-	output                             string
-	policy                             policyFlags
+	// quiet prints the report's summary line only.
+	quiet  bool
+	output string
+	policy policyFlags
 
 	// now is the clock of the gate deadline; connect makes the cluster.
 	// Tests replace them.
@@ -159,6 +168,7 @@ func newCommand(o *options) *cobra.Command {
 	f.StringSliceVar(&o.imageFiles, "appimage-file", nil, "File with AppImages the tasks use; wins over the cluster's.")
 	f.StringSliceVar(&o.domainFiles, "domain-file", nil, "File with the domains' namespaces; wins over the cluster's.")
 	f.BoolVar(&o.offline, "offline", false, "Do not ask the cluster: AppImages and namespaces come from the files only, and nothing is dry-run.")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Print only the summary line (how many problems in how many tasks); the exit code says the rest.")
 	f.StringVarP(&o.output, "output", "o", "", "yaml or json: print every object the controller would create (the report goes to stderr).")
 	f.StringVar(&o.policy.podSecurityLevel, "pod-security-level", string(security.DefaultLevel), "The controller's --pod-security-level.")
 	f.BoolVar(&o.policy.reservationGate, "reservation-gate", true, "The controller's --reservation-gate.")
@@ -210,18 +220,18 @@ func (o *options) run(ctx context.Context) error {
 	if len(in.tasks) == 0 && len(in.problems) == 0 {
 		return usageErrorf("no KusciaTask in %v", o.taskFiles)
 	}
-	rep := &report{inputProblems: in.problems, notes: in.notes, checked: "offline, against the files only"}
+	rep := &report{inputProblems: in.problems, notes: in.notes, checked: offlineChecked}
 	var cl *cluster
 	if !o.offline {
 		if cl, err = o.connect(); err != nil {
-			return usageErrorf("%w (--offline checks against the files only)", err)
+			return usageErrorf("%w", withOfflineHint(err))
 		}
 		if err := cl.checkServed(ctx); err != nil {
-			return &exitError{code: ExitUsage, err: err}
+			return usageErrorf("%w", withOfflineHint(err))
 		}
 		rep.checked = fmt.Sprintf("against the cluster at %s (AppImages, namespaces, server-side dry run)", cl.server)
 		if policy.PodGroups, err = podgroup.Enabled(ctx, o.policy.podGroups, cl.kube.Discovery()); err != nil {
-			return usageErrorf("--pod-groups: %w", err)
+			return usageErrorf("--pod-groups: %w", withOfflineHint(err))
 		}
 	} else {
 		policy.PodGroups = o.policy.podGroups == podgroup.ModeOn
@@ -230,7 +240,7 @@ func (o *options) run(ctx context.Context) error {
 	for _, st := range in.tasks {
 		tr, err := o.checkTask(ctx, cl, st, in, policy)
 		if err != nil {
-			return &exitError{code: ExitUsage, err: err}
+			return usageErrorf("%w", withOfflineHint(err))
 		}
 		rep.tasks = append(rep.tasks, tr)
 	}
@@ -241,6 +251,27 @@ func (o *options) run(ctx context.Context) error {
 		return &exitError{code: ExitProblems, err: fmt.Errorf("%s found", countProblems(n))}
 	}
 	return nil
+}
+
+// offlineChecked says what an offline check leaves out: the API server's
+// own validation and admission of the objects built (requests above
+// limits, say, which the controller learns from the refused create).
+const offlineChecked = "offline, against the files only (the API server's checks of the built pods, " +
+	"such as requests above limits, run only against a cluster)"
+
+// offlineHint is what to do when no cluster answers.
+const offlineHint = "no cluster answers: --offline checks against the files only " +
+	"(AppImages with --appimage-file, domains' namespaces with --domain-file)"
+
+// withOfflineHint is err, followed by offlineHint when the cluster did not
+// answer at all (no configuration, a connection refused, a timeout): a
+// refusal the API server sent (a 403, say) needs no other mode.
+func withOfflineHint(err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return err
+	}
+	return fmt.Errorf("%w\n%s", err, offlineHint)
 }
 
 // resolve turns the policy flags into the controller's Policy.

@@ -1,5 +1,9 @@
 package validate
 
+// This file holds how validate reads its input files: YAML documents of
+// KusciaTasks, AppImages and namespaces, decoded strictly, each problem of
+// a document with the path of its field.
+
 import (
 	"bufio"
 	"bytes"
@@ -14,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	serializerjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -61,10 +66,16 @@ type inputs struct {
 
 // sourcedTask is a task and the document it came from.
 type sourcedTask struct {
-	task  *kusciav1alpha1.KusciaTask
-	where string
-	// problems of its own document (unknown fields).
+	// task is nil when the document does not decode as a KusciaTask at
+	// all; its problems say why.
+	task        *kusciav1alpha1.KusciaTask
+	name, where string
+	// problems of its own document: its schema, unknown fields.
 	problems []Problem
+	// schemaRejected: the CRD's schema, run offline, found problems; the
+	// builder's repeats of its rules are then not listed again.
+	schemaRejected bool
+	notes          []string
 }
 
 // readInputs reads every file: -f may hold tasks, AppImages and
@@ -160,34 +171,115 @@ func (in *inputs) add(ctx context.Context, doc document, kinds []string) error {
 		in.notes = append(in.notes, fmt.Sprintf("%s: skipped %s %s %s (this flag reads %v)", doc.where, meta.APIVersion, meta.Kind, meta.Metadata.Name, kinds))
 		return nil
 	}
-	obj, _, err := strictDecoder.Decode(doc.data, nil, nil)
-	var strictProblems []Problem
-	if strict, ok := runtime.AsStrictDecodingError(err); ok {
-		for _, e := range strict.Errors() {
-			strictProblems = append(strictProblems, Problem{Reason: ReasonSchema, Message: fmt.Sprintf("%s: %v", doc.where, e)})
-		}
-	} else if err != nil {
-		in.problems = append(in.problems, Problem{Reason: ReasonSchema, Message: fmt.Sprintf("%s: %v", doc.where, err)})
-		return nil
-	}
-	if meta.Kind == kindAppImage || (meta.Kind == kindTask && in.schemaTasks) {
-		problems, err := schemaProblems(ctx, meta.Kind, doc)
-		if err != nil {
+	d := decoded{problems: unsupportedVersion(meta.TypeMeta)}
+	if len(d.problems) == 0 {
+		var err error
+		if d, err = decodeDocument(ctx, doc, meta.Kind, meta.Kind == kindAppImage || in.schemaTasks); err != nil {
 			return err
 		}
-		strictProblems = append(strictProblems, problems...)
 	}
-	switch o := obj.(type) {
-	case *kusciav1alpha1.KusciaTask:
-		in.tasks = append(in.tasks, sourcedTask{task: o, where: doc.where, problems: strictProblems})
+	if meta.Kind == kindTask {
+		task, _ := d.obj.(*kusciav1alpha1.KusciaTask)
+		in.tasks = append(in.tasks, sourcedTask{task: task, name: meta.Metadata.Name, where: doc.where,
+			problems: d.problems, schemaRejected: d.schemaRejected, notes: d.notes})
 		return nil
+	}
+	switch o := d.obj.(type) {
 	case *kusciav1alpha1.AppImage:
 		in.appImages[o.Name] = o
 	case *corev1.Namespace:
 		in.namespaces[o.Name] = o
 	}
-	in.problems = append(in.problems, strictProblems...)
+	for _, p := range d.problems {
+		in.problems = append(in.problems, Problem{Reason: p.Reason, Message: doc.where + ": " + p.Message})
+	}
+	for _, n := range d.notes {
+		in.notes = append(in.notes, doc.where+": "+n)
+	}
 	return nil
+}
+
+// unsupportedVersion is the problem of a document whose apiVersion is not
+// the one version of its kind validate knows.
+func unsupportedVersion(tm metav1.TypeMeta) []Problem {
+	want := kusciav1alpha1.SchemeGroupVersion
+	if tm.Kind == kindNamespace {
+		want = corev1.SchemeGroupVersion
+	}
+	if tm.APIVersion == want.String() {
+		return nil
+	}
+	return []Problem{{Reason: ReasonSchema, Message: field.NotSupported(field.NewPath("apiVersion"), tm.APIVersion, []string{want.String()}).Error()}}
+}
+
+// decoded is one document decoded: the object (nil when it does not
+// decode at all) and its problems, each with its field path.
+type decoded struct {
+	obj      runtime.Object
+	problems []Problem
+	// schemaRejected: the CRD's schema ran and found problems.
+	schemaRejected bool
+	notes          []string
+}
+
+// decodeDocument decodes a document of a kind strictly. With runSchema its
+// CRD's schema runs on it, as the API server would run it. A value the
+// typed API cannot hold is reported by the field the schema names, and
+// the rest of the document is decoded without it; the schema runs for
+// that even without runSchema, and then reports only those fields.
+func decodeDocument(ctx context.Context, doc document, kind string, runSchema bool) (decoded, error) {
+	obj, strict, decodeErr := decodeStrict(doc.data)
+	if !runSchema && decodeErr == nil {
+		return decoded{obj: obj, problems: schemaViolations(strict, nil)}, nil
+	}
+	schemaErrs, celSkipped, err := schemaErrors(ctx, kind, doc)
+	if err != nil {
+		return decoded{}, err
+	}
+	d := decoded{obj: obj, schemaRejected: runSchema && len(schemaErrs) > 0}
+	if celSkipped && runSchema {
+		d.notes = append(d.notes, "the CRD's CEL rules were not checked: a value of the wrong type keeps them from running; fix it and validate again")
+	}
+	reported := schemaErrs
+	if decodeErr != nil {
+		var removed field.ErrorList
+		if d.obj, strict, removed, err = decodePruned(doc, schemaErrs); err != nil {
+			d.problems = []Problem{{Reason: ReasonSchema, Message: decodeErr.Error()}}
+			return d, nil
+		}
+		if !runSchema {
+			reported = removed
+		}
+	}
+	d.problems = schemaViolations(strict, reported)
+	return d, nil
+}
+
+// schemaViolations are the problems of fields the API does not declare
+// and of the schema's errors.
+func schemaViolations(strict []error, errs field.ErrorList) []Problem {
+	var out []Problem
+	for _, e := range strict {
+		out = append(out, Problem{Reason: ReasonSchema, Message: e.Error()})
+	}
+	for _, e := range errs {
+		out = append(out, Problem{Reason: ReasonSchema, Message: e.Error()})
+	}
+	return out
+}
+
+// decodeStrict decodes YAML or JSON into its typed object; strict are the
+// fields the API does not declare (the object decodes nonetheless), err is
+// a document that does not decode.
+func decodeStrict(data []byte) (runtime.Object, []error, error) {
+	obj, _, err := strictDecoder.Decode(data, nil, nil)
+	if strict, ok := runtime.AsStrictDecodingError(err); ok {
+		return obj, strict.Errors(), nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return obj, nil, nil
 }
 
 // isComment tells a document of comments only.

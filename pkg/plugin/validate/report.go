@@ -1,5 +1,8 @@
 package validate
 
+// This file holds validate's report: each task's problems and what the
+// controller would build of it, and a one-line summary at the end.
+
 import (
 	"fmt"
 	"io"
@@ -47,6 +50,34 @@ type taskReport struct {
 	appImages []string
 }
 
+// summary is the report's last line: how many problems, in how many of
+// the tasks, e.g. "3 problems in 1 of 2 tasks".
+func (r *report) summary() string {
+	withProblems, inTasks := 0, 0
+	for _, t := range r.tasks {
+		if len(t.problems) > 0 {
+			withProblems++
+			inTasks += len(t.problems)
+		}
+	}
+	switch {
+	case len(r.inputProblems) > 0:
+		return fmt.Sprintf("%s: %d in %s, %d in the input files",
+			countProblems(r.problemCount()), inTasks, someTasks(withProblems, len(r.tasks)), len(r.inputProblems))
+	case withProblems > 0:
+		return fmt.Sprintf("%s in %s", countProblems(inTasks), someTasks(withProblems, len(r.tasks)))
+	}
+	return fmt.Sprintf("no problems in %s", plural(len(r.tasks), "task"))
+}
+
+// someTasks is "1 of 2 tasks", or "1 task" when it is the only one.
+func someTasks(n, of int) string {
+	if n == of && of == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d of %s", n, plural(of, "task"))
+}
+
 func (r *report) problemCount() int {
 	n := len(r.inputProblems)
 	for _, t := range r.tasks {
@@ -78,6 +109,7 @@ func (r *report) writeText(w io.Writer, summaries bool) {
 		fmt.Fprintln(w)
 		t.writeText(w, summaries)
 	}
+	fmt.Fprintf(w, "\n%s\n", r.summary())
 }
 
 func (t *taskReport) writeText(w io.Writer, summary bool) {

@@ -1,8 +1,13 @@
 package validate
 
+// This file holds the embedded CRDs' schemas as kube-apiserver runs them on
+// a create, for validate offline: defaults, the OpenAPI schema, the CEL
+// rules, on the document decoded as the API server decodes it.
+
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -12,6 +17,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
@@ -72,32 +78,49 @@ func loadSchema(file string) (*crdSchema, error) {
 }
 
 // validate runs the schema on a document (its JSON as maps), as the API
-// server would on a create.
-func (s *crdSchema) validate(ctx context.Context, obj map[string]any) field.ErrorList {
+// server would on a create. The CEL rules see the values typed by the
+// schema: with a value of the wrong type they cannot run, and celSkipped
+// says so.
+func (s *crdSchema) validate(ctx context.Context, obj map[string]any) (errs field.ErrorList, celSkipped bool) {
 	defaulting.Default(obj, s.structural)
-	errs := apiservervalidation.ValidateCustomResource(nil, obj, s.openAPI)
+	errs = apiservervalidation.ValidateCustomResource(nil, obj, s.openAPI)
+	if slices.ContainsFunc(errs, func(e *field.Error) bool { return e.Type == field.ErrorTypeTypeInvalid }) {
+		return errs, true
+	}
 	celErrs, _ := s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
-	return append(errs, celErrs...)
+	return append(errs, celErrs...), false
 }
 
-// schemaProblems checks a KusciaTask or AppImage document against its
-// CRD's schema offline.
-func schemaProblems(ctx context.Context, kind string, doc document) ([]Problem, error) {
+// schemaErrors checks a KusciaTask or AppImage document against its CRD's
+// schema offline; other kinds have none.
+// celSkipped: a value of the wrong type kept the CEL rules from running.
+func schemaErrors(ctx context.Context, kind string, doc document) (errs field.ErrorList, celSkipped bool, err error) {
 	all, err := schemas()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s, ok := all[kind]
 	if !ok {
-		return nil, nil
+		return nil, false, nil
 	}
+	obj, err := unstructuredDocument(doc)
+	if err != nil {
+		return nil, false, err
+	}
+	errs, celSkipped = s.validate(ctx, obj)
+	return errs, celSkipped, nil
+}
+
+// unstructuredDocument is a document as the API server holds a custom
+// resource it decoded: JSON maps whose whole numbers are int64 and the
+// others float64. The CEL rules see the values typed by the structural
+// schema, and an integer field must hold an int64 (a float64 2 is "expected
+// int, got float64"), so a plain YAML decode, all float64, would break every
+// rule on an integer.
+func unstructuredDocument(doc document) (map[string]any, error) {
 	var obj map[string]any
-	if err := yaml.Unmarshal(doc.data, &obj); err != nil {
+	if err := utilyaml.Unmarshal(doc.data, &obj); err != nil {
 		return nil, fmt.Errorf("%s is not YAML: %w", doc.where, err)
 	}
-	var out []Problem
-	for _, e := range s.validate(ctx, obj) {
-		out = append(out, Problem{Reason: ReasonSchema, Message: fmt.Sprintf("%s: %v", doc.where, e)})
-	}
-	return out, nil
+	return obj, nil
 }

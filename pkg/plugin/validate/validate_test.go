@@ -149,9 +149,9 @@ func TestThreeMistakes(t *testing.T) {
 	assertGolden(t, "three-mistakes.golden", res.stdout)
 	assert.Contains(t, res.stdout, "KusciaTask three-mistakes in testdata/three-mistakes.yaml: 3 problems\n")
 	for _, want := range [][2]string{
-		{"AppImageNotFound", `party alice: AppImage "no-such-image" not found`},
-		{"DomainNotFound", `party carol: namespace "carol" does not exist`},
-		{"ConfigRenderFailed", `party bob: config template "task-config.conf": template: task-config.conf:1:39: ` +
+		{"AppImageNotFound", `spec.parties[0].appImageRef: party alice: AppImage "no-such-image" not found`},
+		{"DomainNotFound", `spec.parties[2].domainID: party carol: namespace "carol" does not exist`},
+		{"ConfigRenderFailed", `spec.parties[1].appImageRef: party bob: config template "task-config.conf": template: task-config.conf:1:39: ` +
 			`executing "task-config.conf" at <.TASK_INPUT>: map has no entry for key "TASK_INPUT"`},
 	} {
 		assert.Regexp(t, `(?m)^  ✗ `+want[0]+` +`+regexp.QuoteMeta(want[1])+`$`, res.stdout)
@@ -169,8 +169,8 @@ func TestOfflineWithFiles(t *testing.T) {
 
 	res = run(t, nil, "--offline", "-f", exampleFile(examples.PSITaskFile), "--appimage-file", exampleFile(examples.SecretflowImageFile))
 	assert.Equal(t, ExitProblems, res.code)
-	assert.Contains(t, res.stdout, `party alice: namespace "alice" does not exist`)
-	assert.Contains(t, res.stdout, `party bob: namespace "bob" does not exist`)
+	assert.Contains(t, res.stdout, `spec.parties[0].domainID: party alice: namespace "alice" does not exist (offline: give the domain's namespace with --domain-file)`)
+	assert.Contains(t, res.stdout, `spec.parties[1].domainID: party bob: namespace "bob" does not exist (offline: give the domain's namespace with --domain-file)`)
 }
 
 // Without --offline, a cluster that cannot be reached is a usage error that
@@ -178,7 +178,7 @@ func TestOfflineWithFiles(t *testing.T) {
 func TestClusterUnreachable(t *testing.T) {
 	res := run(t, nil, "-f", exampleFile(examples.PSITaskFile))
 	assert.Equal(t, ExitUsage, res.code)
-	assert.Contains(t, res.stderr, "no cluster in this test (--offline checks against the files only)")
+	assert.Equal(t, "error: no cluster in this test\n"+offlineHint+"\n", res.stderr)
 }
 
 // A cluster without the CRDs is a usage error: every AppImage would look
@@ -209,8 +209,8 @@ func TestUnknownFields(t *testing.T) {
 	res := run(t, newFakeCluster(t), "-f", testdata("typos.yaml"))
 	assert.Equal(t, ExitProblems, res.code)
 	assert.Contains(t, res.stdout, "KusciaTask typos in testdata/typos.yaml: 2 problems")
-	assert.Contains(t, res.stdout, `SchemaViolation  testdata/typos.yaml: unknown field "spec.parties[0].replica"`)
-	assert.Contains(t, res.stdout, `SchemaViolation  testdata/typos.yaml: unknown field "spec.scheduleConfig.lifecycleSecond"`)
+	assert.Contains(t, res.stdout, `SchemaViolation  unknown field "spec.parties[0].replica"`)
+	assert.Contains(t, res.stdout, `SchemaViolation  unknown field "spec.scheduleConfig.lifecycleSecond"`)
 	assert.Contains(t, res.stdout, "pod        alice/typos-0")
 }
 
@@ -447,8 +447,8 @@ func TestOfflineSchema(t *testing.T) {
 	assert.Equal(t, ExitProblems, res.code, res.stderr)
 	for _, want := range []string{
 		`SchemaViolation  testdata/schema-violations.yaml (document 2): spec.deployTemplates[0].spec.containers[0].ports[0].protocol: Unsupported value: "UDP"`,
-		`SchemaViolation  testdata/schema-violations.yaml (document 1): spec.scheduleConfig.lifecycleSeconds: Invalid value: 0: spec.scheduleConfig.lifecycleSeconds in body should be greater than or equal to 1`,
-		`SchemaViolation  testdata/schema-violations.yaml (document 1): spec.initiator: Invalid value: initiator must be the domainID of one of the parties`,
+		`SchemaViolation  spec.scheduleConfig.lifecycleSeconds: Invalid value: 0: spec.scheduleConfig.lifecycleSeconds in body should be greater than or equal to 1`,
+		`SchemaViolation  spec.initiator: Invalid value: initiator must be the domainID of one of the parties`,
 	} {
 		assert.Contains(t, res.stdout, want)
 	}
@@ -464,8 +464,9 @@ func TestSchemaWithClusterIsTheDryRuns(t *testing.T) {
 	assert.Contains(t, res.stdout, `✗ InvalidSpec  spec.initiator: "carol" is not one of the parties`, "the controller's own check still speaks")
 }
 
-// A document of the wrong shape is a problem of its own and its task is not
-// checked further; a file that is not YAML is an I/O error.
+// A value of the wrong type is a problem of its task, by its field path,
+// and the CEL rules that cannot run on it are named in a note; a file that
+// is not YAML is an I/O error.
 func TestBadDocuments(t *testing.T) {
 	dir := t.TempDir()
 	wrongType := filepath.Join(dir, "wrong-type.yaml")
@@ -480,9 +481,10 @@ spec:
 `), 0o644))
 	res := run(t, nil, "--offline", "-f", wrongType)
 	assert.Equal(t, ExitProblems, res.code, res.stderr)
-	assert.Contains(t, res.stdout, "Input files: 1 problem\n")
-	assert.Contains(t, res.stdout, "SchemaViolation  "+wrongType+" (document 2): ")
-	assert.Contains(t, res.stdout, "spec.parties")
+	assert.Contains(t, res.stdout, "KusciaTask wrong-type in "+wrongType+" (document 2): 1 problem\n")
+	assert.Contains(t, res.stdout, `SchemaViolation  spec.parties: Invalid value: "string": spec.parties in body must be of type array`)
+	assert.Contains(t, res.stdout, "note: the CRD's CEL rules were not checked")
+	assert.NotContains(t, res.stdout, "Input files")
 
 	notYAML := filepath.Join(dir, "not.yaml")
 	require.NoError(t, os.WriteFile(notYAML, []byte("kind: [unclosed\n"), 0o644))

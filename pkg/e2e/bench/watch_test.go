@@ -1,6 +1,9 @@
 //go:build e2e && bench
 
-package e2e
+// The run's watches: pod and task informers feeding the tally of the
+// current run, which the phases wait on.
+
+package bench
 
 import (
 	"context"

@@ -1,6 +1,9 @@
 //go:build e2e && bench
 
-package e2e
+// T4 reaction: a task's last pod Succeeded → the task Succeeded, on an
+// idle plane and under load, and where that time goes.
+
+package bench
 
 import (
 	"context"

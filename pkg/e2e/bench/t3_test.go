@@ -1,6 +1,9 @@
 //go:build e2e && bench
 
-package e2e
+// T3 scale: the controller's memory per finished task held, and one
+// sync's cost at 100 tasks against K.
+
+package bench
 
 import (
 	"context"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // T3 scale: what a controller holds per finished task, and whether one
@@ -146,7 +150,7 @@ func (b *bench) freshControllerMemory(ctx context.Context, tasks int) (memory, e
 	var m memory
 	// The profile is kept: go tool pprof -sample_index=inuse_space shows
 	// what the tasks hold.
-	saveURL(ctx, "http://"+metricsAddress+"/debug/pprof/heap?gc=1",
+	saveURL(ctx, "http://"+framework.MetricsAddress+"/debug/pprof/heap?gc=1",
 		filepath.Join(env.root, "_output", "bench", fmt.Sprintf("heap-%d-tasks.pb.gz", tasks)))
 	m.live, m.heap, m.gcForced = heapAfterGC(ctx)
 	if !m.gcForced {
@@ -159,7 +163,7 @@ func (b *bench) freshControllerMemory(ctx context.Context, tasks int) (memory, e
 		m.heap = sum(samples, "go_memstats_heap_inuse_bytes", nil)
 		m.live = sum(samples, "go_memstats_heap_alloc_bytes", nil)
 	}
-	if m.rss, err = rssBytes(p.cmd.Process.Pid); err != nil {
+	if m.rss, err = rssBytes(p.Pid()); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -170,7 +174,7 @@ func (b *bench) freshControllerMemory(ctx context.Context, tasks int) (memory, e
 // (/debug/pprof/heap?gc=1&debug=1 ends with runtime.MemStats). ok is false
 // when the controller does not serve it (--profiling=false).
 func heapAfterGC(ctx context.Context) (alloc, inuse float64, ok bool) {
-	body, ok := getURL(ctx, "http://"+metricsAddress+"/debug/pprof/heap?gc=1&debug=1")
+	body, ok := getURL(ctx, "http://"+framework.MetricsAddress+"/debug/pprof/heap?gc=1&debug=1")
 	if !ok {
 		return 0, 0, false
 	}

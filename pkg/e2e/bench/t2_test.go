@@ -1,6 +1,9 @@
 //go:build e2e && bench
 
-package e2e
+// T2 writes: the API server's writes per task run to Succeeded, and on a
+// no-op.
+
+package bench
 
 import (
 	"context"

@@ -1,6 +1,9 @@
 //go:build e2e && bench
 
-package e2e
+// T1 throughput: N tasks from nothing to every pod Running (and to every
+// task Succeeded), the controller against the bare loop.
+
+package bench
 
 import (
 	"context"
@@ -144,7 +147,7 @@ var (
 // timeBareLoop times the bare loop from nothing to end for N tasks with
 // the controller stopped, then cleans up.
 func (b *bench) timeBareLoop(ctx context.Context, s clientSettings, contentType, outcome, delay string, e endPoint) (run, error) {
-	env.controller.stop(syscall.SIGTERM)
+	env.controller.Stop(syscall.SIGTERM)
 	loop, err := newBareLoop(ctx, s, contentType)
 	if err != nil {
 		return run{}, err

@@ -1,13 +1,14 @@
 //go:build e2e && bench
 
-package e2e
+// The harness's side of the plane: its clients and their settings, the
+// seed tasks it creates (in parallel, at a rate), cleaning up after a run,
+// and the controller under test with a run's settings.
+
+package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -30,10 +30,8 @@ import (
 
 	"kusciatask.io/controller/examples"
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
-	"kusciatask.io/controller/pkg/builder"
-	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/e2e/framework"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
-	"kusciatask.io/controller/pkg/podgroup"
 )
 
 // Content types a client can speak to the API server for built-in types.
@@ -70,7 +68,7 @@ func (s clientSettings) String() string {
 // adminConfig is the harness's own client configuration: admin, fast
 // enough never to be the limit, protobuf for built-in types.
 func adminConfig(contentType string, qps float32, burst int) (*rest.Config, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig)
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.plane.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
@@ -187,98 +185,6 @@ func (c *benchClients) createTasks(ctx context.Context, tasks []*kusciav1alpha1.
 		}
 		return nil
 	})
-}
-
-// bareLoop is the baseline: a client-go loop creating exactly the objects
-// the controller would for each task (config maps, headless services,
-// PodGroups when served, pods with the gate when it is on), with the given
-// client, from 4 goroutines. Its pods are created with the gate already
-// open, so kwok starts them at binding: the controller's gate-opening
-// patches are its own extra work.
-type bareLoop struct {
-	kube      kubernetes.Interface
-	images    map[string]*kusciav1alpha1.AppImage
-	domains   map[string]*corev1.Namespace
-	policy    builder.Policy
-	podGroups bool
-}
-
-func newBareLoop(ctx context.Context, s clientSettings, contentType string) (*bareLoop, error) {
-	cfg, err := adminConfig(contentType, s.qps, s.burst)
-	if err != nil {
-		return nil, err
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("baseline client: %w", err)
-	}
-	images, err := examples.AppImages()
-	if err != nil {
-		return nil, err
-	}
-	domains, err := examples.Domains()
-	if err != nil {
-		return nil, err
-	}
-	served, err := podgroup.Served(ctx, kube.Discovery())
-	if err != nil {
-		return nil, err
-	}
-	policy := builder.Policy{PodGroups: served}
-	if s.reservations {
-		policy.Gate = builder.GatePolicy{Image: gate.DefaultImage()}
-	}
-	return &bareLoop{kube: kube, images: images, domains: domains, policy: policy, podGroups: served}, nil
-}
-
-func (l *bareLoop) run(ctx context.Context, tasks []*kusciav1alpha1.KusciaTask) error {
-	return parallel(tasks, 4, 0, func(task *kusciav1alpha1.KusciaTask) error {
-		return l.createChildren(ctx, task)
-	})
-}
-
-func (l *bareLoop) createChildren(ctx context.Context, task *kusciav1alpha1.KusciaTask) error {
-	task = task.DeepCopy()
-	task.UID = types.UID("bench-" + task.Name)
-	plan, err := builder.PlanTask(task, builder.Inputs{AppImages: l.images, Namespaces: l.domains, Policy: l.policy, Start: time.Now()})
-	if err != nil {
-		return fmt.Errorf("plan %s: %w", task.Name, err)
-	}
-	parties, err := builder.BuildTask(ctx, task, plan, 1)
-	if err != nil {
-		return fmt.Errorf("build %s: %w", task.Name, err)
-	}
-	core := l.kube.CoreV1()
-	for _, objs := range parties {
-		for _, cm := range objs.ConfigMaps {
-			cm.OwnerReferences = nil
-			if _, err := core.ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("create config map %s: %w", cm.Name, err)
-			}
-		}
-		for _, svc := range objs.Services {
-			svc.OwnerReferences = nil
-			if _, err := core.Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("create service %s: %w", svc.Name, err)
-			}
-		}
-		if pg := objs.PodGroup; pg != nil {
-			pg.OwnerReferences = nil
-			if _, err := l.kube.SchedulingV1beta1().PodGroups(pg.Namespace).Create(ctx, pg, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("create pod group %s: %w", pg.Name, err)
-			}
-		}
-		for _, pod := range objs.Pods {
-			pod.OwnerReferences = nil
-			if l.policy.Gate.Enabled() {
-				pod.Annotations[gate.Annotation] = gate.Open
-			}
-			if _, err := core.Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("create pod %s: %w", pod.Name, err)
-			}
-		}
-	}
-	return nil
 }
 
 // cleanUp deletes the tasks (the garbage collector takes their children)
@@ -434,212 +340,30 @@ func ignoreNotFound(err error) error {
 
 // benchController starts the controller under test as a process of its own
 // with the given settings and 4 workers (its log: _output/bench/controller.log), after stopping the one before, and
-// waits for it to be ready.
-func benchController(ctx context.Context, s clientSettings) (*controllerProcess, error) {
-	env.controller.stop(syscall.SIGTERM)
-	p := &controllerProcess{
-		bin:        env.controller.bin,
-		kubeconfig: env.controller.kubeconfig,
-		// Outside the state folder, which local-up removes on stop.
-		log: filepath.Join(env.root, "_output", "bench", "controller.log"),
-		extraArgs: []string{
-			"--leader-elect=false", "--workers=4",
-			"--kube-api-qps=" + strconv.FormatFloat(float64(s.qps), 'f', -1, 32),
-			"--kube-api-burst=" + strconv.Itoa(s.burst),
-			"--reservation-gate=" + strconv.FormatBool(s.reservations),
-		},
+// waits for it to be ready. It runs without leader election, so it never
+// holds the Lease, and ready means its caches synced.
+func benchController(ctx context.Context, s clientSettings) (*framework.Controller, error) {
+	env.controller.Stop(syscall.SIGTERM)
+	// Outside the state folder, which local-up removes on stop.
+	p := env.plane.Controller(filepath.Join(env.root, "_output", "bench", "controller.log"))
+	p.ExtraArgs = []string{
+		"--leader-elect=false", "--workers=4",
+		"--kube-api-qps=" + strconv.FormatFloat(float64(s.qps), 'f', -1, 32),
+		"--kube-api-burst=" + strconv.Itoa(s.burst),
+		"--reservation-gate=" + strconv.FormatBool(s.reservations),
 	}
 	// BENCH_CONTROLLER_ARGS: more flags, e.g. -v=4 to see requeues.
-	p.extraArgs = append(p.extraArgs, strings.Fields(os.Getenv("BENCH_CONTROLLER_ARGS"))...)
-	if err := p.start(); err != nil {
+	p.ExtraArgs = append(p.ExtraArgs, strings.Fields(os.Getenv("BENCH_CONTROLLER_ARGS"))...)
+	if err := p.Start(); err != nil {
 		return nil, err
 	}
 	env.controller = p
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		if p.leading(ctx) {
+		if p.Ready(ctx) {
 			return p, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("controller (%s) not ready within a minute; log %s", s, p.log)
-}
-
-// saveURL is httpOK that also writes the body to path (when it is OK).
-func saveURL(ctx context.Context, url, path string) bool {
-	body, ok := getURL(ctx, url)
-	return ok && os.WriteFile(path, body, 0o644) == nil
-}
-
-// getURL is the body of a GET of url, and whether it answered 200 OK.
-func getURL(ctx context.Context, url string) ([]byte, bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, false
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return body, err == nil && resp.StatusCode == http.StatusOK
-}
-
-func httpOK(ctx context.Context, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-// sample is one line of the Prometheus text format.
-type sample struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-// parseMetrics reads the Prometheus text format: comments are skipped,
-// label values are unquoted (escapes kept as is: none of the labels read
-// here has any).
-func parseMetrics(r io.Reader) ([]sample, error) {
-	var out []sample
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		s := sample{labels: map[string]string{}}
-		rest := line
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			j := strings.LastIndexByte(line, '}')
-			if j < i {
-				return nil, fmt.Errorf("metrics line %q: unbalanced braces", line)
-			}
-			s.name, rest = line[:i], strings.TrimSpace(line[j+1:])
-			for _, kv := range splitLabels(line[i+1 : j]) {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					return nil, fmt.Errorf("metrics line %q: label %q", line, kv)
-				}
-				s.labels[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
-			}
-		} else {
-			var ok bool
-			s.name, rest, ok = strings.Cut(line, " ")
-			if !ok {
-				return nil, fmt.Errorf("metrics line %q: no value", line)
-			}
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return nil, fmt.Errorf("metrics line %q: no value", line)
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics line %q: %w", line, err)
-		}
-		s.value = v
-		out = append(out, s)
-	}
-	return out, sc.Err()
-}
-
-// splitLabels splits `a="x",b="y,z"` at the commas outside quotes.
-func splitLabels(s string) []string {
-	var out []string
-	quoted, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			quoted = !quoted
-		case ',':
-			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	if strings.TrimSpace(s[start:]) != "" {
-		out = append(out, s[start:])
-	}
-	return out
-}
-
-// sum adds the values of the samples named name whose labels include want.
-func sum(samples []sample, name string, want map[string]string) float64 {
-	var total float64
-	for _, s := range samples {
-		if s.name != name {
-			continue
-		}
-		match := true
-		for k, v := range want {
-			if s.labels[k] != v {
-				match = false
-				break
-			}
-		}
-		if match {
-			total += s.value
-		}
-	}
-	return total
-}
-
-// apiserverMetrics scrapes the kube-apiserver's /metrics.
-func (c *benchClients) apiserverMetrics(ctx context.Context) ([]sample, error) {
-	body, err := c.kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("scrape kube-apiserver /metrics: %w", err)
-	}
-	return parseMetrics(strings.NewReader(string(body)))
-}
-
-// controllerMetrics scrapes the controller's /metrics.
-func controllerMetrics(ctx context.Context) ([]sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metricsAddress+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape controller /metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape controller /metrics: %s", resp.Status)
-	}
-	return parseMetrics(resp.Body)
-}
-
-// rssBytes is a process's resident set (VmRSS in /proc/PID/status).
-func rssBytes(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read controller status: %w", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			fields := strings.Fields(rest)
-			kb, err := strconv.ParseFloat(fields[0], 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmRSS %q: %w", rest, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return nil, fmt.Errorf("controller (%s) not ready within a minute; log %s", s, p.Log)
 }

@@ -1,6 +1,10 @@
 //go:build e2e && bench
 
-package e2e
+// TestBench, which runs T1–T4 in turn, the run's sizes from the environment
+// (BENCH_*), and its results: one table, printed and written with the
+// figures to _output/bench/results.txt and results.json.
+
+package bench
 
 import (
 	"context"
@@ -12,12 +16,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // TestBench measures issue 10's figures T1–T4 on the e2e control plane (run
@@ -25,13 +30,13 @@ import (
 //
 //   - T1 throughput: N two-party tasks from nothing to every pod Running,
 //     the controller vs a bare client-go loop creating the same objects
-//     (bench_t1_test.go);
+//     (t1_test.go);
 //   - T2 writes: API server writes per task run to Succeeded, and on a
-//     no-op (bench_t2_test.go);
+//     no-op (t2_test.go);
 //   - T3 scale: controller memory per finished task held, and the cost of
-//     one sync at 100 vs K tasks (bench_t3_test.go);
+//     one sync at 100 vs K tasks (t3_test.go);
 //   - T4 reaction: a task's last pod Succeeded → the task Succeeded
-//     (bench_t4_test.go).
+//     (t4_test.go).
 //
 // Sizes come from the environment (see benchConfigFromEnv). It prints one
 // table and writes _output/bench/results.json and results.txt.
@@ -45,17 +50,6 @@ func TestBench(t *testing.T) {
 	watch, err := startBenchWatch(ctx, clients.kube, clients.kuscia)
 	require.NoError(t, err)
 	b := &bench{cfg: cfg, clients: clients, watch: watch, started: time.Now()}
-	// The suite's controller is restarted with its defaults afterwards, so
-	// TestMain stops a controller it knows.
-	defer func() {
-		env.controller.stop(syscall.SIGTERM)
-		env.controller = &controllerProcess{bin: env.controller.bin, kubeconfig: env.controller.kubeconfig,
-			log: filepath.Join(env.stateDir, "logs", "kusciatask-controller.log")}
-		if err := env.controller.start(); err != nil {
-			t.Log("restart the suite's controller:", err)
-		}
-	}()
-
 	phases := []struct {
 		name string
 		run  func(context.Context) error
@@ -122,7 +116,7 @@ func benchConfigFromEnv() (benchConfig, error) {
 			return c, fmt.Errorf("BENCH_T4_RATE: %q is not a positive number", rate)
 		}
 	}
-	for _, ct := range strings.Split(envOr("BENCH_CONTENT_TYPES", "protobuf,json"), ",") {
+	for _, ct := range strings.Split(framework.EnvOr("BENCH_CONTENT_TYPES", "protobuf,json"), ",") {
 		switch strings.TrimSpace(ct) {
 		case "protobuf":
 			c.ContentTypes = append(c.ContentTypes, contentProtobuf)
@@ -132,7 +126,7 @@ func benchConfigFromEnv() (benchConfig, error) {
 			return c, fmt.Errorf("BENCH_CONTENT_TYPES: %q is neither protobuf nor json", ct)
 		}
 	}
-	c.Phases = strings.Split(envOr("BENCH_PHASES", "T1,T2,T3,T4"), ",")
+	c.Phases = strings.Split(framework.EnvOr("BENCH_PHASES", "T1,T2,T3,T4"), ",")
 	return c, nil
 }
 
