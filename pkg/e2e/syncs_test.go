@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/e2e/framework"
 )
 
 // maxSyncsStraightThrough bounds the syncs of a two-party task that runs
@@ -39,7 +40,7 @@ func TestSyncsPerStraightThroughTask(t *testing.T) {
 	deleteTaskOnCleanup(t, name)
 
 	eventually(t, 30*time.Second, "the controller to serve /metrics", func() (bool, string) {
-		code, body := httpGet(t, "http://"+metricsAddress+"/metrics")
+		code, body := httpGet(t, "http://"+framework.MetricsAddress+"/metrics")
 		return code == 200, body
 	})
 	before := scrape(t)
