@@ -49,24 +49,22 @@ func (b *bench) addSyncs(label string, tasks int, before, after []sample, target
 func histogramQuantile(before, after []sample, name string, labels map[string]string, q float64) float64 {
 	type bucket struct{ le, n float64 }
 	var buckets []bucket
+	seen := map[string]bool{}
 	for _, s := range after {
-		if s.name != name+"_bucket" || !matches(s.labels, labels) {
+		if s.name != name+"_bucket" || !matches(s.labels, labels) || seen[s.labels["le"]] {
 			continue
 		}
 		le, err := strconv.ParseFloat(s.labels["le"], 64)
 		if err != nil {
 			continue
 		}
+		// Every series of the bucket (other labels summed), once.
+		seen[s.labels["le"]] = true
 		bl := map[string]string{"le": s.labels["le"]}
 		for k, v := range labels {
 			bl[k] = v
 		}
-		i := slices.IndexFunc(buckets, func(b bucket) bool { return b.le == le })
-		if i < 0 {
-			buckets = append(buckets, bucket{le: le})
-			i = len(buckets) - 1
-		}
-		buckets[i].n += s.value - sum(before, name+"_bucket", bl)
+		buckets = append(buckets, bucket{le: le, n: sum(after, name+"_bucket", bl) - sum(before, name+"_bucket", bl)})
 	}
 	slices.SortFunc(buckets, func(a, b bucket) int {
 		switch {

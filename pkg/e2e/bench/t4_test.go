@@ -248,7 +248,7 @@ func (b *bench) reactionParts(label string, idle bool, before, after [2][]sample
 		{"T4 p99 sync in the controller", ctl, "kusciatask_sync_duration_seconds", nil},
 		{"T4 API server's p99 time for a task status write (PUT kusciatasks/status)", api, "apiserver_request_duration_seconds",
 			map[string]string{"verb": "PUT", "resource": "kusciatasks", "subresource": "status"}},
-		// The controller's only PUTs are task status writes.
+		// The controller PUTs task statuses, and its Lease (a client of its own).
 		{"T4 p99 wait of a status write (PUT) in the controller's client rate limiter", ctl, "rest_client_rate_limiter_duration_seconds",
 			map[string]string{"verb": "PUT"}},
 		{"T4 p99 wait of a create (POST) in the controller's client rate limiter", ctl, "rest_client_rate_limiter_duration_seconds",
