@@ -131,6 +131,7 @@ func run(ctx context.Context, opts options) error {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	registerWorkqueueMetrics(registry)
+	registerRestClientMetrics(registry)
 	// Registered before leader election, so a standby's /metrics shows
 	// zero syncs rather than nothing.
 	syncMetrics := metrics.New(registry)

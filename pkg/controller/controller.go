@@ -74,6 +74,14 @@ type Controller struct {
 	// goes before tasks waiting to be created (see enqueueOwner).
 	queue workqueue.TypedRateLimitingInterface[cache.ObjectName]
 	lanes *lanes
+	// rateLimiter is the queue's: retry calls it to know when a retry is
+	// due. causes gathers why each queued task was queued, for
+	// kusciatask_syncs_by_cause_total.
+	rateLimiter workqueue.TypedRateLimiter[cache.ObjectName]
+	causes      *syncCauses
+	// ownWrites are the resourceVersions of this controller's last status
+	// write of each task whose echo the informer has not shown yet.
+	ownWrites *ownWrites
 	// recorder records the Events of task transitions.
 	recorder record.EventRecorder
 	// marker marks the pods the controller creates and recognises them:
@@ -192,6 +200,9 @@ func NewController(ctx context.Context, kubeClient kubernetes.Interface, kusciaC
 		taskIndexer:      inf.Tasks.Informer().GetIndexer(),
 		lanes:            lanes,
 		queue:            newQueue(opts.RateLimiter, lanes),
+		rateLimiter:      opts.RateLimiter,
+		causes:           newSyncCauses(),
+		ownWrites:        newOwnWrites(),
 		recorder:         opts.Recorder,
 		marker:           marker,
 		foreignSeen:      newForeignPods(foreignPodsRemembered),
@@ -253,16 +264,21 @@ func newQueue(limiter workqueue.TypedRateLimiter[cache.ObjectName], l *lanes) wo
 func (c *Controller) registerInformers(ctx context.Context, inf Informers) error {
 	logger := klog.FromContext(ctx)
 	childHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.enqueueOwner(logger, obj) },
+		AddFunc:    func(obj any) { c.enqueueOwnerAdded(logger, obj) },
 		UpdateFunc: func(old, obj any) { c.enqueueOwnerIfChanged(logger, old, obj) },
 		DeleteFunc: func(obj any) { c.observeDeleted(obj); c.enqueueOwner(logger, obj) },
 	}
 	// Task updates are never skipped: a periodic resync of the tasks is the
 	// safety net that catches anything an event missed.
 	taskHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.phases.Move(nil, obj); c.observeTask(obj); c.enqueueTask(obj) },
-		UpdateFunc: func(old, obj any) { c.phases.Move(old, obj); c.observeTask(obj); c.enqueueTask(obj) },
-		DeleteFunc: func(obj any) { c.phases.Move(obj, nil); c.observeTaskDeleted(obj); c.enqueueTask(obj) },
+		AddFunc:    func(obj any) { c.phases.Move(nil, obj); c.observeTask(obj); c.enqueueTask(obj, causeTask) },
+		UpdateFunc: func(old, obj any) { c.phases.Move(old, obj); c.observeTask(obj); c.enqueueTaskUpdate(logger, old, obj) },
+		DeleteFunc: func(obj any) {
+			c.phases.Move(obj, nil)
+			c.observeTaskDeleted(obj)
+			c.forgetOwnWrite(obj)
+			c.enqueueTask(obj, causeTask)
+		},
 	}
 	refHandler := func(index string) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
@@ -348,6 +364,12 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	outer := ctx
 	ctx = klog.NewContext(ctx, logger)
 	start := c.clock.Now()
+	causes := c.causes.take(key.Name, start)
+	if c.causes.stale(key.Name, causes) {
+		logger.V(5).Info("Timer no longer wanted; not synced")
+		return true
+	}
+	c.metrics.ObserveSyncCauses(causes.names())
 	result, err := c.syncHandler(ctx, key)
 	took := c.clock.Since(start)
 	c.metrics.ObserveSync(took, err)
@@ -356,18 +378,18 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	case apierrors.IsConflict(err):
 		// Someone (often this controller's own earlier write, not yet in
 		// the cache) changed the task: routine, not an error to page on.
-		c.queue.AddRateLimited(key)
+		c.retry(key)
 		logger.V(4).Info("Task changed meanwhile; requeued", "err", err)
 	case unreachable(err):
 		// Every task meets an outage alike: said once per interval, not
 		// once per task per retry.
-		c.queue.AddRateLimited(key)
+		c.retry(key)
 		if logNow, n := c.outage.failed(key.Name); logNow {
 			klog.FromContext(outer).Error(err, "API server unreachable; tasks waiting to retry", "tasks", n)
 		}
 		logger.V(4).Info("API server unreachable; requeued", "err", err)
 	case err != nil:
-		c.queue.AddRateLimited(key)
+		c.retry(key)
 		logger.Error(err, "Sync failed; requeued", "retries", c.queue.NumRequeues(key))
 	default:
 		c.queue.Forget(key)
@@ -377,13 +399,24 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	}
 	// A failed sync keeps its deadline too: backoff must not carry a task
 	// past its lifecycleSeconds.
+	c.causes.wantTimer(key.Name, result.requeue || result.requeueAfter > 0)
 	switch {
 	case result.requeue:
+		c.causes.note(key.Name, causeTimer)
 		c.queue.Add(key)
 	case result.requeueAfter > 0:
+		c.causes.noteAt(key.Name, causeTimer, c.clock.Now().Add(result.requeueAfter))
 		c.queue.AddAfter(key, result.requeueAfter)
 	}
 	return true
+}
+
+// retry queues a failed sync again after the rate limiter's backoff, as
+// the queue's AddRateLimited does (same limiter), noting when it is due.
+func (c *Controller) retry(key cache.ObjectName) {
+	after := c.rateLimiter.When(key)
+	c.causes.noteAt(key.Name, causeRetry, c.clock.Now().Add(after))
+	c.queue.AddAfter(key, after)
 }
 
 // syncResult tells the queue when to look at a task again without an event.

@@ -15,6 +15,7 @@ import (
 	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
@@ -189,12 +190,15 @@ type createGetter[T metav1.Object] interface {
 // the same round (adoptable); anyone else's object in the way fails the
 // task. It returns a nil interface, not a typed nil, on error.
 func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1alpha1.KusciaTask, obj T, client createGetter[T]) (metav1.Object, error) {
+	kind := builder.KindOf(obj)
+	c.expectations.creating(task.Name, kind, obj)
 	created, err := client.Create(ctx, obj, metav1.CreateOptions{FieldManager: ControllerName})
 	if err == nil {
-		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "kind", builder.KindOf(obj))
-		c.expectations.created(task.Name, builder.KindOf(obj), created)
+		klog.FromContext(ctx).V(4).Info("Created", "object", klog.KObj(obj), "kind", kind)
+		c.requeueIfMissed(task.Name, kind, c.expectations.created(task.Name, kind, created))
 		return created, nil
 	}
+	c.requeueIfMissed(task.Name, kind, c.expectations.createFailed(task.Name, kind, obj))
 	if !apierrors.IsAlreadyExists(err) {
 		return nil, createError(builder.KeyOf(obj), err)
 	}
@@ -213,8 +217,18 @@ func create[T metav1.Object](ctx context.Context, c *Controller, task *kusciav1a
 			return nil, err
 		}
 	}
-	c.expectations.created(task.Name, builder.KindOf(obj), existing)
+	c.requeueIfMissed(task.Name, kind, c.expectations.created(task.Name, kind, existing))
 	return existing, nil
+}
+
+// requeueIfMissed queues the task for an event of a child of kind that
+// was parked while the child was being created and was not the create's
+// own echo (see expectations.creating).
+func (c *Controller) requeueIfMissed(task, kind string, missed bool) {
+	if missed {
+		c.causes.note(task, childCause(kind))
+		c.lanes.addFast(c.queue, cache.ObjectName{Name: task})
+	}
 }
 
 func isInputError(err error) bool {

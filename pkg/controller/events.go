@@ -5,6 +5,7 @@ package controller
 
 import (
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
@@ -15,12 +16,35 @@ import (
 	"kusciatask.io/controller/pkg/controller/informers"
 )
 
-func (c *Controller) enqueueTask(obj any) {
+// enqueueTask queues the task itself, for cause (task or resync).
+func (c *Controller) enqueueTask(obj any, why cause) {
 	m, err := informers.MetaOf(obj)
 	if err != nil {
 		return
 	}
+	c.causes.note(m.GetName(), why)
 	c.queue.Add(cache.ObjectName{Name: m.GetName()})
+}
+
+// enqueueTaskUpdate queues an updated task; the informer's periodic
+// resync (the same resourceVersion) is never skipped: it is the safety net
+// that catches anything an event missed.
+//
+// The echo of this controller's own status write is not queued (see
+// ownWrites): the sync that wrote it decided from everything it shows,
+// and spec and metadata are unchanged (statusOnly).
+func (c *Controller) enqueueTaskUpdate(logger logr.Logger, old, obj any) {
+	if sameVersion(old, obj) {
+		c.enqueueTask(obj, causeResync)
+		return
+	}
+	o, ok1 := old.(*kusciav1alpha1.KusciaTask)
+	n, ok2 := obj.(*kusciav1alpha1.KusciaTask)
+	if ok1 && ok2 && statusOnly(o, n) && c.ownWrites.echo(n.Name, n.ResourceVersion) {
+		logger.V(5).Info("Own status write seen; nothing new", "kusciatask", n.Name, "resourceVersion", n.ResourceVersion)
+		return
+	}
+	c.enqueueTask(obj, causeTask)
 }
 
 // enqueueOwner maps a child (pod, service, config map, PodGroup; tombstones
@@ -38,6 +62,7 @@ func (c *Controller) enqueueOwner(logger logr.Logger, obj any) {
 	}
 	logger.V(5).Info("Child changed", "object", klog.KObj(m), "kusciatask", ref.Name)
 	key := cache.ObjectName{Name: ref.Name}
+	c.causes.note(ref.Name, childCause(builder.KindOf(m)))
 	c.lanes.addFast(c.queue, key)
 }
 
@@ -71,11 +96,46 @@ func (c *Controller) observeTaskDeleted(obj any) {
 	}
 }
 
-func (c *Controller) enqueueOwnerIfChanged(logger logr.Logger, old, obj any) {
-	if sameVersion(old, obj) {
+// enqueueOwnerAdded is enqueueOwner for a child's add, but for the echo
+// of this controller's own create that no sync waits for (ownEcho).
+func (c *Controller) enqueueOwnerAdded(logger logr.Logger, obj any) {
+	if m, err := informers.MetaOf(obj); err == nil && c.ownEcho(logger, m, builder.KindOf(m)) {
 		return
 	}
 	c.enqueueOwner(logger, obj)
+}
+
+// enqueueOwnerIfChanged is enqueueOwner for an update that changed what a
+// sync reads of the child (childChanged); a resync (the same
+// resourceVersion) changes nothing, and neither does the echo of this
+// controller's own gate patch that no sync waits for (ownEcho).
+func (c *Controller) enqueueOwnerIfChanged(logger logr.Logger, old, obj any) {
+	if sameVersion(old, obj) || !childChanged(old, obj) {
+		return
+	}
+	o, ok1 := old.(*corev1.Pod)
+	n, ok2 := obj.(*corev1.Pod)
+	if ok1 && ok2 && onlyGateOpened(o, n) && c.ownEcho(logger, n, kindPodGate) {
+		return
+	}
+	c.enqueueOwner(logger, obj)
+}
+
+// ownEcho reports whether a child's event shows exactly what this
+// controller's own create or gate patch (kind) returned, with no sync
+// waiting for it: the sync that wrote it decided with it already, and the
+// informer cache now shows it to the next one. A sync that found the
+// write missing from the cache waits for it: then the event passes.
+func (c *Controller) ownEcho(logger logr.Logger, m metav1.Object, kind string) bool {
+	ref := metav1.GetControllerOfNoCopy(m)
+	if ref == nil || ref.Kind != "KusciaTask" {
+		return false
+	}
+	isEcho, wake := c.expectations.echo(ref.Name, kind, m)
+	if isEcho && !wake {
+		logger.V(5).Info("Own write seen; nothing new", "object", klog.KObj(m), "kind", kind, "kusciatask", ref.Name)
+	}
+	return isEcho && !wake
 }
 
 // enqueueReferrers enqueues the unfinished tasks that refer to an AppImage or
@@ -91,6 +151,7 @@ func (c *Controller) enqueueReferrers(index string, obj any) {
 		return
 	}
 	for _, key := range keys {
+		c.causes.note(key, causeReferrer)
 		c.queue.Add(cache.ObjectName{Name: key})
 	}
 }
@@ -109,4 +170,17 @@ func sameVersion(old, obj any) bool {
 	o, err1 := apimeta.Accessor(old)
 	n, err2 := apimeta.Accessor(obj)
 	return err1 == nil && err2 == nil && o.GetResourceVersion() == n.GetResourceVersion()
+}
+
+// childCause is the cause of a sync queued by a child of kind.
+func childCause(kind string) cause {
+	switch kind {
+	case kindService:
+		return causeService
+	case kindConfigMap:
+		return causeConfigMap
+	case kindPodGroup:
+		return causePodGroup
+	}
+	return causePod
 }

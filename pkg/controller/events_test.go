@@ -45,11 +45,16 @@ func TestChildEventsMapToTheControllingTask(t *testing.T) {
 		{"tombstone", func(c *Controller) {
 			c.enqueueOwner(logger, cache.DeletedFinalStateUnknown{Key: "alice/p", Obj: owned})
 		}, []string{psi}},
-		{"update with a new resourceVersion", func(c *Controller) {
+		{"update that changed the pod's phase", func(c *Controller) {
+			newer := owned.DeepCopy()
+			newer.ResourceVersion, newer.Status.Phase = "2", corev1.PodRunning
+			c.enqueueOwnerIfChanged(logger, owned, newer)
+		}, []string{psi}},
+		{"update with a new resourceVersion only", func(c *Controller) {
 			newer := owned.DeepCopy()
 			newer.ResourceVersion = "2"
 			c.enqueueOwnerIfChanged(logger, owned, newer)
-		}, []string{psi}},
+		}, nil},
 		{"resync (same resourceVersion)", func(c *Controller) { c.enqueueOwnerIfChanged(logger, owned, owned) }, nil},
 		{"owner is not the controller", func(c *Controller) { c.enqueueOwner(logger, notController) }, nil},
 		{"controller of another kind", func(c *Controller) { c.enqueueOwner(logger, otherKind) }, nil},

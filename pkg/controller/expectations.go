@@ -43,6 +43,9 @@ type taskExpectations struct {
 	items map[childRef]expectation
 	// expires is ttl after the last expectation was recorded.
 	expires time.Time
+	// waiting: a sync found expectations unmet and waits for an event to
+	// bring it back (see echo).
+	waiting bool
 }
 
 // childRef names a child in an informer cache.
@@ -59,15 +62,78 @@ type expectation struct {
 	// gateOpen: the pod's gate must read open (or the pod be gone or
 	// replaced).
 	gateOpen bool
+	// rv is the resourceVersion the API server returned for the create or
+	// the gate's patch: an event showing the object at rv is its echo.
+	rv string
+	// inFlight: the create is under way; parked are the objects its
+	// child's events showed meanwhile (see creating).
+	inFlight bool
+	parked   []seen
+}
+
+// seen is an object as an event showed it.
+type seen struct {
+	uid types.UID
+	rv  string
 }
 
 func newExpectations(clk clock.PassiveClock, ttl time.Duration) *expectations {
 	return &expectations{clock: clk, ttl: ttl, byTask: map[string]*taskExpectations{}}
 }
 
-// created records that obj (as the API server returned it) was created.
-func (e *expectations) created(task, kind string, obj metav1.Object) {
-	e.record(task, kind, obj, false)
+// creating records that obj is being created: its add event can come
+// before the create's response, and is parked until created or
+// createFailed settles it. It is met meanwhile: a create in flight never
+// holds a sync (the sync that creates is the task's only one).
+func (e *expectations) creating(task, kind string, obj metav1.Object) {
+	e.put(task, kind, obj, expectation{inFlight: true})
+}
+
+// created records that obj (as the API server returned it) was created,
+// settling a create in flight: an add event parked meanwhile that showed
+// obj itself met it already; missed reports one that showed something
+// else, which must be queued.
+func (e *expectations) created(task, kind string, obj metav1.Object) (missed bool) {
+	parked := e.settle(task, kind, obj)
+	echoed := false
+	for _, p := range parked {
+		if p.uid == obj.GetUID() && p.rv == obj.GetResourceVersion() {
+			echoed = true
+		} else {
+			missed = true
+		}
+	}
+	if !echoed {
+		e.record(task, kind, obj, false)
+	}
+	return missed
+}
+
+// createFailed settles a create in flight that failed; missed reports an
+// event parked meanwhile, which must be queued.
+func (e *expectations) createFailed(task, kind string, obj metav1.Object) (missed bool) {
+	return len(e.settle(task, kind, obj)) > 0
+}
+
+// settle drops the expectation of a create in flight and returns what was
+// parked on it.
+func (e *expectations) settle(task, kind string, obj metav1.Object) []seen {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	te := e.byTask[task]
+	if te == nil {
+		return nil
+	}
+	ref := childRef{kind, namespacedKey(obj)}
+	exp, ok := te.items[ref]
+	if !ok || !exp.inFlight {
+		return nil
+	}
+	delete(te.items, ref)
+	if len(te.items) == 0 {
+		delete(e.byTask, task)
+	}
+	return exp.parked
 }
 
 // deleted records that obj was deleted.
@@ -75,13 +141,51 @@ func (e *expectations) deleted(task, kind string, obj metav1.Object) {
 	e.record(task, kind, obj, true)
 }
 
-// gateOpened records that the gate of pod obj was opened.
+// gateOpened records that the gate of pod obj was opened; obj is the pod
+// as the patch returned it.
 func (e *expectations) gateOpened(task string, obj metav1.Object) {
-	e.put(task, kindPodGate, obj, expectation{uid: obj.GetUID(), gateOpen: true})
+	e.put(task, kindPodGate, obj, expectation{uid: obj.GetUID(), gateOpen: true, rv: obj.GetResourceVersion()})
 }
 
 func (e *expectations) record(task, kind string, obj metav1.Object, deleted bool) {
-	e.put(task, kind, obj, expectation{uid: obj.GetUID(), deleted: deleted})
+	exp := expectation{uid: obj.GetUID(), deleted: deleted}
+	if !deleted {
+		exp.rv = obj.GetResourceVersion()
+	}
+	e.put(task, kind, obj, exp)
+}
+
+// echo meets the expectation (kind: a child kind or kindPodGate) that obj,
+// as an informer event shows it, is the echo of: the very object this
+// controller's create or gate patch returned (its UID and resourceVersion).
+// An event of a child whose create is in flight is parked on it (see
+// creating) and counts as an echo until the create settles it.
+// isEcho says whether it was one; wake whether a sync of the task is
+// waiting for it (the task's last expectation, after a sync found it
+// unmet): only then must the event bring the task back.
+func (e *expectations) echo(task, kind string, obj metav1.Object) (isEcho, wake bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	te := e.byTask[task]
+	if te == nil {
+		return false, false
+	}
+	ref := childRef{kind, namespacedKey(obj)}
+	exp, ok := te.items[ref]
+	if ok && exp.inFlight {
+		exp.parked = append(exp.parked, seen{obj.GetUID(), obj.GetResourceVersion()})
+		te.items[ref] = exp
+		return true, false
+	}
+	if !ok || exp.deleted || exp.rv == "" || exp.uid != obj.GetUID() || exp.rv != obj.GetResourceVersion() {
+		return false, false
+	}
+	delete(te.items, ref)
+	if len(te.items) > 0 {
+		return true, false
+	}
+	delete(e.byTask, task)
+	return true, te.waiting
 }
 
 func (e *expectations) put(task, kind string, obj metav1.Object, exp expectation) {
@@ -133,11 +237,15 @@ func (e *expectations) wait(task string, find lookup) time.Duration {
 		delete(e.byTask, task)
 		return 0
 	}
+	te.waiting = true
 	return left
 }
 
 // metBy reports whether the cache's object (if any) shows the expectation.
 func (exp expectation) metBy(obj metav1.Object, found bool) bool {
+	if exp.inFlight {
+		return true
+	}
 	if exp.gateOpen {
 		return !found || obj.GetUID() != exp.uid || gate.IsOpen(obj.GetAnnotations()[gate.Annotation])
 	}

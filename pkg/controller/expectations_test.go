@@ -117,3 +117,77 @@ func TestGateExpectationMetBy(t *testing.T) {
 		})
 	}
 }
+
+func TestExpectationsEcho(t *testing.T) {
+	clock := clocktesting.NewFakeClock(t0)
+	created := podWithUID("task-0", "uid-1")
+	created.ResourceVersion = "7"
+	later := created.DeepCopy()
+	later.ResourceVersion = "8"
+	other := podWithUID("task-1", "uid-2")
+	other.ResourceVersion = "3"
+
+	t.Run("the echo of a create no sync waits for", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		assert.False(t, e.created("t", kindPod, created))
+		isEcho, wake := e.echo("t", kindPod, later)
+		assert.False(t, isEcho, "another state of the pod is no echo")
+		isEcho, wake = e.echo("t", kindPod, created)
+		assert.True(t, isEcho)
+		assert.False(t, wake)
+		assert.Zero(t, e.wait("t", cacheOf()), "met")
+	})
+	t.Run("the echo a sync waits for", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.created("t", kindPod, created)
+		e.created("t", kindPod, other)
+		assert.Positive(t, e.wait("t", cacheOf()))
+		isEcho, wake := e.echo("t", kindPod, created)
+		assert.True(t, isEcho)
+		assert.False(t, wake, "another is still awaited")
+		isEcho, wake = e.echo("t", kindPod, other)
+		assert.True(t, isEcho)
+		assert.True(t, wake, "the last one: the waiting sync must come back")
+	})
+	t.Run("an add before the create's response", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.creating("t", kindPod, created)
+		assert.Zero(t, e.wait("t", cacheOf()), "a create in flight holds no sync")
+		e.creating("t", kindPod, created)
+		isEcho, _ := e.echo("t", kindPod, created)
+		assert.True(t, isEcho, "parked")
+		assert.False(t, e.created("t", kindPod, created), "it was the create's own")
+		assert.Zero(t, e.wait("t", cacheOf()), "and met")
+	})
+	t.Run("another object's add before the create's response", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.creating("t", kindPod, created)
+		e.echo("t", kindPod, later)
+		assert.True(t, e.created("t", kindPod, created), "not the create's own: to be queued")
+		assert.Equal(t, time.Minute, e.wait("t", cacheOf()), "the create is still expected")
+	})
+	t.Run("a create that failed", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.creating("t", kindPod, created)
+		assert.False(t, e.createFailed("t", kindPod, created))
+		e.creating("t", kindPod, created)
+		e.echo("t", kindPod, later)
+		assert.True(t, e.createFailed("t", kindPod, created), "what was parked is queued")
+		assert.Zero(t, e.wait("t", cacheOf()))
+	})
+	t.Run("an opened gate's echo", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.gateOpened("t", created)
+		isEcho, _ := e.echo("t", kindPod, created)
+		assert.False(t, isEcho, "a gate is its own kind")
+		isEcho, wake := e.echo("t", kindPodGate, created)
+		assert.True(t, isEcho)
+		assert.False(t, wake)
+	})
+	t.Run("a delete has no echo", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.deleted("t", kindPod, created)
+		isEcho, _ := e.echo("t", kindPod, created)
+		assert.False(t, isEcho)
+	})
+}

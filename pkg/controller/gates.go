@@ -50,12 +50,12 @@ func (c *Controller) openGate(ctx context.Context, task *kusciav1alpha1.KusciaTa
 	if err != nil {
 		return fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
-	_, err = c.gateClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch,
+	patched, err := c.gateClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch,
 		metav1.PatchOptions{FieldManager: ControllerName})
 	switch {
 	case err == nil:
 		klog.FromContext(ctx).V(2).Info("Opened the gate", "pod", klog.KObj(p), "kusciatask", task.Name)
-		c.expectations.gateOpened(task.Name, p)
+		c.expectations.gateOpened(task.Name, patched)
 	case apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsConflict(err):
 		// Gone, or replaced by a newer pod this patch must not open.
 	default:

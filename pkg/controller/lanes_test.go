@@ -118,7 +118,7 @@ func TestChildEventsAreFast(t *testing.T) {
 	task := f.task(psi)
 	other := task.DeepCopy()
 	other.Name = "another-task"
-	f.c.enqueueTask(other)
+	f.c.enqueueTask(other, causeTask)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "alice", Name: "p",
 		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(task, kusciav1alpha1.SchemeGroupVersion.WithKind("KusciaTask"))}}}
 	f.c.enqueueOwner(klog.Background(), pod)

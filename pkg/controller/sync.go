@@ -337,7 +337,13 @@ func (c *Controller) writeStatus(ctx context.Context, task *kusciav1alpha1.Kusci
 	}
 	updated := task.DeepCopy()
 	updated.Status = s
+	c.ownWrites.begin(task.Name)
 	written, err := c.kusciaClient.KusciaV1alpha1().KusciaTasks().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: ControllerName})
+	if err != nil {
+		c.endOwnWrite(task.Name, "")
+	} else {
+		c.endOwnWrite(task.Name, written.ResourceVersion)
+	}
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("update status of task %s: %w", task.Name, errTaskGone)
 	}

@@ -34,6 +34,9 @@ type Metrics struct {
 	timeToReserve prometheus.Histogram
 	// finished counts tasks that reached a terminal phase, by reason.
 	finished *prometheus.CounterVec
+	// syncsByCause counts syncs by the causes of the queue adds that led
+	// to each (see ObserveSyncCauses).
+	syncsByCause *prometheus.CounterVec
 }
 
 // Outcomes of a reservation round, the outcome label of
@@ -66,7 +69,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "kusciatask_finished_total",
 		Help: "Tasks that reached Succeeded or Failed, by phase and reason.",
 	}, []string{"phase", "reason"})
-	reg.MustRegister(m.syncDuration, m.rounds, m.timeToReserve, m.finished)
+	m.syncsByCause = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kusciatask_syncs_by_cause_total",
+		Help: "Syncs by what queued them (task, resync, pod, service, configmap, podgroup, referrer, timer, retry, unknown). " +
+			"A sync counts once for each cause among the queue adds gathered since the task's last sync, so the sum over causes is at least the number of syncs.",
+	}, []string{"cause"})
+	reg.MustRegister(m.syncDuration, m.rounds, m.timeToReserve, m.finished, m.syncsByCause)
 	for _, outcome := range []string{roundReserved, roundReleased, roundExpired} {
 		m.rounds.WithLabelValues(outcome)
 	}
@@ -91,6 +99,24 @@ func (m *Metrics) ObserveSync(d time.Duration, err error) {
 		result = resultError
 	}
 	m.syncDuration.WithLabelValues(result).Observe(d.Seconds())
+}
+
+// causeUnknown is the cause a sync counts under when no queue add was
+// noted for it (a test's direct queue add).
+const causeUnknown = "unknown"
+
+// ObserveSyncCauses counts one sync under each of its causes, or under
+// unknown when it has none.
+func (m *Metrics) ObserveSyncCauses(causes []string) {
+	if m == nil {
+		return
+	}
+	if len(causes) == 0 {
+		causes = []string{causeUnknown}
+	}
+	for _, c := range causes {
+		m.syncsByCause.WithLabelValues(c).Inc()
+	}
 }
 
 // ObserveTransition counts what a status write changed: a round that

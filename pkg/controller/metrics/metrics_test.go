@@ -35,6 +35,14 @@ func TestMetrics(t *testing.T) {
 		"a conflict is routine, not an error")
 	var nilMetrics *Metrics
 	assert.NotPanics(t, func() { nilMetrics.ObserveSync(time.Second, nil) })
+	assert.NotPanics(t, func() { nilMetrics.ObserveSyncCauses([]string{"pod"}) })
+
+	m.ObserveSyncCauses([]string{"pod", "timer"})
+	m.ObserveSyncCauses([]string{"pod"})
+	m.ObserveSyncCauses(nil)
+	for cause, want := range map[string]float64{"pod": 2, "timer": 1, causeUnknown: 1} {
+		assert.Equal(t, want, testutil.ToFloat64(m.syncsByCause.WithLabelValues(cause)), cause)
+	}
 
 }
 

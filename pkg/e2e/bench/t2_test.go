@@ -92,6 +92,10 @@ func (b *bench) writes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctlBefore, err := controllerMetrics(ctx)
+	if err != nil {
+		return err
+	}
 	if err := b.clients.createTasks(ctx, tasks, 0); err != nil {
 		return err
 	}
@@ -100,6 +104,10 @@ func (b *bench) writes(ctx context.Context) error {
 	}
 	time.Sleep(t2Settle)
 	after, err := b.clients.apiserverMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	ctlAfter, err := controllerMetrics(ctx)
 	if err != nil {
 		return err
 	}
@@ -118,6 +126,7 @@ func (b *bench) writes(ctx context.Context) error {
 	bound := float64(perTask) + 2 + 2 + 2
 	b.add(figure{Name: "T2 writes per task, all", Value: w.total() / fm, Target: fmt.Sprintf("≤ %g", bound)},
 		func(f figure) bool { return f.Value <= bound })
+	b.addSyncs("T2", m, ctlBefore, ctlAfter, true)
 
 	noop, err := b.noOpWrites(ctx, tasks)
 	if err != nil {

@@ -95,6 +95,9 @@ func (b *bench) reactionRun(ctx context.Context, idle bool) error {
 		return err
 	}
 	b.reactionParts(label, idle, before, after)
+	if !idle {
+		b.addSyncs("T4 ("+label+")", n, before[0], after[0], false)
+	}
 	if err := writeTimeline(csv, b.watch.timeline()); err != nil {
 		return err
 	}
@@ -108,12 +111,18 @@ func (b *bench) reactionRun(ctx context.Context, idle bool) error {
 		q    float64
 	}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}} {
 		f := figure{Name: fmt.Sprintf("T4 reaction %s (%s)", q.name, label), Value: ms(quantile(d, q.q)), Unit: "ms"}
-		if idle && q.name == "p99" {
+		switch {
+		case idle && q.name == "p99":
 			f.Target = "≤ 50 ms"
 			b.add(f, func(f figure) bool { return f.Value <= 50 })
-			continue
+		case q.name == "p99":
+			// Issue 23: what the first wave's controller did under this
+			// load; the stretch is the idle target.
+			f.Target = "≤ 70 ms (stretch ≤ 50 ms)"
+			b.add(f, func(f figure) bool { return f.Value <= 70 })
+		default:
+			b.add(f, nil)
 		}
-		b.add(f, nil)
 	}
 	return b.clients.cleanUp(ctx, b.watch, tasks)
 }
@@ -232,6 +241,21 @@ func (b *bench) reactionParts(label string, idle bool, before, after [2][]sample
 		other,
 	} {
 		b.add(figure{Name: fmt.Sprintf("%s (%s)", p.name, label), Value: mean(p.i, p.metric, p.labels), Unit: "ms"}, nil)
+	}
+	// The tails: a p99 reaction waits where a p99 part does, not a mean one.
+	for _, p := range []part{
+		{"T4 p99 wait of a task in the controller's workqueue", ctl, "workqueue_queue_duration_seconds", map[string]string{"name": "kusciatask-controller"}},
+		{"T4 p99 sync in the controller", ctl, "kusciatask_sync_duration_seconds", nil},
+		{"T4 API server's p99 time for a task status write (PUT kusciatasks/status)", api, "apiserver_request_duration_seconds",
+			map[string]string{"verb": "PUT", "resource": "kusciatasks", "subresource": "status"}},
+		// The controller PUTs task statuses, and its Lease (a client of its own).
+		{"T4 p99 wait of a status write (PUT) in the controller's client rate limiter", ctl, "rest_client_rate_limiter_duration_seconds",
+			map[string]string{"verb": "PUT"}},
+		{"T4 p99 wait of a create (POST) in the controller's client rate limiter", ctl, "rest_client_rate_limiter_duration_seconds",
+			map[string]string{"verb": "POST"}},
+	} {
+		v := histogramQuantile(before[p.i], after[p.i], p.metric, p.labels, 0.99)
+		b.add(figure{Name: fmt.Sprintf("%s, bucket bound (%s)", p.name, label), Value: v, Unit: "ms"}, nil)
 	}
 }
 
