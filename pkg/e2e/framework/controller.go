@@ -96,16 +96,22 @@ func (c *Controller) Stop(sig syscall.Signal) {
 	if !c.Running() {
 		return
 	}
-	_ = c.cmd.Process.Signal(sig)
+	StopProcess(c.cmd, sig)
+	c.cmd = nil
+}
+
+// StopProcess sends sig to a started command and waits for it to exit,
+// killing it after 15 s.
+func StopProcess(cmd *exec.Cmd, sig syscall.Signal) {
+	_ = cmd.Process.Signal(sig)
 	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		_ = c.cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 	}
-	c.cmd = nil
 }
 
 // Running reports whether it was started and not stopped since.

@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kusciatask.io/controller/pkg/e2e/framework"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
 )
 
@@ -250,15 +251,7 @@ func (p *plane) stopController() {
 	if p.controller == nil || p.controller.Process == nil {
 		return
 	}
-	_ = p.controller.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.controller.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = p.controller.Process.Kill()
-		<-done
-	}
+	framework.StopProcess(p.controller, syscall.SIGTERM)
 	p.controller = nil
 }
 
@@ -305,26 +298,11 @@ func stopSharedPlane() {
 	lane.current = nil
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-// run runs a command in dir with extra environment and returns its stdout;
-// on failure the error carries stderr.
-func run(dir string, extraEnv []string, name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), extraEnv...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
-}
+// envOr and run are the e2e harness's (pkg/e2e/framework).
+var (
+	envOr = framework.EnvOr
+	run   = framework.Output
+)
 
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
