@@ -26,30 +26,57 @@ const maxSyncsStraightThrough = 10
 // last updates): they are the task's too.
 const syncsSettle = 3 * time.Second
 
+// syncsTasks is how many straight-through tasks the test runs one after
+// another; the bound holds for their median. One task alone is not a
+// stable measure: an add event that reaches the handlers after a sync
+// already found the object in the cache (the informer's store is updated
+// before its handlers run) is no longer known as the echo of the
+// controller's own create, and queues one more sync. How often that
+// happens depends on the host's load, not on the controller's decisions.
+const syncsTasks = 5
+
 // The seed PSI task, run straight through on the shared controller,
-// costs at most maxSyncsStraightThrough syncs, counted by the controller
-// itself (kusciatask_sync_duration_seconds_count, all results) between
-// a scrape before the task is created and one after it finished; the
-// split by cause (kusciatask_syncs_by_cause_total) is logged.
+// costs at most maxSyncsStraightThrough syncs (the median of syncsTasks
+// runs), counted by the controller itself
+// (kusciatask_sync_duration_seconds_count, all results) between a scrape
+// before each task is created and one after it finished; the split by
+// cause (kusciatask_syncs_by_cause_total) of each is logged.
 func TestSyncsPerStraightThroughTask(t *testing.T) {
-	const name = "syncs-psi"
 	raw, err := os.ReadFile(example("secretflow-task-psi.yaml"))
 	require.NoError(t, err)
-	manifest := strings.Replace(string(raw), "name: secretflow-task-psi", "name: "+name, 1)
-	require.Contains(t, manifest, "name: "+name)
-	deleteTaskOnCleanup(t, name)
-
 	eventually(t, 30*time.Second, "the controller to serve /metrics", func() (bool, string) {
 		code, body := httpGet(t, "http://"+framework.MetricsAddress+"/metrics")
 		return code == 200, body
 	})
+
+	counts := make([]float64, 0, syncsTasks)
+	for i := range syncsTasks {
+		name := "syncs-psi-" + strconv.Itoa(i)
+		manifest := strings.Replace(string(raw), "name: secretflow-task-psi", "name: "+name, 1)
+		require.Contains(t, manifest, "name: "+name)
+		deleteTaskOnCleanup(t, name)
+		syncs, byCause := syncsOf(t, name, manifest)
+		t.Logf("task %s: %g syncs; by cause (a sync counts once per cause it had): %s", name, syncs, splitString(byCause))
+		assert.Positive(t, syncs, "task %s", name)
+		counts = append(counts, syncs)
+	}
+	sort.Float64s(counts)
+	median := counts[len(counts)/2]
+	assert.LessOrEqual(t, median, float64(maxSyncsStraightThrough),
+		"median syncs per straight-through task over %d tasks (each: %v)", syncsTasks, counts)
+}
+
+// syncsOf creates the task of manifest, waits for it to succeed and
+// settle, and returns the syncs the controller counted meanwhile, total
+// and by cause.
+func syncsOf(t *testing.T, name, manifest string) (float64, map[string]float64) {
+	t.Helper()
 	before := scrape(t)
 	applyYAML(t, manifest)
 	waitPhase(t, name, kusciav1alpha1.TaskSucceeded, 90*time.Second)
 	time.Sleep(syncsSettle)
 	after := scrape(t)
 
-	syncs := deltaOf(before, after, "kusciatask_sync_duration_seconds_count{")
 	byCause := map[string]float64{}
 	for series := range after {
 		if c, ok := strings.CutPrefix(series, `kusciatask_syncs_by_cause_total{cause="`); ok {
@@ -59,9 +86,7 @@ func TestSyncsPerStraightThroughTask(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("syncs of one straight-through two-party task: %g; by cause (a sync counts once per cause it had): %s", syncs, splitString(byCause))
-	assert.Positive(t, syncs)
-	assert.LessOrEqual(t, syncs, float64(maxSyncsStraightThrough), "syncs per straight-through task; by cause: %s", splitString(byCause))
+	return deltaOf(before, after, "kusciatask_sync_duration_seconds_count{"), byCause
 }
 
 // deltaOf sums, over the series whose name{labels} starts with prefix, the
