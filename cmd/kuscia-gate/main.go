@@ -3,6 +3,11 @@
 // seen through a downward-API file, and exits 0; if its deadline passes
 // first it writes why to the termination log and exits 1. It has no API
 // access and runs no shell (see package kusciatask.io/controller/pkg/gate).
+//
+// Two more modes serve a pod that pulls its images during the reservation:
+// --install copies this binary into a shared volume (run from the gate
+// image), --pull-only exits 0 at once (run from an application image, whose
+// pull was the point).
 package main
 
 import (
@@ -37,8 +42,14 @@ kuscia.secretflow/gate) whenever its folder changes (inotify) and at every
 is still closed at --deadline it writes the reason to --termination-log and
 exits 1; bad flags exit 2.
 
+With --install=<path> it instead copies its own binary to <path> and exits
+0; with --pull-only it exits 0 at once (an init container that only makes
+the kubelet pull its image).
+
 Usage:
   kuscia-gate --deadline=<RFC 3339 time | duration> [flags]
+  kuscia-gate --install=<path>
+  kuscia-gate --pull-only
 
 Flags:
 `
@@ -57,6 +68,8 @@ type options struct {
 	deadline       string
 	pollInterval   time.Duration
 	terminationLog string
+	install        string
+	pullOnly       bool
 }
 
 func parseFlags(args []string, output io.Writer) (options, error) {
@@ -69,6 +82,8 @@ func parseFlags(args []string, output io.Writer) (options, error) {
 		fmt.Sprintf("How often to read --file besides when its folder changes, between %s and %s.", gate.MinPollInterval, gate.MaxPollInterval))
 	fs.StringVar(&o.terminationLog, "termination-log", "/dev/termination-log",
 		"Where to write why the gate did not open: the container's terminationMessagePath, which must exist.")
+	fs.StringVar(&o.install, "install", "", "Copy this binary to the given path (mode 0555) and exit.")
+	fs.BoolVar(&o.pullOnly, "pull-only", false, "Exit 0 at once: the container's image is on the node.")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -91,6 +106,19 @@ func run(ctx context.Context, args []string, stderr io.Writer, clk clock.WithTic
 	}
 	if err != nil {
 		return fail(logger, opts.terminationLog, exitUsage, fmt.Sprintf("kuscia-gate: %v", err))
+	}
+	switch {
+	case opts.install != "" && opts.pullOnly:
+		return fail(logger, opts.terminationLog, exitUsage, "kuscia-gate: --install and --pull-only exclude each other")
+	case opts.install != "":
+		if err := install(opts.install); err != nil {
+			return fail(logger, opts.terminationLog, exitUsage, fmt.Sprintf("kuscia-gate: %v", err))
+		}
+		logger.Info("Installed the gate binary", "path", opts.install)
+		return 0
+	case opts.pullOnly:
+		logger.Info("Image present")
+		return 0
 	}
 	deadline, err := gate.ParseDeadline(opts.deadline, clk.Now())
 	if err != nil {
@@ -152,4 +180,41 @@ func writeExisting(path, content string) error {
 		err = cerr
 	}
 	return err
+}
+
+// install copies the running binary to path, readable and executable by
+// all: the gate and pull-only containers run it from a shared emptyDir as
+// whatever user they are.
+func install(path string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("install: find this binary: %w", err)
+	}
+	return copyFile(self, path)
+}
+
+// copyFile copies src to dst (created or replaced) with mode 0555.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o555)
+	if err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("install %s: %w", dst, err)
+	}
+	return nil
 }

@@ -156,3 +156,39 @@ func TestTerminationMessageIsBounded(t *testing.T) {
 	assert.Equal(t, gate.ExitClosed, code)
 	assert.Len(t, readFile(t, termLog), maxTerminationMessage)
 }
+
+// TestInstallCopiesTheBinary: --install copies the running binary (here the
+// test binary) to the path, executable by all, and needs no --deadline.
+func TestInstallCopiesTheBinary(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "kuscia-gate")
+	code, stderr := runGate(t, context.Background(), "--install="+dst, "--termination-log=")
+	require.Equal(t, 0, code, stderr)
+	info, err := os.Stat(dst)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o555), info.Mode().Perm())
+	self, err := os.Executable()
+	require.NoError(t, err)
+	want, err := os.ReadFile(self)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(want, []byte(readFile(t, dst))), "the copy is the binary itself")
+	_, err = os.Stat(dst + ".tmp")
+	assert.True(t, os.IsNotExist(err), "no temporary file left")
+}
+
+// TestInstallIntoAMissingFolderFails: the volume must be mounted; without
+// it the install fails with the path in its message.
+func TestInstallIntoAMissingFolderFails(t *testing.T) {
+	_, termLog := files(t, "")
+	dst := filepath.Join(t.TempDir(), "missing", "kuscia-gate")
+	code, _ := runGate(t, context.Background(), "--install="+dst, "--termination-log="+termLog)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, readFile(t, termLog), dst)
+}
+
+// TestPullOnlyExitsAtOnce: --pull-only needs no gate file and no deadline.
+func TestPullOnlyExitsAtOnce(t *testing.T) {
+	code, stderr := runGate(t, context.Background(), "--pull-only", "--file=/nonexistent", "--termination-log=")
+	assert.Equal(t, 0, code, stderr)
+	code, _ = runGate(t, context.Background(), "--pull-only", "--install=/tmp/x", "--termination-log=")
+	assert.Equal(t, exitUsage, code, "the two modes exclude each other")
+}

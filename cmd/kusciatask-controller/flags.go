@@ -137,6 +137,12 @@ func (o *options) addReservationFlags(fs *pflag.FlagSet) {
 			"Empty: in a pod ($POD_NAME and $POD_NAMESPACE set through the downward API), the image of the controller's own "+
 			"container (the one named "+ownContainerName+", or the pod's only container), read from its Pod at start-up, so one "+
 			"kustomize images: override moves both; outside a cluster, "+gate.ImageName+":<version>, the image \"make image\" builds.")
+	fs.BoolVar(&o.pullDuringReservation, "pull-during-reservation", true,
+		"With the gate: run it from the application's own image, after one pull-only init container per other image of "+
+			"the pod, so a party counts as reserved only once the kubelet has pulled every image and the gate waits; the "+
+			"task then starts the moment its gates open, and a failing pull (ErrImagePull, ImagePullBackOff) keeps the "+
+			"party unreserved instead of failing the task after the gang formed. false: the gate runs from --gate-image, a "+
+			"bound pod counts as reserved, and its images are pulled once the gate opens.")
 	fs.Var(podGroupsValue{&o.podGroups}, "pod-groups",
 		"Co-schedule each party with Kubernetes' gang scheduling (a scheduling.k8s.io/v1beta1 PodGroup per party, "+
 			"minCount = minReservedPods): auto uses it when the API server serves podgroups, true requires it "+

@@ -38,6 +38,7 @@ type options struct {
 	maxPodsPerTask         int
 	reservationGate        bool
 	gateImage              string
+	pullDuringReservation  bool
 	podGroups              podgroup.Mode
 	profiling              bool
 	statusBatchDelay       time.Duration
@@ -131,7 +132,7 @@ func (o options) policy() (builder.Policy, error) {
 		if strings.TrimSpace(o.gateImage) != o.gateImage || strings.ContainsAny(o.gateImage, " \t\n\r\f\v") {
 			return builder.Policy{}, fmt.Errorf("--gate-image must be an image reference without white space, got %q", o.gateImage)
 		}
-		p.Gate = builder.GatePolicy{Image: o.gateImage}
+		p.Gate = builder.GatePolicy{Image: o.gateImage, PullImages: o.pullDuringReservation}
 	}
 	return p, nil
 }

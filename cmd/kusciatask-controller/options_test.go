@@ -50,6 +50,7 @@ func TestFlagDefaults(t *testing.T) {
 		maxPodsPerTask:         builder.DefaultMaxPodsPerTask,
 		reservationGate:        true,
 		gateImage:              "",
+		pullDuringReservation:  true,
 		podGroups:              podgroup.ModeAuto,
 		statusBatchDelay:       controller.DefaultStatusBatchDelay,
 	}, o)
@@ -110,7 +111,7 @@ func TestPolicyFlags(t *testing.T) {
 	p, err := o.policy()
 	require.NoError(t, err)
 	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelRestricted, MaxReplicasPerParty: 5, MaxPodsPerTask: 9,
-		Gate: builder.GatePolicy{Image: gate.DefaultImage()}}, p)
+		Gate: builder.GatePolicy{Image: gate.DefaultImage(), PullImages: true}}, p)
 
 	o, _, err = parse(t)
 	require.NoError(t, err)
@@ -121,7 +122,7 @@ func TestPolicyFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, builder.Policy{PodSecurityLevel: psapi.LevelBaseline,
 		MaxReplicasPerParty: builder.DefaultMaxReplicasPerParty, MaxPodsPerTask: builder.DefaultMaxPodsPerTask,
-		Gate: builder.GatePolicy{Image: gate.DefaultImage()}}, p, "defaults")
+		Gate: builder.GatePolicy{Image: gate.DefaultImage(), PullImages: true}}, p, "defaults")
 }
 
 func TestGateFlags(t *testing.T) {
@@ -130,9 +131,12 @@ func TestGateFlags(t *testing.T) {
 		args []string
 		want builder.GatePolicy
 	}{
-		{"default: gated with the controller's image, resolved at start-up", nil, builder.GatePolicy{Image: gate.DefaultImage()}},
+		{"default: gated with the controller's image, resolved at start-up, images pulled during the reservation", nil,
+			builder.GatePolicy{Image: gate.DefaultImage(), PullImages: true}},
 		{"own registry", []string{"--gate-image=registry.example/kuscia/kusciatask-controller:v1"},
-			builder.GatePolicy{Image: "registry.example/kuscia/kusciatask-controller:v1"}},
+			builder.GatePolicy{Image: "registry.example/kuscia/kusciatask-controller:v1", PullImages: true}},
+		{"images pulled once the gate opens", []string{"--pull-during-reservation=false"}, builder.GatePolicy{Image: gate.DefaultImage()}},
+		{"gate off, pull flag ignored", []string{"--reservation-gate=false", "--pull-during-reservation=true"}, builder.GatePolicy{}},
 		{"gate off", []string{"--reservation-gate=false"}, builder.GatePolicy{}},
 		{"gate off, image ignored", []string{"--reservation-gate=false", "--gate-image="}, builder.GatePolicy{}},
 	}

@@ -21,6 +21,11 @@ type GatePolicy struct {
 	// Image holds the gate binary (--gate-image). Empty means no gate
 	// (--reservation-gate=false): a bound pod starts at once.
 	Image string
+	// PullImages makes the reservation include the pod's images
+	// (--pull-during-reservation): the kubelet pulls them before the gate
+	// waits, so a reserved pod starts the moment its gate opens. See
+	// gatepod.Options.
+	PullImages bool
 }
 
 // Enabled reports whether pods get the gate.
@@ -39,7 +44,8 @@ func addGate(pod *corev1.Pod, plan *TaskPlan, party *PartyPlan) error {
 	if !plan.Policy.Gate.Enabled() {
 		return nil
 	}
-	if err := gatepod.AddTo(pod, plan.Policy.Gate.Image, plan.GateDeadline); err != nil {
+	opts := gatepod.Options{Image: plan.Policy.Gate.Image, Deadline: plan.GateDeadline, PullImages: plan.Policy.Gate.PullImages}
+	if err := gatepod.AddTo(pod, opts); err != nil {
 		return inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: %v", party.DomainID, err)
 	}
 	return nil

@@ -46,7 +46,7 @@ func gatedPod(t *testing.T, ns, name string, deadline time.Time, env ...corev1.E
 			Containers:                   []corev1.Container{{Name: "app", Image: "app", Env: env}},
 		},
 	}
-	require.NoError(t, gatepod.AddTo(pod, gate.DefaultImage(), deadline))
+	require.NoError(t, gatepod.AddTo(pod, gatepod.Options{Image: gate.DefaultImage(), Deadline: deadline}))
 	return pod
 }
 

@@ -36,6 +36,20 @@ const (
 
 	// BinaryPath is where the gate binary lives in its image.
 	BinaryPath = "/usr/local/bin/kuscia-gate"
+
+	// When images are pulled during the reservation (see package doc), the
+	// install container copies the binary from the gate image into the
+	// emptyDir volume BinVolumeName, mounted at BinMountPath; the gate and
+	// the pull-only containers then run InstalledBinaryPath from the
+	// application's images.
+	InstallContainerName = "kuscia-gate-install"
+	// PullContainerPrefix starts the names of the pull-only init containers:
+	// kuscia-pull-1, kuscia-pull-2, ... one per image of the pod other than
+	// the gate's own.
+	PullContainerPrefix = "kuscia-pull-"
+	BinVolumeName       = "kuscia-gate-bin"
+	BinMountPath        = "/.kuscia-gate"
+	InstalledBinaryPath = BinMountPath + "/kuscia-gate"
 	// ImageName is the name of the controller's own image, which ships the
 	// gate binary: the name deploy/ runs and `make image` builds.
 	ImageName = "kusciatask-controller"
@@ -48,6 +62,20 @@ const (
 	// use when none is given.
 	DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 )
+
+// PullContainerName is the name of the i-th pull-only init container,
+// counting from 1.
+func PullContainerName(i int) string {
+	return fmt.Sprintf("%s%d", PullContainerPrefix, i)
+}
+
+// BeforeGate reports whether an init container of that name is one the
+// gate adds ahead of itself (the install and pull-only containers): on a
+// pod that pulls during the reservation, the kubelet runs them, pulling
+// their images, before the gate starts to wait.
+func BeforeGate(name string) bool {
+	return name == InstallContainerName || strings.HasPrefix(name, PullContainerPrefix)
+}
 
 // space is the white space IsOpen ignores around "open": ASCII only, the
 // same set as the regular expression of hack/kwok/stages.yaml.

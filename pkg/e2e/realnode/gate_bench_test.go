@@ -69,7 +69,7 @@ func (p *plane) measureGated(ctx context.Context, t *testing.T, name string) (to
 	pod := realPod(name, testAppImage, corev1.RestartPolicyNever)
 	pod.Spec.Containers[0].SecurityContext.RunAsUser = ptrInt64(65532)
 	pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "KWOK_DELAY", Value: "1h"})
-	require.NoError(t, gatepod.AddTo(pod, controllerImage, time.Now().Add(10*time.Minute)))
+	require.NoError(t, gatepod.AddTo(pod, gatepod.Options{Image: controllerImage, Deadline: time.Now().Add(10 * time.Minute)}))
 	w := p.createWatched(ctx, t, pod)
 	defer w.Stop()
 	got := waitPod(t, w, func(pod *corev1.Pod) bool { return gateState(pod).Running != nil })

@@ -33,7 +33,7 @@ func TestGateDeadlineRealNode(t *testing.T) {
 	pod := realPod("gate-deadline", testAppImage, corev1.RestartPolicyNever)
 	pod.Spec.Containers[0].SecurityContext.RunAsUser = ptrInt64(65532)
 	deadline := time.Now().Add(30 * time.Second).Truncate(time.Second)
-	require.NoError(t, gatepod.AddTo(pod, controllerImage, deadline))
+	require.NoError(t, gatepod.AddTo(pod, gatepod.Options{Image: controllerImage, Deadline: deadline}))
 	gates := p.followPodGate(t, pod.Namespace, pod.Name)
 	_, err := p.kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	require.NoError(t, err)

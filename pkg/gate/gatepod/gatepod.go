@@ -7,6 +7,7 @@ package gatepod
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,30 +22,72 @@ import (
 // the world-readable downward-API file).
 const RunAsUser int64 = 65532
 
+// binVolumeSize bounds the emptyDir holding the gate binary (about 3 MB).
+var binVolumeSize = resource.MustParse("32Mi")
+
 // The most the gate requests; less when the application requests less.
 var (
 	maxCPURequest    = resource.MustParse("10m")
 	maxMemoryRequest = resource.MustParse("16Mi")
 )
 
-// AddTo turns pod into a gated pod: the gate init container first (before
-// any init container of the application), its volume, the annotation
+// Options say how AddTo gates a pod.
+type Options struct {
+	// Image is the gate image, the controller's own, which ships the gate
+	// binary at gate.BinaryPath.
+	Image string
+	// Deadline is when the gate gives up.
+	Deadline time.Time
+	// PullImages makes the kubelet pull every image of the pod before the
+	// gate waits: the gate runs from the first application container's
+	// image with its binary copied from Image, after one pull-only init
+	// container per other image of the pod. Without it the gate runs from
+	// Image and the application's images are pulled once it opens.
+	PullImages bool
+}
+
+// AddTo turns pod into a gated pod: the gate init containers first (before
+// any init container of the application), their volumes, the annotation
 // gate.Annotation=gate.Closed, and kubectl's default container set to the
-// first application container unless already set. deadline is when the gate
-// gives up. The application's containers decide the gate's resources
-// (Resources), so add them before calling AddTo. It fails, leaving the pod
-// unchanged, when the pod already has a container or volume of the gate's
-// names.
-func AddTo(pod *corev1.Pod, image string, deadline time.Time) error {
+// first application container unless already set. The application's
+// containers decide the gate's resources (Resources) and, with
+// o.PullImages, its images, so add them before calling AddTo. It fails,
+// leaving the pod unchanged, when the pod already has a container or volume
+// of the gate's names.
+//
+// With o.PullImages the init containers are, in order:
+//   - gate.InstallContainerName, from o.Image: copies the gate binary into
+//     the emptyDir gate.BinVolumeName;
+//   - gate.PullContainerName(1), (2), ...: one per distinct image of the
+//     pod's other containers, init containers included, each running the
+//     copied binary with --pull-only;
+//   - gate.ContainerName from the first application container's image,
+//     running the copied binary: it waits.
+//
+// Each takes its image's pull policy from the first container using that
+// image. The binary is static and reads nothing of the image it runs in,
+// so an image built FROM scratch serves as well as any.
+func AddTo(pod *corev1.Pod, o Options) error {
 	if err := checkNames(&pod.Spec); err != nil {
 		return err
 	}
-	c, err := InitContainer(image, deadline, pod.Spec.Containers)
+	var initContainers []corev1.Container
+	var err error
+	if o.PullImages {
+		initContainers, err = pullingInitContainers(o, pod.Spec)
+	} else {
+		var c corev1.Container
+		c, err = InitContainer(o.Image, o.Deadline, pod.Spec.Containers)
+		initContainers = []corev1.Container{c}
+	}
 	if err != nil {
 		return err
 	}
-	pod.Spec.InitContainers = append([]corev1.Container{c}, pod.Spec.InitContainers...)
+	pod.Spec.InitContainers = append(initContainers, pod.Spec.InitContainers...)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, Volume())
+	if o.PullImages {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, BinVolume())
+	}
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
 	}
@@ -55,19 +98,19 @@ func AddTo(pod *corev1.Pod, image string, deadline time.Time) error {
 	return nil
 }
 
-// checkNames refuses a pod spec that already uses the gate's container or
-// volume name (an application's template may name anything).
+// checkNames refuses a pod spec that already uses one of the gate's
+// container or volume names (an application's template may name anything).
 func checkNames(spec *corev1.PodSpec) error {
 	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for _, c := range list {
-			if c.Name == gate.ContainerName {
-				return fmt.Errorf("add gate: the pod already has a container named %q, reserved for the gate", gate.ContainerName)
+			if c.Name == gate.ContainerName || gate.BeforeGate(c.Name) {
+				return fmt.Errorf("add gate: the pod already has a container named %q, reserved for the gate", c.Name)
 			}
 		}
 	}
 	for _, v := range spec.Volumes {
-		if v.Name == gate.VolumeName {
-			return fmt.Errorf("add gate: the pod already has a volume named %q, reserved for the gate", gate.VolumeName)
+		if v.Name == gate.VolumeName || v.Name == gate.BinVolumeName {
+			return fmt.Errorf("add gate: the pod already has a volume named %q, reserved for the gate", v.Name)
 		}
 	}
 	return nil
@@ -82,9 +125,9 @@ func SetDefaultContainer(pod *corev1.Pod, name string) {
 	pod.Annotations[gate.DefaultContainerAnnotation] = name
 }
 
-// InitContainer is the gate for a pod whose application containers are app:
-// it runs gate.BinaryPath from image (no shell), reads gate.FilePath and
-// gives up at deadline.
+// InitContainer is the gate for a pod whose application containers are app,
+// run from the gate image: it runs gate.BinaryPath from image (no shell),
+// reads gate.FilePath and gives up at deadline.
 func InitContainer(image string, deadline time.Time, app []corev1.Container) (corev1.Container, error) {
 	if image == "" {
 		return corev1.Container{}, errors.New("add gate: the gate image is empty")
@@ -108,6 +151,98 @@ func InitContainer(image string, deadline time.Time, app []corev1.Container) (co
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext:          SecurityContext(),
 	}, nil
+}
+
+// pullingInitContainers are the init containers of a pod that pulls its
+// images during the reservation (see AddTo), for the pod spec as built.
+func pullingInitContainers(o Options, spec corev1.PodSpec) ([]corev1.Container, error) {
+	if len(spec.Containers) == 0 {
+		return nil, errors.New("add gate: the pod has no container whose image the gate could run from")
+	}
+	images := podImages(spec)
+	for _, img := range images {
+		if img.name == "" {
+			return nil, errors.New("add gate: a container of the pod has no image")
+		}
+	}
+	waiter, err := InitContainer(o.Image, o.Deadline, spec.Containers)
+	if err != nil {
+		return nil, err
+	}
+	binMount := corev1.VolumeMount{Name: gate.BinVolumeName, MountPath: gate.BinMountPath, ReadOnly: true}
+
+	installer := waiter
+	installer.Name = gate.InstallContainerName
+	installer.Args = []string{"--install=" + gate.InstalledBinaryPath}
+	installer.VolumeMounts = []corev1.VolumeMount{{Name: gate.BinVolumeName, MountPath: gate.BinMountPath}}
+	out := []corev1.Container{installer}
+
+	for i, img := range images[1:] {
+		pull := installer
+		pull.Name = gate.PullContainerName(i + 1)
+		pull.Image, pull.ImagePullPolicy = img.name, img.policy
+		pull.Command, pull.Args = []string{gate.InstalledBinaryPath}, []string{"--pull-only"}
+		pull.VolumeMounts = []corev1.VolumeMount{binMount}
+		pull.WorkingDir = "/"
+		out = append(out, pull)
+	}
+
+	waiter.Image, waiter.ImagePullPolicy = images[0].name, images[0].policy
+	waiter.Command = []string{gate.InstalledBinaryPath}
+	waiter.VolumeMounts = append(waiter.VolumeMounts, binMount)
+	// An application image's working directory may not exist or be
+	// unreadable for the gate's user: the binary needs none.
+	waiter.WorkingDir = "/"
+	return append(out, waiter), nil
+}
+
+// image is one image of a pod and the pull policy of its first container.
+type image struct {
+	name   string
+	policy corev1.PullPolicy
+}
+
+// podImages are the distinct images of a pod's containers, the application
+// containers' first (in order), then its init containers'.
+func podImages(spec corev1.PodSpec) []image {
+	var out []image
+	seen := map[string]bool{}
+	for _, list := range [][]corev1.Container{spec.Containers, spec.InitContainers} {
+		for _, c := range list {
+			if seen[c.Image] {
+				continue
+			}
+			seen[c.Image] = true
+			out = append(out, image{name: c.Image, policy: pullPolicy(c)})
+		}
+	}
+	return out
+}
+
+// pullPolicy is a container's pull policy as the API server defaults it:
+// Always for an image with the tag "latest" or no tag and no digest,
+// IfNotPresent otherwise.
+func pullPolicy(c corev1.Container) corev1.PullPolicy {
+	if c.ImagePullPolicy != "" {
+		return c.ImagePullPolicy
+	}
+	ref := c.Image
+	if strings.Contains(ref, "@") {
+		return corev1.PullIfNotPresent
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") && ref[i+1:] != "latest" {
+		return corev1.PullIfNotPresent
+	}
+	return corev1.PullAlways
+}
+
+// BinVolume is the emptyDir the install container copies the gate binary
+// into, for the gate and the pull-only containers to run.
+func BinVolume() corev1.Volume {
+	return corev1.Volume{
+		Name:         gate.BinVolumeName,
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(binVolumeSize)}},
+	}
 }
 
 // Volume is the downward-API volume holding the gate annotation's value in

@@ -1,6 +1,7 @@
 package gatepod
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestAddTo(t *testing.T) {
 	pod.Spec.Volumes = []corev1.Volume{{Name: "config"}}
 	pod.Annotations = map[string]string{"keep": "me"}
 
-	require.NoError(t, AddTo(pod, "registry.example/kusciatask-controller:v1", testDeadline))
+	require.NoError(t, AddTo(pod, Options{Image: "registry.example/kusciatask-controller:v1", Deadline: testDeadline}))
 
 	require.Len(t, pod.Spec.InitContainers, 2)
 	gc := pod.Spec.InitContainers[0]
@@ -59,7 +60,7 @@ func TestAddTo(t *testing.T) {
 func TestAddToKeepsADefaultContainerAlreadySet(t *testing.T) {
 	pod := appPod(corev1.Container{Name: "a"}, corev1.Container{Name: "b"})
 	SetDefaultContainer(pod, "b")
-	require.NoError(t, AddTo(pod, "img", testDeadline))
+	require.NoError(t, AddTo(pod, Options{Image: "img", Deadline: testDeadline}))
 	assert.Equal(t, "b", pod.Annotations[gate.DefaultContainerAnnotation])
 }
 
@@ -82,15 +83,15 @@ func TestAddToRefusesTakenNames(t *testing.T) {
 			pod := appPod(corev1.Container{Name: "app"})
 			mutate(pod)
 			before := pod.DeepCopy()
-			err := AddTo(pod, "img", testDeadline)
+			err := AddTo(pod, Options{Image: "img", Deadline: testDeadline})
 			require.ErrorContains(t, err, `"kuscia-gate", reserved for the gate`)
 			assert.Equal(t, before, pod, "a refused pod is left unchanged")
 		})
 	}
 	// Twice is a mistake too.
 	pod := appPod(corev1.Container{Name: "app"})
-	require.NoError(t, AddTo(pod, "img", testDeadline))
-	assert.Error(t, AddTo(pod, "img", testDeadline))
+	require.NoError(t, AddTo(pod, Options{Image: "img", Deadline: testDeadline}))
+	assert.Error(t, AddTo(pod, Options{Image: "img", Deadline: testDeadline}))
 }
 
 func TestInitContainerRefusesMissingInputs(t *testing.T) {
@@ -202,19 +203,24 @@ func assertResourceList(t *testing.T, want, got corev1.ResourceList, what string
 // the scheduler computes it, with init containers) nor its QoS shape.
 func TestGateKeepsEffectiveRequestsAndQoS(t *testing.T) {
 	for _, tt := range resourceCases {
-		t.Run(tt.name, func(t *testing.T) {
-			plain := defaulted(appPod(tt.app...))
-			gated := plain.DeepCopy()
-			require.NoError(t, AddTo(gated, "img", testDeadline))
+		for _, pulls := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, pull during reservation %t", tt.name, pulls), func(t *testing.T) {
+				plain := defaulted(appPod(tt.app...))
+				for i := range plain.Spec.Containers {
+					plain.Spec.Containers[i].Image = fmt.Sprintf("app-%d", i)
+				}
+				gated := plain.DeepCopy()
+				require.NoError(t, AddTo(gated, Options{Image: "img", Deadline: testDeadline, PullImages: pulls}))
 
-			want := resourcehelper.PodRequests(plain, resourcehelper.PodResourcesOptions{})
-			got := resourcehelper.PodRequests(gated, resourcehelper.PodResourcesOptions{})
-			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				w, g := want[name], got[name]
-				assert.Zero(t, w.Cmp(g), "effective %s request: %s without the gate, %s with it", name, w.String(), g.String())
-			}
-			assert.Equal(t, qosShape(plain), qosShape(gated))
-		})
+				want := resourcehelper.PodRequests(plain, resourcehelper.PodResourcesOptions{})
+				got := resourcehelper.PodRequests(gated, resourcehelper.PodResourcesOptions{})
+				for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+					w, g := want[name], got[name]
+					assert.Zero(t, w.Cmp(g), "effective %s request: %s without the gate, %s with it", name, w.String(), g.String())
+				}
+				assert.Equal(t, qosShape(plain), qosShape(gated))
+			})
+		}
 	}
 }
 
@@ -289,25 +295,30 @@ func TestGatePassesPodSecurityRestricted(t *testing.T) {
 		"host network":           hostNet,
 	}
 	for name, plain := range pods {
-		t.Run(name, func(t *testing.T) {
-			gated := plain.DeepCopy()
-			require.NoError(t, AddTo(gated, "img", testDeadline))
-			for _, level := range []psapi.Level{psapi.LevelBaseline, psapi.LevelRestricted} {
-				before, after := evaluate(plain, level), evaluate(gated, level)
-				assert.Equal(t, before.ForbiddenReasons, after.ForbiddenReasons, "%s: the gate adds no violation", level)
-				assert.NotContains(t, after.ForbiddenDetail(), gate.ContainerName, "%s: the gate is never named", level)
-			}
-		})
+		for _, pulls := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, pull during reservation %t", name, pulls), func(t *testing.T) {
+				gated := plain.DeepCopy()
+				require.NoError(t, AddTo(gated, Options{Image: "img", Deadline: testDeadline, PullImages: pulls}))
+				for _, level := range []psapi.Level{psapi.LevelBaseline, psapi.LevelRestricted} {
+					before, after := evaluate(plain, level), evaluate(gated, level)
+					assert.Equal(t, before.ForbiddenReasons, after.ForbiddenReasons, "%s: the gate adds no violation", level)
+					assert.NotContains(t, after.ForbiddenDetail(), gate.ContainerName, "%s: the gate is never named", level)
+					assert.NotContains(t, after.ForbiddenDetail(), gate.PullContainerPrefix, "%s: a pull-only container is never named", level)
+				}
+			})
+		}
 	}
 
-	gated := appPod(restrictedApp)
-	require.NoError(t, AddTo(gated, "img", testDeadline))
-	result := evaluate(gated, psapi.LevelRestricted)
-	assert.True(t, result.Allowed, "a restricted application stays restricted with the gate: %s", result.ForbiddenDetail())
+	for _, pulls := range []bool{false, true} {
+		gated := appPod(restrictedApp, corev1.Container{Name: "other", Image: "other", SecurityContext: SecurityContext()})
+		require.NoError(t, AddTo(gated, Options{Image: "img", Deadline: testDeadline, PullImages: pulls}))
+		result := evaluate(gated, psapi.LevelRestricted)
+		assert.True(t, result.Allowed, "a restricted application stays restricted with the gate (pulls %t): %s", pulls, result.ForbiddenDetail())
+	}
 
 	// The gate alone, whatever the pod-level context says.
 	alone := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{must(InitContainer("img", testDeadline, nil))}}}
-	result = evaluate(alone, psapi.LevelRestricted)
+	result := evaluate(alone, psapi.LevelRestricted)
 	assert.True(t, result.Allowed, result.ForbiddenDetail())
 }
 
@@ -316,4 +327,104 @@ func must(c corev1.Container, err error) corev1.Container {
 		panic(err)
 	}
 	return c
+}
+
+// TestAddToPullingOneImage: with PullImages the install container copies
+// the binary from the gate image, and the gate runs it from the
+// application's image, with the application's pull policy.
+func TestAddToPullingOneImage(t *testing.T) {
+	userInit := corev1.Container{Name: "prepare", Image: "sf:1.2"}
+	pod := appPod(corev1.Container{Name: "secretflow", Image: "sf:1.2", ImagePullPolicy: corev1.PullAlways})
+	pod.Spec.InitContainers = []corev1.Container{userInit}
+
+	require.NoError(t, AddTo(pod, Options{Image: "registry.example/kusciatask-controller:v1", Deadline: testDeadline, PullImages: true}))
+
+	require.Len(t, pod.Spec.InitContainers, 3, "install, gate, then the application's own: one image, no pull-only container")
+	install, waiter := pod.Spec.InitContainers[0], pod.Spec.InitContainers[1]
+	assert.Equal(t, userInit, pod.Spec.InitContainers[2])
+
+	assert.Equal(t, gate.InstallContainerName, install.Name)
+	assert.Equal(t, "registry.example/kusciatask-controller:v1", install.Image)
+	assert.Equal(t, []string{gate.BinaryPath}, install.Command)
+	assert.Equal(t, []string{"--install=" + gate.InstalledBinaryPath}, install.Args)
+	assert.Equal(t, []corev1.VolumeMount{{Name: gate.BinVolumeName, MountPath: gate.BinMountPath}}, install.VolumeMounts, "the only writable mount")
+	assert.Equal(t, corev1.PullIfNotPresent, install.ImagePullPolicy)
+
+	assert.Equal(t, gate.ContainerName, waiter.Name, "hack/kwok/stages.yaml and podstate know the waiting gate by this name")
+	assert.Equal(t, "sf:1.2", waiter.Image, "the gate runs from the application's image, so it is pulled first")
+	assert.Equal(t, corev1.PullAlways, waiter.ImagePullPolicy, "the application's pull policy")
+	assert.Equal(t, []string{gate.InstalledBinaryPath}, waiter.Command, "the copied binary, no shell")
+	assert.Equal(t, []string{"--file=/etc/kuscia-gate/gate", "--deadline=2026-01-02T03:04:05Z"}, waiter.Args)
+	assert.Equal(t, "/", waiter.WorkingDir, "the image's own working directory may not exist")
+	assert.Equal(t, []corev1.VolumeMount{
+		{Name: gate.VolumeName, MountPath: gate.MountPath, ReadOnly: true},
+		{Name: gate.BinVolumeName, MountPath: gate.BinMountPath, ReadOnly: true},
+	}, waiter.VolumeMounts)
+
+	for _, c := range []corev1.Container{install, waiter} {
+		assert.Equal(t, SecurityContext(), c.SecurityContext, "%s: the image's own user is unknown, so it is set", c.Name)
+		assert.Empty(t, c.Env, "%s needs nothing from the environment", c.Name)
+	}
+	assert.Equal(t, []corev1.Volume{Volume(), BinVolume()}, pod.Spec.Volumes)
+	assert.Equal(t, gate.Closed, pod.Annotations[gate.Annotation])
+	assert.Equal(t, "secretflow", pod.Annotations[gate.DefaultContainerAnnotation])
+}
+
+// TestAddToPullingSeveralImages: one pull-only init container per distinct
+// image but the gate's, application containers' first, then the
+// application's init containers', each with its first container's pull
+// policy (defaulted as the API server does), all before the gate.
+func TestAddToPullingSeveralImages(t *testing.T) {
+	pod := appPod(
+		corev1.Container{Name: "a", Image: "a:1"},
+		corev1.Container{Name: "b", Image: "b", ImagePullPolicy: corev1.PullNever},
+		corev1.Container{Name: "a-again", Image: "a:1"},
+		corev1.Container{Name: "c", Image: "c:latest"},
+		corev1.Container{Name: "d", Image: "d@sha256:0123"},
+	)
+	pod.Spec.InitContainers = []corev1.Container{{Name: "prepare", Image: "prep:2"}, {Name: "prepare-b", Image: "b"}}
+
+	require.NoError(t, AddTo(pod, Options{Image: "gate:v1", Deadline: testDeadline, PullImages: true}))
+
+	type step struct {
+		name, image string
+		policy      corev1.PullPolicy
+	}
+	var got []step
+	for _, c := range pod.Spec.InitContainers {
+		got = append(got, step{c.Name, c.Image, c.ImagePullPolicy})
+	}
+	assert.Equal(t, []step{
+		{gate.InstallContainerName, "gate:v1", corev1.PullIfNotPresent},
+		{"kuscia-pull-1", "b", corev1.PullNever},
+		{"kuscia-pull-2", "c:latest", corev1.PullAlways},
+		{"kuscia-pull-3", "d@sha256:0123", corev1.PullIfNotPresent},
+		{"kuscia-pull-4", "prep:2", corev1.PullIfNotPresent},
+		{gate.ContainerName, "a:1", corev1.PullIfNotPresent},
+		{"prepare", "prep:2", ""},
+		{"prepare-b", "b", ""},
+	}, got)
+	for _, c := range pod.Spec.InitContainers[1:5] {
+		assert.Equal(t, []string{gate.InstalledBinaryPath}, c.Command, c.Name)
+		assert.Equal(t, []string{"--pull-only"}, c.Args, c.Name)
+		assert.Equal(t, []corev1.VolumeMount{{Name: gate.BinVolumeName, MountPath: gate.BinMountPath, ReadOnly: true}}, c.VolumeMounts, c.Name)
+		assert.Equal(t, SecurityContext(), c.SecurityContext, c.Name)
+		assert.Equal(t, Resources(pod.Spec.Containers), c.Resources, c.Name)
+	}
+}
+
+// TestAddToPullingRefuses: a container without an image, and names the
+// gate keeps for itself.
+func TestAddToPullingRefuses(t *testing.T) {
+	err := AddTo(appPod(corev1.Container{Name: "a"}), Options{Image: "gate", Deadline: testDeadline, PullImages: true})
+	assert.ErrorContains(t, err, "no image")
+	err = AddTo(appPod(), Options{Image: "gate", Deadline: testDeadline, PullImages: true})
+	assert.ErrorContains(t, err, "no container")
+	for _, name := range []string{gate.InstallContainerName, "kuscia-pull-1"} {
+		pod := appPod(corev1.Container{Name: name, Image: "a"})
+		assert.ErrorContains(t, AddTo(pod, Options{Image: "gate", Deadline: testDeadline, PullImages: true}), name)
+	}
+	pod := appPod(corev1.Container{Name: "a", Image: "a"})
+	pod.Spec.Volumes = []corev1.Volume{{Name: gate.BinVolumeName}}
+	assert.ErrorContains(t, AddTo(pod, Options{Image: "gate", Deadline: testDeadline}), gate.BinVolumeName)
 }

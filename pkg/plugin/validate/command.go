@@ -90,7 +90,8 @@ unless --offline, from the cluster; a file wins over the cluster. Nothing is
 written to the cluster.
 
 The controller's policy flags (--pod-security-level, --reservation-gate,
---gate-image, --max-replicas-per-party, --max-pods-per-task, --pod-groups)
+--gate-image, --pull-during-reservation, --max-replicas-per-party,
+--max-pods-per-task, --pod-groups)
 mean the same here; pass the values your controller runs with.
 
 Exit codes: 0 valid, 1 problems found, 3 usage or I/O error (as every verb).`
@@ -124,12 +125,13 @@ type options struct {
 
 // policyFlags are the controller's flags that shape what it builds.
 type policyFlags struct {
-	podSecurityLevel    string
-	reservationGate     bool
-	gateImage           string
-	maxReplicasPerParty int
-	maxPodsPerTask      int
-	podGroups           podgroup.Mode
+	podSecurityLevel      string
+	reservationGate       bool
+	gateImage             string
+	pullDuringReservation bool
+	maxReplicasPerParty   int
+	maxPodsPerTask        int
+	podGroups             podgroup.Mode
 }
 
 // NewCommand is `kubectl kuscia validate`. The root command registers
@@ -173,6 +175,7 @@ func newCommand(o *options) *cobra.Command {
 	f.StringVar(&o.policy.podSecurityLevel, "pod-security-level", string(security.DefaultLevel), "The controller's --pod-security-level.")
 	f.BoolVar(&o.policy.reservationGate, "reservation-gate", true, "The controller's --reservation-gate.")
 	f.StringVar(&o.policy.gateImage, "gate-image", gate.DefaultImage(), "The controller's --gate-image.")
+	f.BoolVar(&o.policy.pullDuringReservation, "pull-during-reservation", true, "The controller's --pull-during-reservation.")
 	f.IntVar(&o.policy.maxReplicasPerParty, "max-replicas-per-party", builder.DefaultMaxReplicasPerParty, "The controller's --max-replicas-per-party.")
 	f.IntVar(&o.policy.maxPodsPerTask, "max-pods-per-task", builder.DefaultMaxPodsPerTask, "The controller's --max-pods-per-task.")
 	o.policy.podGroups = podgroup.ModeAuto
@@ -291,7 +294,7 @@ func (p policyFlags) resolve() (builder.Policy, error) {
 		if p.gateImage == "" {
 			return builder.Policy{}, errors.New("--gate-image must not be empty while --reservation-gate is on")
 		}
-		policy.Gate = builder.GatePolicy{Image: p.gateImage}
+		policy.Gate = builder.GatePolicy{Image: p.gateImage, PullImages: p.pullDuringReservation}
 	}
 	return policy, nil
 }

@@ -176,7 +176,7 @@ func (t *taskReport) writeParty(w io.Writer, i int, party *builder.PartyPlan, fi
 func policySummary(p builder.Policy) string {
 	gate := "--reservation-gate=false"
 	if p.Gate.Enabled() {
-		gate = "--gate-image=" + p.Gate.Image
+		gate = fmt.Sprintf("--gate-image=%s --pull-during-reservation=%t", p.Gate.Image, p.Gate.PullImages)
 	}
 	return fmt.Sprintf("--pod-security-level=%s %s --pod-groups=%t", p.PodSecurityLevel, gate, p.PodGroups)
 }

@@ -239,8 +239,10 @@ func TestOutputYAML(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, yaml.UnmarshalStrict(data, &pod))
 	assert.Equal(t, "secretflow-task-psi-0", pod.Name)
-	require.Len(t, pod.Spec.InitContainers, 1, "the reservation gate")
-	assert.Contains(t, pod.Spec.InitContainers[0].Args, "--deadline=2026-11-27T12:06:00Z", "lifecycle 300s + 1m margin from the clock")
+	require.Len(t, pod.Spec.InitContainers, 2, "the reservation gate and its install container")
+	assert.Equal(t, "kuscia-gate", pod.Spec.InitContainers[1].Name)
+	assert.Equal(t, pod.Spec.Containers[0].Image, pod.Spec.InitContainers[1].Image, "the gate runs from the application's image")
+	assert.Contains(t, pod.Spec.InitContainers[1].Args, "--deadline=2026-11-27T12:06:00Z", "lifecycle 300s + 1m margin from the clock")
 	assert.Contains(t, res.stderr, "KusciaTask secretflow-task-psi")
 	assert.NotContains(t, res.stderr, "configmap", "no summary on stderr")
 
