@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/gate"
 )
 
 // Phase is where a task pod is, as the controller counts it.
@@ -19,8 +20,14 @@ type Phase string
 const (
 	// Pending: not bound to a node yet.
 	Pending Phase = "Pending"
+	// Pulling: bound to a node, which holds its requests, but the kubelet
+	// is still pulling the images its gate waits behind (a pod that pulls
+	// during the reservation, see package gate); it does not count as
+	// reserved yet.
+	Pulling Phase = "Pulling"
 	// Reserved: bound to a node, which holds its requests, and no container
-	// of the application runs yet.
+	// of the application runs yet. A pod that pulls during the reservation
+	// is reserved once its gate runs: every image it needs is on the node.
 	Reserved Phase = "Reserved"
 	// Running: bound and running.
 	Running Phase = "Running"
@@ -51,10 +58,13 @@ type State struct {
 	// line.
 	Reason  string
 	Message string
-	// Container is the container a failure is about, if any; ExitCode is
-	// its last non-zero exit code, or 0.
+	// Container is the container a failure or a pull is about, if any;
+	// ExitCode is its last non-zero exit code, or 0.
 	Container string
 	ExitCode  int32
+	// Image is the image being pulled (Pulling), or the one a reservation
+	// init container could not pull (Failed); empty otherwise.
+	Image string
 	// TerminationLog is what a failed pod left behind: its failed
 	// container's termination message, else the pod's own message.
 	TerminationLog string
@@ -64,6 +74,9 @@ type State struct {
 // fatalWaitingReasons are container waiting reasons a pod does not recover
 // from on its own. ErrImagePull alone is not fatal (a registry hiccup);
 // ImagePullBackOff is the kubelet backing off after pulls kept failing.
+// Both are retried, not fatal, for the init containers of a pod pulling
+// during its reservation (retriedPull): the reservation's own timeout then
+// decides.
 var fatalWaitingReasons = map[string]bool{
 	"CrashLoopBackOff":           true,
 	"ImagePullBackOff":           true,
@@ -87,7 +100,8 @@ func Of(pod *corev1.Pod) State {
 			Message: "the pod is being deleted", failure: deleting}
 	}
 	if cs, w := fatalWaiting(pod); w != nil {
-		s := State{Phase: Failed, Reason: w.Reason, Message: oneLine(w.Message), Container: cs.Name, failure: stuck}
+		s := State{Phase: Failed, Reason: w.Reason, Message: oneLine(w.Message), Container: cs.Name, failure: stuck,
+			Image: reservationImage(pod, cs.Name)}
 		if last := cs.LastTerminationState.Terminated; last != nil {
 			s.ExitCode = last.ExitCode
 		}
@@ -99,6 +113,11 @@ func Of(pod *corev1.Pod) State {
 		s.Phase = Running
 	case pod.Spec.NodeName != "":
 		s.Phase = Reserved
+	}
+	if s.Phase == Reserved {
+		if p, pulling := pullingState(pod); pulling {
+			return withPodReason(pod, p)
+		}
 	}
 	if s.Phase == Pending {
 		s.Reason, s.Message = schedulerReason(pod)
@@ -132,7 +151,7 @@ func (s State) Reserved() bool {
 // not already being deleted. The controller stops live pods when a task
 // ends.
 func (s State) Live() bool {
-	return s.Phase == Pending || s.Phase == Reserved || s.Phase == Running || s.failure == stuck
+	return s.Phase == Pending || s.Phase == Pulling || s.Phase == Reserved || s.Phase == Running || s.failure == stuck
 }
 
 // Summary is the state on one line, as the messages of parties, tasks and
@@ -149,7 +168,7 @@ func (s State) Summary() string {
 		}
 		return head + s.exitNote("container %s exited with code %d")
 	case stuck:
-		return join(": ", "container "+s.Container+" is stuck", s.Reason, s.Message) + s.exitNote("last exit code %[2]d")
+		return join(": ", "container "+s.Container+" is stuck", s.Reason, s.Message) + s.imageNote() + s.exitNote("last exit code %[2]d")
 	case deleting:
 		return "is being deleted"
 	case gone:
@@ -160,7 +179,19 @@ func (s State) Summary() string {
 	if s.Phase == Pending {
 		return firstOf(s.Message, s.Reason, "not scheduled yet")
 	}
+	if s.Phase == Pulling {
+		return join(": ", "pulling "+s.Image, s.Reason, s.Message)
+	}
 	return strings.ToLower(string(s.Phase))
+}
+
+// imageNote is " (image …)" when the state names an image its message
+// does not, or "".
+func (s State) imageNote() string {
+	if s.Image == "" || strings.Contains(s.Message, s.Image) {
+		return ""
+	}
+	return " (image " + s.Image + ")"
 }
 
 // exitNote is " (…)" naming the exit code, or "" without one.
@@ -213,7 +244,7 @@ func failedContainer(pod *corev1.Pod) (corev1.ContainerStatus, *corev1.Container
 
 func fatalWaiting(pod *corev1.Pod) (corev1.ContainerStatus, *corev1.ContainerStateWaiting) {
 	for _, cs := range containers(pod) {
-		if w := cs.State.Waiting; w != nil && fatalWaitingReasons[w.Reason] {
+		if w := cs.State.Waiting; w != nil && fatalWaitingReasons[w.Reason] && !retriedPull(pod, cs.Name, w.Reason) {
 			return cs, w
 		}
 	}
@@ -274,4 +305,72 @@ func firstOf(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// The pull failures the kubelet retries by itself.
+const (
+	reasonErrImagePull     = "ErrImagePull"
+	reasonImagePullBackOff = "ImagePullBackOff"
+)
+
+// reservationContainers are the init containers of a pod that pulls during
+// its reservation, from gate.InstallContainerName up to the gate, as the
+// builder adds them (the informer's trimmed pod keeps just these); nil for
+// any other pod.
+func reservationContainers(pod *corev1.Pod) []corev1.Container {
+	init := pod.Spec.InitContainers
+	if len(init) == 0 || init[0].Name != gate.InstallContainerName {
+		return nil
+	}
+	for i, c := range init {
+		if c.Name == gate.ContainerName {
+			return init[:i+1]
+		}
+	}
+	return nil
+}
+
+// reservationImage is the image of a pod's reservation init container of
+// that name, or "".
+func reservationImage(pod *corev1.Pod, name string) string {
+	for _, c := range reservationContainers(pod) {
+		if c.Name == name {
+			return c.Image
+		}
+	}
+	return ""
+}
+
+// retriedPull reports whether a waiting reason of the named container is a
+// pull failure that keeps the pod pulling, not failed: ErrImagePull or
+// ImagePullBackOff of a reservation init container. A registry outage
+// then costs the round, not the task.
+func retriedPull(pod *corev1.Pod, name, reason string) bool {
+	return (reason == reasonErrImagePull || reason == reasonImagePullBackOff) && reservationImage(pod, name) != ""
+}
+
+// pullingState reads a bound pod that pulls during its reservation: it
+// is Pulling until its gate container runs, pulling the image of the first
+// reservation init container that has not completed. ok is false for any
+// other pod, and once the gate runs or ran.
+func pullingState(pod *corev1.Pod) (s State, ok bool) {
+	statuses := map[string]*corev1.ContainerStatus{}
+	for i := range pod.Status.InitContainerStatuses {
+		statuses[pod.Status.InitContainerStatuses[i].Name] = &pod.Status.InitContainerStatuses[i]
+	}
+	for _, c := range reservationContainers(pod) {
+		cs := statuses[c.Name]
+		if c.Name == gate.ContainerName && cs != nil && (cs.State.Running != nil || cs.State.Terminated != nil) {
+			return State{}, false
+		}
+		if cs != nil && cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0 {
+			continue
+		}
+		s = State{Phase: Pulling, Container: c.Name, Image: c.Image}
+		if cs != nil && cs.State.Waiting != nil && retriedPull(pod, c.Name, cs.State.Waiting.Reason) {
+			s.Reason, s.Message = cs.State.Waiting.Reason, oneLine(cs.State.Waiting.Message)
+		}
+		return s, true
+	}
+	return State{}, false
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/gate"
 )
 
 const insufficientCPU = "0/2 nodes are available: 2 Insufficient cpu."
@@ -197,4 +198,91 @@ func TestGoneAndStopped(t *testing.T) {
 	assert.Equal(t, "stopped by the controller: the task failed before this pod finished", stopped.Message)
 	assert.Equal(t, "was stopped by the controller: the task failed before this pod finished", stopped.Summary())
 	assert.False(t, stopped.Live())
+}
+
+// pullingPod is a bound, pending pod that pulls during its reservation: the
+// install container (gate image), one pull-only container (image "side:1")
+// and the gate (image "sf:1.2"), with these init container statuses.
+func pullingPod(statuses ...corev1.ContainerStatus) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "alice", Name: "task-0"},
+		Spec: corev1.PodSpec{NodeName: "node-0", InitContainers: []corev1.Container{
+			{Name: gate.InstallContainerName, Image: "gate:v1"},
+			{Name: gate.PullContainerName(1), Image: "side:1"},
+			{Name: gate.ContainerName, Image: "sf:1.2"},
+			{Name: "prepare", Image: "prep"},
+		}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, InitContainerStatuses: statuses},
+	}
+}
+
+func done(name string) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}}
+}
+
+func waitingIn(name, reason, msg string) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}
+}
+
+func runningIn(name string) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+}
+
+// TestPullingDuringTheReservation: a bound pod pulling during its
+// reservation is Pulling (not reserved, live) until its gate runs, names the
+// image of the first reservation container not done, keeps ErrImagePull and
+// ImagePullBackOff as retried pulls with the kubelet's message, and fails at
+// once on InvalidImageName or ErrImageNeverPull, naming the image.
+func TestPullingDuringTheReservation(t *testing.T) {
+	backOff := `Back-off pulling image "sf:1.2": not found`
+	tests := []struct {
+		name    string
+		pod     *corev1.Pod
+		phase   Phase
+		summary string
+	}{
+		{"bound, no status yet", pullingPod(), Pulling, "pulling gate:v1"},
+		{"install running", pullingPod(runningIn(gate.InstallContainerName)), Pulling, "pulling gate:v1"},
+		{"pull-only container pulling", pullingPod(done(gate.InstallContainerName), waitingIn(gate.PullContainerName(1), "PodInitializing", "")),
+			Pulling, "pulling side:1"},
+		{"gate's image pulling", pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)), waitingIn(gate.ContainerName, "PodInitializing", "")),
+			Pulling, "pulling sf:1.2"},
+		{"pull failed once", pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)),
+			waitingIn(gate.ContainerName, "ErrImagePull", `failed to pull and unpack image "sf:1.2": 403 Forbidden`)),
+			Pulling, `pulling sf:1.2: ErrImagePull: failed to pull and unpack image "sf:1.2": 403 Forbidden`},
+		{"pull backing off", pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)), waitingIn(gate.ContainerName, "ImagePullBackOff", backOff)),
+			Pulling, "pulling sf:1.2: ImagePullBackOff: " + backOff},
+		{"gate image backing off", pullingPod(waitingIn(gate.InstallContainerName, "ImagePullBackOff", `Back-off pulling image "gate:v1"`)),
+			Pulling, `pulling gate:v1: ImagePullBackOff: Back-off pulling image "gate:v1"`},
+		{"gate waits: reserved", pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)), runningIn(gate.ContainerName)),
+			Reserved, "reserved"},
+		{"gate opened, the application's init runs: reserved", pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)), done(gate.ContainerName), runningIn("prepare")),
+			Reserved, "reserved"},
+		{"invalid image name: fatal, image named", pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)),
+			waitingIn(gate.ContainerName, "InvalidImageName", "couldn't parse image name: invalid reference format")),
+			Failed, "container kuscia-gate is stuck: InvalidImageName: couldn't parse image name: invalid reference format (image sf:1.2)"},
+		{"never pulled: fatal", pullingPod(done(gate.InstallContainerName), waitingIn(gate.PullContainerName(1), "ErrImageNeverPull",
+			`Container image "side:1" is not present with pull policy of Never`)),
+			Failed, `container kuscia-pull-1 is stuck: ErrImageNeverPull: Container image "side:1" is not present with pull policy of Never`},
+		{"the application's own init container backing off: fatal as before", pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)),
+			done(gate.ContainerName), waitingIn("prepare", "ImagePullBackOff", `Back-off pulling image "prep"`)),
+			Failed, `container prepare is stuck: ImagePullBackOff: Back-off pulling image "prep"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Of(tt.pod)
+			assert.Equal(t, tt.phase, s.Phase)
+			assert.Equal(t, tt.summary, s.Summary())
+			assert.Equal(t, tt.phase == Reserved, s.Reserved())
+			assert.True(t, s.Live(), "a pulling, reserved or stuck pod is live: stopping the task deletes it")
+		})
+	}
+
+	// Without the install container (--pull-during-reservation=false), a
+	// bound pod is reserved and a gate that cannot be pulled is fatal.
+	old := pullingPod(waitingIn(gate.ContainerName, "ImagePullBackOff", backOff))
+	old.Spec.InitContainers = old.Spec.InitContainers[2:]
+	assert.Equal(t, Failed, Of(old).Phase)
+	old.Status.InitContainerStatuses = nil
+	assert.Equal(t, Reserved, Of(old).Phase)
 }

@@ -60,11 +60,17 @@ type fixture struct {
 // newFixture loads an example task, lets mutate change it, and builds it.
 func newFixture(t *testing.T, file string, mutate func(*kusciav1alpha1.KusciaTask)) *fixture {
 	t.Helper()
+	return newFixtureIn(t, file, exampleInputs(t), mutate)
+}
+
+// newFixtureIn is newFixture built from the inputs in (and their policy).
+func newFixtureIn(t *testing.T, file string, in builder.Inputs, mutate func(*kusciav1alpha1.KusciaTask)) *fixture {
+	t.Helper()
 	task := loadTask(t, file)
 	if mutate != nil {
 		mutate(task)
 	}
-	plan, err := builder.PlanTask(task, exampleInputs(t))
+	plan, err := builder.PlanTask(task, in)
 	require.NoError(t, err)
 	f := &fixture{task: task, plan: plan}
 	parties, err := builder.BuildTask(context.Background(), task, plan, 1)

@@ -123,15 +123,26 @@ func reservingParties(roster *builder.Roster, d reservation.Decision, pods map[s
 }
 
 // reservedCount is "reserved 1/2 pods": how many of a party's pods are
-// reserved, of how many.
+// reserved, of how many; while some of them are bound but still pulling
+// their images (see podstate.Pulling), "bound 2/2, pulling images 1/2".
 func reservedCount(party builder.RosterParty, pods map[string]*corev1.Pod) string {
-	n := 0
+	var reserved, pulling int
 	for _, ref := range party.Pods {
-		if pod := pods[ref.Key()]; pod != nil && podstate.Of(pod).Reserved() {
-			n++
+		pod := pods[ref.Key()]
+		if pod == nil {
+			continue
+		}
+		switch st := podstate.Of(pod); {
+		case st.Reserved():
+			reserved++
+		case st.Phase == podstate.Pulling:
+			pulling++
 		}
 	}
-	return fmt.Sprintf("reserved %d/%d pods", n, len(party.Pods))
+	if pulling > 0 {
+		return fmt.Sprintf("bound %d/%d, pulling images %d/%d", reserved+pulling, len(party.Pods), pulling, len(party.Pods))
+	}
+	return fmt.Sprintf("reserved %d/%d pods", reserved, len(party.Pods))
 }
 
 // heldMessage is the message of a reserved party of a task still waiting:

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,7 @@ import (
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
+	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/reservation"
 )
 
@@ -656,4 +658,52 @@ func TestPhasesDoNotMutateInput(t *testing.T) {
 	for i := range pods {
 		assert.Equal(t, pods[i], f.pods[i])
 	}
+}
+
+// TestPendingPartyPullingImages: with the images pulled during the
+// reservation, a bound pod whose gate does not run yet leaves its party
+// unreserved, and the messages say which image it pulls; a pull the
+// kubelet keeps retrying shows the kubelet's message and releases the round
+// after resourceReservedSeconds, as an unschedulable party does.
+func TestPendingPartyPullingImages(t *testing.T) {
+	in := exampleInputs(t)
+	in.Policy.Gate = builder.GatePolicy{Image: "gate:v1", PullImages: true}
+	f := newFixtureIn(t, "secretflow-task-psi.yaml", in, nil)
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
+	alice, bob := f.pod(t, alicePod), f.pod(t, bobPod)
+	image := bob.Spec.Containers[0].Image
+	require.Equal(t, gate.ContainerName, bob.Spec.InitContainers[1].Name)
+	bind(alice)
+	bind(bob)
+	gateStatus := func(p *corev1.Pod, gateState corev1.ContainerState) {
+		p.Status.InitContainerStatuses = []corev1.ContainerStatus{
+			{Name: gate.InstallContainerName, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed"}}},
+			{Name: gate.ContainerName, State: gateState},
+		}
+	}
+	gateStatus(alice, corev1.ContainerState{Running: &corev1.ContainerStateRunning{}})
+	gateStatus(bob, corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}})
+
+	d := f.evaluate(f.task.Status.Reservation, at(2))
+	require.Equal(t, reservation.ActionWait, d.Action)
+	s := f.compute(t, at(2), pending(d, false))
+	assert.Equal(t, []string{"alice"}, s.Reservation.ReservedParties, "alice's gate waits: every image is on her node")
+	assert.Equal(t, "not reserved (bound 1/1, pulling images 1/1, needs 1): "+bobPod+": pulling "+image, partyStatus(t, s, "bob").Message)
+	assert.Equal(t, "reserved 1/1 pods, gate closed; waiting for [bob]: "+bobPod+": pulling "+image, partyStatus(t, s, "alice").Message)
+
+	backOff := fmt.Sprintf("Back-off pulling image %q: 403 Forbidden", image)
+	gateStatus(bob, corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: backOff}})
+	d = f.evaluate(f.task.Status.Reservation, at(10))
+	require.Equal(t, reservation.ActionWait, d.Action, "a pull the kubelet retries fails nothing yet")
+	s = f.compute(t, at(10), pending(d, false))
+	assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
+	assert.Contains(t, partyStatus(t, s, "bob").Message, bobPod+": pulling "+image+": ImagePullBackOff: "+backOff)
+
+	d = f.evaluate(f.task.Status.Reservation, at(40))
+	require.Equal(t, reservation.ActionRelease, d.Action, "released resourceReservedSeconds after alice reserved")
+	s = f.compute(t, at(40), pending(d, false))
+	assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
+	assert.Contains(t, s.Reservation.LastFailure, "parties [bob] did not reserve")
+	assert.Contains(t, s.Reservation.LastFailure, image)
+	assert.Contains(t, s.Reservation.LastFailure, "ImagePullBackOff")
 }

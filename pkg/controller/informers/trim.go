@@ -191,7 +191,7 @@ func (t *Trimmer) trimPod(p *corev1.Pod) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   p.TypeMeta,
 		ObjectMeta: t.childMeta(p.ObjectMeta),
-		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
+		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName, InitContainers: reservationImages(p)},
 		Status: corev1.PodStatus{
 			Phase:                 p.Status.Phase,
 			Reason:                p.Status.Reason,
@@ -202,6 +202,27 @@ func (t *Trimmer) trimPod(p *corev1.Pod) *corev1.Pod {
 			ContainerStatuses:     trimContainerStatuses(p.Status.ContainerStatuses),
 		},
 	}
+}
+
+// reservationImages keeps, of a pending pod that pulls its images during
+// the reservation (it has gate.InstallContainerName), the name and image of
+// each init container up to the gate: podstate says which image a pod is
+// pulling with them. Nil for other pods, and once the pod runs.
+func reservationImages(p *corev1.Pod) []corev1.Container {
+	if p.Status.Phase != corev1.PodPending && p.Status.Phase != "" {
+		return nil
+	}
+	var out []corev1.Container
+	for _, c := range p.Spec.InitContainers {
+		if c.Name != gate.InstallContainerName && out == nil {
+			return nil
+		}
+		out = append(out, corev1.Container{Name: c.Name, Image: c.Image})
+		if c.Name == gate.ContainerName {
+			break
+		}
+	}
+	return out
 }
 
 // trimInitContainerStatuses keeps a pod's init containers, but once it

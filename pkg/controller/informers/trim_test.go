@@ -2,6 +2,7 @@ package informers
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,6 +16,7 @@ import (
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
+	"kusciatask.io/controller/pkg/gate/gatepod"
 	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/podstate"
 	"kusciatask.io/controller/pkg/status"
@@ -308,4 +310,42 @@ func TestTrimPassesOtherObjectsThrough(t *testing.T) {
 	out, err = testTrimmer.Trim(q)
 	require.NoError(t, err)
 	assert.Equal(t, q, out)
+}
+
+// TestTrimmedPullingPodKeepsItsReservationImages: of a pending pod that
+// pulls during its reservation the trim keeps the name and image of each
+// init container up to the gate, so podstate tells the same story (which
+// image it pulls) from the cache; a running pod, and a pod gated the old way,
+// keep none.
+func TestTrimmedPullingPodKeepsItsReservationImages(t *testing.T) {
+	_, pods, _, _ := builtChildren(t)
+	full := pods[0].DeepCopy()
+	full.Spec.Containers = append(full.Spec.Containers, corev1.Container{Name: "side", Image: "side:1"})
+	require.NoError(t, gatepod.AddTo(full, gatepod.Options{Image: "gate:v1", Deadline: t0.Add(time.Hour), PullImages: true}))
+	full.Spec.NodeName = "node-0"
+	full.Status.Phase = corev1.PodPending
+	full.Status.InitContainerStatuses = []corev1.ContainerStatus{
+		{Name: gate.InstallContainerName, Image: "gate:v1", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed"}}},
+		{Name: "kuscia-pull-1", Image: "side:1", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed"}}},
+		{Name: gate.ContainerName, Image: full.Spec.Containers[0].Image, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+			Reason: "ImagePullBackOff", Message: "Back-off pulling image"}}},
+	}
+
+	trimmed := trim(t, full)
+	assert.Equal(t, []corev1.Container{
+		{Name: gate.InstallContainerName, Image: "gate:v1"},
+		{Name: "kuscia-pull-1", Image: "side:1"},
+		{Name: gate.ContainerName, Image: full.Spec.Containers[0].Image},
+	}, trimmed.Spec.InitContainers)
+	assert.Equal(t, podstate.Pulling, podstate.Of(trimmed).Phase)
+	assert.Equal(t, podstate.Of(full), podstate.Of(trimmed))
+	assert.Contains(t, podstate.Of(trimmed).Summary(), "pulling "+full.Spec.Containers[0].Image)
+
+	full.Status.Phase = corev1.PodRunning
+	assert.Nil(t, trim(t, full).Spec.InitContainers, "a running pod pulls nothing more")
+
+	old := pods[0].DeepCopy()
+	require.NoError(t, gatepod.AddTo(old, gatepod.Options{Image: "gate:v1", Deadline: t0.Add(time.Hour)}))
+	old.Status.Phase = corev1.PodPending
+	assert.Nil(t, trim(t, old).Spec.InitContainers, "a pod gated without pulling keeps no spec")
 }
