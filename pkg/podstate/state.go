@@ -146,6 +146,13 @@ func (s State) Reserved() bool {
 	return s.Phase == Reserved || s.Phase == Running || s.Phase == Succeeded
 }
 
+// ImageUnavailable reports whether the pod is stuck on an image that no
+// retry can bring: its name is invalid (InvalidImageName) or the pull
+// policy Never forbids pulling it (ErrImageNeverPull).
+func (s State) ImageUnavailable() bool {
+	return s.failure == stuck && (s.Reason == reasonInvalidImageName || s.Reason == reasonErrImageNeverPull)
+}
+
 // Live reports whether the pod still holds or may take resources: it has
 // not finished (a container stuck in a fatal waiting reason has not) and is
 // not already being deleted. The controller stops live pods when a task
@@ -307,10 +314,12 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-// The pull failures the kubelet retries by itself.
+// The pull failures the kubelet retries by itself, and those it cannot.
 const (
-	reasonErrImagePull     = "ErrImagePull"
-	reasonImagePullBackOff = "ImagePullBackOff"
+	reasonErrImagePull      = "ErrImagePull"
+	reasonImagePullBackOff  = "ImagePullBackOff"
+	reasonInvalidImageName  = "InvalidImageName"
+	reasonErrImageNeverPull = "ErrImageNeverPull"
 )
 
 // reservationContainers are the init containers of a pod that pulls during

@@ -50,6 +50,9 @@ type tally struct {
 	// broken are the parties with too many failed pods to reserve this
 	// round.
 	broken []string
+	// unavailable describes the pods stuck on an image no round can bring,
+	// "namespace/name: why".
+	unavailable []string
 	// taskReserved: at least minReservedMembers parties reserved.
 	taskReserved bool
 	// havePods: some party still has pods.
@@ -66,6 +69,7 @@ func countParties(cfg Config, parties []Party) tally {
 		if p.broken() {
 			t.broken = append(t.broken, p.DomainID)
 		}
+		t.unavailable = append(t.unavailable, describePods(p.Pods, podImageUnavailable, podSummary)...)
 		t.havePods = t.havePods || len(p.Pods) > 0
 	}
 	t.unreserved = NotReserved(t.reserved, domainIDs(parties))
@@ -137,6 +141,8 @@ func inRound(cfg Config, st kusciav1alpha1.ReservationStatus, t tally, deadline,
 		return Decision{Action: ActionReserved, State: st, Message: reservedMessage(st.Round, t)}
 	case !now.Before(deadline):
 		return Decision{Action: ActionExpire, State: st, Message: expiredInRoundMessage(cfg, t)}
+	case len(t.unavailable) > 0:
+		return Decision{Action: ActionFail, State: st, Message: imageUnavailableMessage(st.Round, t)}
 	case len(t.broken) > 0:
 		return release(cfg, st, podsFailedMessage(st.Round, t), deadline, now)
 	case st.FirstReservedTime == nil:

@@ -422,3 +422,36 @@ func TestEvaluateGroupMessage(t *testing.T) {
 	require.Equal(t, ActionRelease, d.Action)
 	assert.Contains(t, d.State.LastFailure, "bob: pod group: "+groupMsg)
 }
+
+// stuckPod is a bound pod whose container waits for a reason.
+func stuckPod(party, name, container, reason, msg string) *corev1.Pod {
+	pod := boundPod(party, name)
+	pod.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: container,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}}
+	return pod
+}
+
+// TestEvaluateFailsAtOnceOnAnImageNoRoundCanBring: a pod stuck on an
+// invalid image name or an image its pull policy never pulls fails the task
+// at once (no retry helps), naming the image; a pod whose pull backs off
+// only fails its round, as any failed pod.
+func TestEvaluateFailsAtOnceOnAnImageNoRoundCanBring(t *testing.T) {
+	reservedAt1 := round1()
+	reservedAt1.FirstReservedTime = mtime(1)
+	reservedAt1.ReservedParties = []string{"alice"}
+	alice := party("alice", 1, boundPod("alice", "task-0"))
+	never := `Container image "bob-app:1" is not present with pull policy of Never`
+
+	got := Evaluate(defaults(t), reservedAt1, t0, []Party{alice, party("bob", 1, stuckPod("bob", "task-0", "kuscia-gate", "ErrImageNeverPull", never))}, at(5))
+	assert.Equal(t, ActionFail, got.Action)
+	assert.Equal(t, "round 1: an image can never reach its node: bob/task-0: container kuscia-gate is stuck: ErrImageNeverPull: "+never, got.Message)
+	assert.Zero(t, got.RequeueAt)
+	assert.Nil(t, got.State.ReleasedTime, "nothing to retry")
+
+	got = Evaluate(defaults(t), reservedAt1, t0, []Party{alice, party("bob", 1, stuckPod("bob", "task-0", "app", "InvalidImageName", "invalid reference format"))}, at(5))
+	assert.Equal(t, ActionFail, got.Action)
+	assert.Contains(t, got.Message, "InvalidImageName")
+
+	got = Evaluate(defaults(t), reservedAt1, t0, []Party{alice, party("bob", 1, stuckPod("bob", "task-0", "app", "ImagePullBackOff", `Back-off pulling image "bob-app:1"`))}, at(5))
+	assert.Equal(t, ActionRelease, got.Action, "a pull backing off fails the round only")
+}

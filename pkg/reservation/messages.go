@@ -57,6 +57,10 @@ func podsFailedMessage(round int32, t tally) string {
 	return withDetail(head, strings.Join(details, "; "))
 }
 
+func imageUnavailableMessage(round int32, t tally) string {
+	return withDetail(fmt.Sprintf("round %d: an image can never reach its node", round), strings.Join(t.unavailable, "; "))
+}
+
 func expiredInRoundMessage(cfg Config, t tally) string {
 	head := fmt.Sprintf("parties %s did not reserve within %ds", names(t.unreserved), wholeSeconds(cfg.Lifecycle))
 	return withDetail(head, unreservedDetail(t))

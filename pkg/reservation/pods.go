@@ -23,6 +23,12 @@ func podFailed(pod *corev1.Pod) bool {
 	return podstate.Of(pod).Phase == podstate.Failed
 }
 
+// podImageUnavailable reports whether a pod is stuck on an image no round
+// can bring.
+func podImageUnavailable(pod *corev1.Pod) bool {
+	return podstate.Of(pod).ImageUnavailable()
+}
+
 // podSummary says on one line where a pod is and why.
 func podSummary(pod *corev1.Pod) string {
 	return podstate.Of(pod).Summary()

@@ -64,6 +64,10 @@ const (
 	// ActionExpire: lifecycleSeconds passed without a reservation; fail the
 	// task with reason ReservationExpired and Decision.Message.
 	ActionExpire Action = "Expire"
+	// ActionFail: a pod of the round is stuck on an image no round can
+	// bring (see podstate.State.ImageUnavailable); fail the task at once
+	// with reason ImageUnavailable and Decision.Message.
+	ActionFail Action = "Fail"
 )
 
 // Decision is the outcome of Evaluate.

@@ -92,6 +92,9 @@ func Pending(in Input, d reservation.Decision, res Resources) Next {
 	case d.Action == reservation.ActionExpire:
 		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonReservationExpired, d.Message)
 		n.finish(kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonReservationExpired, d.Message+n.createFailure())
+	case d.Action == reservation.ActionFail:
+		n.condition(kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonImageUnavailable, d.Message)
+		n.finish(kusciav1alpha1.TaskFailed, kusciav1alpha1.ReasonImageUnavailable, d.Message)
 	case state.ReleasedTime != nil:
 		// Released, until the next round starts: the same report while the
 		// old pods go and while the retry interval runs, so nothing is

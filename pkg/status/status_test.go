@@ -707,3 +707,38 @@ func TestPendingPartyPullingImages(t *testing.T) {
 	assert.Contains(t, s.Reservation.LastFailure, image)
 	assert.Contains(t, s.Reservation.LastFailure, "ImagePullBackOff")
 }
+
+// TestPendingImageUnavailableFailsAtOnce: during the reservation, a gate
+// whose image is never pulled (pull policy Never, not on the node) fails
+// the task at once with reason ImageUnavailable, naming the image, and
+// stops the live pods.
+func TestPendingImageUnavailableFailsAtOnce(t *testing.T) {
+	in := exampleInputs(t)
+	in.Policy.Gate = builder.GatePolicy{Image: "gate:v1", PullImages: true}
+	f := newFixtureIn(t, "secretflow-task-psi.yaml", in, nil)
+	f.compute(t, at(0), pending(f.evaluate(nil, at(0)), true))
+	bob := f.pod(t, bobPod)
+	image := bob.Spec.Containers[0].Image
+	bind(f.pod(t, alicePod))
+	bind(bob)
+	never := fmt.Sprintf("Container image %q is not present with pull policy of Never", image)
+	bob.Status.InitContainerStatuses = []corev1.ContainerStatus{
+		{Name: gate.InstallContainerName, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed"}}},
+		{Name: gate.ContainerName, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImageNeverPull", Message: never}}},
+	}
+
+	d := f.evaluate(f.task.Status.Reservation, at(3))
+	require.Equal(t, reservation.ActionFail, d.Action)
+	next := Pending(f.input(at(3)), *d, Resources{})
+	s := next.Status
+	assert.Equal(t, kusciav1alpha1.TaskFailed, s.Phase)
+	assert.Equal(t, kusciav1alpha1.ReasonImageUnavailable, s.Reason)
+	assert.Contains(t, s.Message, bobPod)
+	assert.Contains(t, s.Message, never)
+	assertCondition(t, &s, kusciav1alpha1.ConditionReserved, corev1.ConditionFalse, kusciav1alpha1.ReasonImageUnavailable, 0)
+	var stopped []string
+	for _, p := range next.Stop {
+		stopped = append(stopped, podKey(p))
+	}
+	assert.ElementsMatch(t, []string{alicePod, bobPod}, stopped, "a failed task keeps nothing running")
+}

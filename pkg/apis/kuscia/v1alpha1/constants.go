@@ -59,6 +59,10 @@ const (
 	ReasonRoundReleased KusciaTaskReason = "RoundReleased"
 	// ReasonReservationExpired: not reserved within lifecycleSeconds.
 	ReasonReservationExpired KusciaTaskReason = "ReservationExpired"
+	// ReasonImageUnavailable: during the reservation, a pod's image can never
+	// reach its node (InvalidImageName, ErrImageNeverPull): no later round
+	// could do better, so the task fails at once, naming the image.
+	ReasonImageUnavailable KusciaTaskReason = "ImageUnavailable"
 	// ReasonRunning: the task runs.
 	ReasonRunning KusciaTaskReason = "Running"
 	// ReasonSucceeded: enough parties succeeded.
