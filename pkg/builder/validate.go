@@ -1,6 +1,9 @@
 package builder
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,7 +76,8 @@ func checkDomain(domainID string, ns *corev1.Namespace) error {
 
 // validatePodSpec checks what the merged template needs to make a pod: at
 // least one container and no more lists than the schema allows, unique
-// container and port names, mounts of config files that exist.
+// container and port names, requests within limits (the API server
+// refuses a pod otherwise), mounts of config files that exist.
 func validatePodSpec(domainID string, spec *kusciav1alpha1.PodSpec, configFiles sets.Set[string]) error {
 	invalid := func(format string, args ...any) error {
 		return inputErrorf(kusciav1alpha1.ReasonInvalidTemplate, "party %s: "+format, append([]any{domainID}, args...)...)
@@ -102,11 +106,27 @@ func validatePodSpec(domainID string, spec *kusciav1alpha1.PodSpec, configFiles 
 			}
 			ports.Insert(p.Name)
 		}
+		if err := checkRequestsWithinLimits(c.Resources); err != nil {
+			return invalid("container %q: %v", c.Name, err)
+		}
 		for _, m := range c.ConfigVolumeMounts {
 			if !configFiles.Has(m.SubPath) {
 				return invalid("container %q mounts config file %q, which the AppImage does not define (known: %v)",
 					c.Name, m.SubPath, sets.List(configFiles))
 			}
+		}
+	}
+	return nil
+}
+
+// checkRequestsWithinLimits refuses a request above the limit of the same
+// resource, in resource name order, as the API server's pod validation
+// does.
+func checkRequestsWithinLimits(r corev1.ResourceRequirements) error {
+	for _, name := range slices.Sorted(maps.Keys(r.Requests)) {
+		req := r.Requests[name]
+		if limit, ok := r.Limits[name]; ok && req.Cmp(limit) > 0 {
+			return fmt.Errorf("the %s request %s is above its limit %s", name, req.String(), limit.String())
 		}
 	}
 	return nil

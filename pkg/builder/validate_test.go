@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
@@ -216,6 +217,22 @@ func TestPlanTaskInputErrors(t *testing.T) {
 			},
 			wantReason:   kusciav1alpha1.ReasonInvalidTemplate,
 			wantMessages: []string{"party bob", `"secretflow"`, `"other.conf"`},
+		},
+		{
+			name: "a request above its limit in the party's override",
+			mutate: func(task *kusciav1alpha1.KusciaTask, _ Inputs) {
+				task.Spec.Parties[1].Template = &kusciav1alpha1.PartyTemplate{Spec: kusciav1alpha1.PodSpec{
+					Containers: []kusciav1alpha1.Container{{
+						Name: "secretflow",
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")},
+						},
+					}},
+				}}
+			},
+			wantReason:   kusciav1alpha1.ReasonInvalidTemplate,
+			wantMessages: []string{"party bob", `container "secretflow"`, "the cpu request 2 is above its limit 500m"},
 		},
 		{
 			name: "minReservedPods above replicas",

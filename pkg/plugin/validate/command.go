@@ -82,8 +82,9 @@ rendered files. -o yaml or -o json prints the full objects instead.
 Each problem is one line, led by the path of the field it is about; a value the
 API cannot hold (a quantity "2 cores") does not stop the other checks. The
 report ends with one line, such as "3 problems in 1 of 2 tasks"; -q prints that
-line alone. Offline, the API server's own checks of the built pods (requests
-above limits, admission, quotas) do not run.
+line alone. Offline, the API server's admission of the built pods (Pod
+Security labels, admission policies, quotas) does not run; the controller's
+own checks (requests within limits, bounds, Pod Security level) do.
 
 AppImages and namespaces come from the files given (-f may hold them too) and,
 unless --offline, from the cluster; a file wins over the cluster. Nothing is
@@ -257,10 +258,10 @@ func (o *options) run(ctx context.Context) error {
 }
 
 // offlineChecked says what an offline check leaves out: the API server's
-// own validation and admission of the objects built (requests above
-// limits, say, which the controller learns from the refused create).
-const offlineChecked = "offline, against the files only (the API server's checks of the built pods, " +
-	"such as requests above limits, run only against a cluster)"
+// own validation and admission of the objects built (an admission policy,
+// a quota, which the controller learns from the refused create).
+const offlineChecked = "offline, against the files only (the API server's admission of the built pods, " +
+	"such as Pod Security labels, policies and quotas, runs only against a cluster)"
 
 // offlineHint is what to do when no cluster answers.
 const offlineHint = "no cluster answers: --offline checks against the files only " +

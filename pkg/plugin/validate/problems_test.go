@@ -246,3 +246,18 @@ func TestUndecodableNamespace(t *testing.T) {
 	assert.Contains(t, res.stdout, "\nInput files: 1 problem\n  ✗ SchemaViolation  "+domains+": ")
 	assert.True(t, strings.HasSuffix(res.stdout, "\n3 problems: 2 in 1 task, 1 in the input files\n"), res.stdout)
 }
+
+// A request above its limit is the controller's own check, so it is
+// reported offline too, with the party's template as its path.
+func TestRequestAboveLimitOffline(t *testing.T) {
+	data, err := os.ReadFile(exampleFile(examples.TemplateTaskFile))
+	require.NoError(t, err)
+	from := "                requests:\n                  cpu: 100m\n"
+	task := strings.Replace(string(data), from, "                requests:\n                  cpu: \"2\"\n", 1)
+	require.NotEqual(t, string(data), task, "alice's template asks for 100m within a 100m limit")
+	res := runOffline(t, writeTask(t, task))
+	assert.Equal(t, ExitProblems, res.code, res.stderr)
+	lines := problemLines(res.stdout)
+	require.Len(t, lines, 1, res.stdout)
+	assert.Contains(t, lines[0], `InvalidTemplate  spec.parties[0].template: party alice: container "app": the cpu request 2 is above its limit 100m`)
+}
