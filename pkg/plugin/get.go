@@ -20,6 +20,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/plugin/flaggroups"
 	"kusciatask.io/controller/pkg/reservation"
 	"kusciatask.io/controller/pkg/status"
 )
@@ -85,6 +86,8 @@ changes, until interrupted; a watched task is a table row, not a tree.`,
 	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "Only tasks with these labels (e.g. -l team=psi,stage!=test), as kubectl's label selectors.")
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "Accepted and ignored: KusciaTasks are cluster-scoped, so every task is listed anyway.")
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "After printing, watch for changes and print each (until interrupted).")
+	flaggroups.Set(cmd.Flags(), flaggroups.Selection, "selector", "all-namespaces")
+	flaggroups.Set(cmd.Flags(), flaggroups.Output, "output", "no-headers", "template", "allow-missing-template-keys", "show-managed-fields", "watch")
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	kusciav1alpha1 "kusciatask.io/controller/pkg/apis/kuscia/v1alpha1"
+	"kusciatask.io/controller/pkg/plugin/flaggroups"
 )
 
 // defaultContainerAnnotation names the container kubectl logs and exec use
@@ -66,6 +67,8 @@ stream closed. Logs come from the kubelets: a simulated node (kwok) has none.`,
 	cmd.Flags().DurationVar(&o.since, "since", 0, "Only lines newer than this (e.g. 5m).")
 	cmd.Flags().Int64Var(&o.tail, "tail", -1, "Only the last N lines of each pod; -1 for all.")
 	cmd.Flags().BoolVar(&o.timestamps, "timestamps", false, "Prefix each line with its timestamp.")
+	flaggroups.Set(cmd.Flags(), flaggroups.Selection, "party", "since", "tail")
+	flaggroups.Set(cmd.Flags(), flaggroups.Output, "follow", "timestamps")
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"kusciatask.io/controller/pkg/plugin/flaggroups"
 	"kusciatask.io/controller/pkg/plugin/validate"
 )
 
@@ -128,6 +129,7 @@ func newRoot(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 		validate.NewCommand(flags, streams),
 		newVersionCommand(streams, d),
 	)
+	flaggroups.Install(cmd, flaggroups.Selection, flaggroups.Input, flaggroups.Policy, flaggroups.Output)
 	return cmd
 }
 

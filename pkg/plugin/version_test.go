@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,4 +53,28 @@ func TestVersionWithoutCluster(t *testing.T) {
 	assert.Equal(t, ExitError, ExitCode(err))
 	assert.ErrorContains(t, err, "connection refused")
 	assert.Equal(t, "Client Version: "+version.Get().String()+"\n", out.String())
+}
+
+// TestEveryVerbsHelpHasGroupedFlags: each verb's --help lists its flags in
+// sections (the connection flags last), every flag with its default.
+func TestEveryVerbsHelpHasGroupedFlags(t *testing.T) {
+	for _, verb := range []string{"get", "logs", "wait", "events", "validate", "version"} {
+		t.Run(verb, func(t *testing.T) {
+			out, _, err := newEnv(nil).run(context.Background(), verb, "--help")
+			require.NoError(t, err)
+			require.Contains(t, out, "\nFlags:\n")
+			require.Contains(t, out, "\nConnection flags:\n")
+			assert.Less(t, strings.Index(out, "\nFlags:\n"), strings.Index(out, "\nConnection flags:\n"))
+			for _, line := range strings.Split(out[strings.Index(out, "\nFlags:\n"):], "\n") {
+				if strings.HasPrefix(strings.TrimSpace(line), "-") && !strings.Contains(line, "--help") {
+					assert.Contains(t, line, "efault", "every flag says its default: %q", line)
+				}
+			}
+		})
+	}
+	out, _, err := newEnv(nil).run(context.Background(), "validate", "--help")
+	require.NoError(t, err)
+	for _, section := range []string{"Input flags:", "Controller policy flags:", "Output flags:"} {
+		assert.Contains(t, out, "\n"+section+"\n")
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/generated/clientset/versioned"
+	"kusciatask.io/controller/pkg/plugin/flaggroups"
 	"kusciatask.io/controller/pkg/podgroup"
 	"kusciatask.io/controller/pkg/security"
 )
@@ -181,6 +182,10 @@ func newCommand(o *options) *cobra.Command {
 	f.IntVar(&o.policy.maxPodsPerTask, "max-pods-per-task", builder.DefaultMaxPodsPerTask, "The controller's --max-pods-per-task.")
 	o.policy.podGroups = podgroup.ModeAuto
 	f.Var(modeValue{&o.policy.podGroups}, "pod-groups", "The controller's --pod-groups (auto asks the cluster; offline, auto means false).")
+	flaggroups.Set(f, flaggroups.Input, "filename", "appimage-file", "domain-file", "offline")
+	flaggroups.Set(f, flaggroups.Policy, "pod-security-level", "reservation-gate", "gate-image", "pull-during-reservation",
+		"max-replicas-per-party", "max-pods-per-task", "pod-groups")
+	flaggroups.Set(f, flaggroups.Output, "output", "quiet")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml", "json")
 	_ = cmd.MarkFlagFilename("appimage-file", "yaml", "yml", "json")
 	_ = cmd.MarkFlagFilename("domain-file", "yaml", "yml", "json")
