@@ -17,6 +17,10 @@
 #   hack/local-up.sh load-image <archive>
 #                             import an image archive (OCI or docker) into the
 #                             containerd of every real node of the running plane
+#   hack/local-up.sh remove-image <ref>
+#                             remove an image (all its records) from the real
+#                             node's containerd and collect its content, so the
+#                             next pull of it downloads it again
 #
 # Environment (defaults in brackets):
 #   LOCAL_UP_DIR             state: pki, etcd data, logs, pids, kubeconfig
@@ -599,6 +603,17 @@ cmd_load_image() {
   log "imported ${archive} into ${REALNODE_NAME} ($(since "${t}"))"
 }
 
+# cmd_remove_image <ref>: removes an image from the real node.
+cmd_remove_image() {
+  local ref="${1:-}" t
+  [[ -n "${ref}" ]] || die "usage: $0 remove-image <ref>"
+  [[ -d "${REALNODE_DIR}" ]] && pid_of containerd >/dev/null ||
+    die "no real node runs in ${LOCAL_UP_DIR} (start with LOCAL_UP_REAL_NODES=1)"
+  t="$(now)"
+  realnode::remove_image "${ref}" || die "removing ${ref} from ${REALNODE_NAME} failed"
+  log "removed ${ref} from ${REALNODE_NAME} ($(since "${t}"))"
+}
+
 cmd_status() {
   local name pid all=true
   for name in "${COMPONENTS[@]}"; do
@@ -618,6 +633,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   load-image) cmd_load_image "${2:-}" ;;
+  remove-image) cmd_remove_image "${2:-}" ;;
   *)
     sed -n '2,/^set -euo/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2

@@ -493,6 +493,24 @@ realnode::import() {
   realnode::ctr images import "$1"
 }
 
+# realnode::remove_image <ref>: removes ref and every other record of the same
+# image (the CRI plugin keeps one by tag, one by digest and one by image ID)
+# from the node's containerd, and collects garbage before returning: the
+# image's content is gone, its snapshots too unless a container still uses
+# them. Prints the records removed; none when ref is not there.
+realnode::remove_image() {
+  local digest refs
+  # `ctr images ls`: REF TYPE DIGEST SIZE... (SIZE holds a space; the first
+  # three columns do not).
+  digest="$(realnode::ctr images ls | awk -v ref="$1" 'NR > 1 && $1 == ref { print $3 }')"
+  if [[ -z "${digest}" ]]; then
+    echo "no image ${1} on ${REALNODE_NAME}"
+    return 0
+  fi
+  mapfile -t refs < <(realnode::ctr images ls | awk -v d="${digest}" 'NR > 1 && $3 == d { print $1 }')
+  realnode::ctr images rm --sync "${refs[@]}"
+}
+
 # ---------------------------------------------------------------------------
 # teardown
 

@@ -10,9 +10,9 @@
 // The plane is started on first use (sharedPlane) and stopped by TestMain;
 // TestTeardown stops it to measure the host without a node, so the tests
 // need no order. Ports (etcd 23379/23380, apiserver 27443, kubelet
-// 21250/21248, controller 29080/29081; E2E_REALNODE_*_PORT) differ from
-// pkg/e2e's, so both lanes can run at once; two real nodes cannot (local-up
-// waits, then refuses). Every default port of the lanes lies below Linux's
+// 21250/21248, controller 29080/29081, the tests' registry 25000 and up;
+// E2E_REALNODE_*_PORT) differ from pkg/e2e's, so both lanes can run at
+// once; two real nodes cannot (local-up waits, then refuses). Every default port of the lanes lies below Linux's
 // ephemeral range (32768-60999): a port in it can be taken at any time by a
 // client's outgoing connection, which once made etcd fail to bind mid-run.
 package realnode
