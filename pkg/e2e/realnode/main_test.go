@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -200,17 +201,19 @@ func startPlane(name string, extra ...string) (*plane, error) {
 }
 
 // startController runs the controller binary outside the cluster with the
-// admin kubeconfig and ports of its own.
-func (p *plane) startController() error {
+// admin kubeconfig and ports of its own, and extra flags last.
+func (p *plane) startController(extra ...string) error {
 	logFile, err := os.OpenFile(filepath.Join(p.dir, "logs", "kusciatask-controller.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("controller log: %w", err)
 	}
-	cmd := exec.Command(filepath.Join(lane.outDir, "kusciatask-controller"),
+	args := append([]string{
 		"--kubeconfig", p.kubeconfig,
-		"--metrics-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_METRICS_PORT", "29080"),
-		"--health-probe-bind-address", "127.0.0.1:"+envOr("E2E_REALNODE_PROBE_PORT", "29081"),
-		"--gate-image", controllerImage)
+		"--metrics-bind-address", "127.0.0.1:" + envOr("E2E_REALNODE_METRICS_PORT", "29080"),
+		"--health-probe-bind-address", "127.0.0.1:" + envOr("E2E_REALNODE_PROBE_PORT", "29081"),
+		"--gate-image", controllerImage,
+	}, extra...)
+	cmd := exec.Command(filepath.Join(lane.outDir, "kusciatask-controller"), args...)
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE=kuscia-system")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -244,6 +247,20 @@ func (p *plane) stop() error {
 	}
 	fmt.Fprintf(os.Stderr, "realnode: plane stopped in %s %s\n", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
 	return nil
+}
+
+// restartController runs the lane's controller with extra flags until the
+// test ends, then as usual again.
+func (p *plane) restartController(t *testing.T, extra ...string) {
+	t.Helper()
+	p.stopController()
+	t.Cleanup(func() {
+		p.stopController()
+		if err := p.startController(); err != nil {
+			t.Errorf("restart the lane's controller: %v", err)
+		}
+	})
+	require.NoError(t, p.startController(extra...), "controller with %v", extra)
 }
 
 // stopController ends the subprocess controller when it runs.

@@ -637,16 +637,16 @@ func (p *plane) nodeHasBlob(h v1.Hash) bool {
 	return err == nil
 }
 
-// pulledIn is how long the kubelet took to pull the image of the pod's
-// first container, from its "Pulled" Event ("Successfully pulled image ...
+// pulledIn is how long the kubelet took to pull the first image it pulled
+// for the pod ns/pod, from its "Pulled" Event ("Successfully pulled image ...
 // in 1.234s (1.234s including waiting). ..."), and the Event's message.
-func (p *plane) pulledIn(ctx context.Context, t *testing.T, pod string) (time.Duration, string) {
+func (p *plane) pulledIn(ctx context.Context, t *testing.T, ns, pod string) (time.Duration, string) {
 	t.Helper()
 	re := regexp.MustCompile(`^Successfully pulled image ".*" in ([0-9.]+[a-zµ]+) `)
 	var took time.Duration
 	var msg string
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		events, err := p.kube.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{
+		events, err := p.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
 			FieldSelector: "involvedObject.name=" + pod + ",reason=Pulled",
 		})
 		if err != nil {
@@ -737,7 +737,7 @@ func TestPullFromLocalRegistry(t *testing.T) {
 	pod := registryPod("registry-pull", ref)
 	t.Cleanup(func() { p.deletePod(context.Background(), t, pod.Name) })
 	got := runPod(ctx, t, p, pod, corev1.PodSucceeded)
-	took, msg := p.pulledIn(ctx, t, pod.Name)
+	took, msg := p.pulledIn(ctx, t, metav1.NamespaceDefault, pod.Name)
 	t.Logf("pulled %s (extra layer %d MiB) in %s: %s", ref, bigLayer>>20, took, msg)
 	assert.GreaterOrEqual(t, reg.servedBytes.Load()-served, int64(bigLayer), "blob bytes the registry served for the pull")
 	assert.Equal(t, ref, got.Status.ContainerStatuses[0].Image)
@@ -780,7 +780,7 @@ func TestPullFromThrottledRegistry(t *testing.T) {
 	pod := registryPod("registry-throttled", ref)
 	t.Cleanup(func() { p.deletePod(context.Background(), t, pod.Name) })
 	runPod(ctx, t, p, pod, corev1.PodSucceeded)
-	took, msg := p.pulledIn(ctx, t, pod.Name)
+	took, msg := p.pulledIn(ctx, t, metav1.NamespaceDefault, pod.Name)
 	t.Logf("pulled %s (extra layer %d MiB, gzipped) through %d MiB/s in %s: %s", ref, bigLayer>>20, rate>>20, took, msg)
 	linkTime := time.Duration(float64(bigLayer) / rate * float64(time.Second))
 	assert.GreaterOrEqual(t, took, linkTime, "the pull was faster than the link allows")
