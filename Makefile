@@ -84,10 +84,10 @@ bench: ## Run the benchmarks: sync cost (fakes), then T1-T4 on a local control p
 	$(MAKE) bench-realnode
 
 .PHONY: bench-realnode
-bench-realnode: ## Gate latency on a real node (root): open patch -> app running and the gate's share, vs. an ungated pod's bound -> running, BENCH_GATE_PODS each (default 20); writes _output/bench/realnode-gate.txt.
+bench-realnode: ## On a real node (root): gate latency (open patch -> app running, vs. an ungated pod; BENCH_GATE_PODS, default 20) and pulling during vs. after the reservation (gates open -> both apps running; BENCH_PULL_RUNS, default 3); writes _output/bench/realnode-{gate,pull}.txt.
 	hack/build-tools.sh kubelet
-	$(GO) test -tags 'realnode bench' -count=1 -timeout 60m -v -run '^TestBenchGateLatency$$' ./pkg/e2e/realnode/
-	@cat _output/bench/realnode-gate.txt
+	$(GO) test -tags 'realnode bench' -count=1 -timeout 60m -v -run '^TestBench(GateLatency|PullDuringReservation)$$' ./pkg/e2e/realnode/
+	@cat _output/bench/realnode-gate.txt _output/bench/realnode-pull.txt
 
 .PHONY: soak
 soak: ## Soak: ~60 mixed tasks while the controller is SIGKILLed >= 10 times (SOAK_TASKS, SOAK_KILLS); prints its figures.
