@@ -121,13 +121,15 @@ func TestInClusterController(t *testing.T) {
 	require.Len(t, taskPods, 2)
 	for _, pod := range taskPods {
 		assert.Equal(t, realNodeName, pod.Spec.NodeName, pod.Name)
-		var gateImage string
+		// The controller's own image (read from its Pod) ships the gate
+		// binary, which the install container copies; the gate then waits
+		// in the application's image (--pull-during-reservation).
+		images := map[string]string{}
 		for _, c := range pod.Spec.InitContainers {
-			if c.Name == gate.ContainerName {
-				gateImage = c.Image
-			}
+			images[c.Name] = c.Image
 		}
-		assert.Equal(t, controllerImage, gateImage, "gate image of %s/%s", pod.Namespace, pod.Name)
+		assert.Equal(t, controllerImage, images[gate.InstallContainerName], "gate image of %s/%s", pod.Namespace, pod.Name)
+		assert.Equal(t, pod.Spec.Containers[0].Image, images[gate.ContainerName], "the gate of %s/%s waits in the application's image", pod.Namespace, pod.Name)
 		require.Len(t, pod.Status.ContainerStatuses, 1, pod.Name)
 		term := pod.Status.ContainerStatuses[0].State.Terminated
 		if assert.NotNil(t, term, pod.Name) {
