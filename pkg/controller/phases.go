@@ -72,6 +72,7 @@ func (c *Controller) handlePending(ctx context.Context, tc *taskContext) (step, 
 	if err := builder.CheckSpecUnchanged(plan.SpecHash, tc.children.pods); err != nil {
 		return step{}, err
 	}
+	tc.children.pods = status.WithLastPullFailures(tc.children.pods, tc.task.Status.PodStatuses)
 	prev := tc.task.Status.Reservation
 	current, stale := splitByRound(tc.children.pods, currentRound(prev))
 	parties := roster.ReservationParties(current)

@@ -355,7 +355,7 @@ func reservationImage(pod *corev1.Pod, name string) string {
 // ImagePullBackOff of a reservation init container. A registry outage
 // then costs the round, not the task.
 func retriedPull(pod *corev1.Pod, name, reason string) bool {
-	return (reason == reasonErrImagePull || reason == reasonImagePullBackOff) && reservationImage(pod, name) != ""
+	return IsPullFailure(reason) && reservationImage(pod, name) != ""
 }
 
 // pullingState reads a bound pod that pulls during its reservation: it
@@ -382,4 +382,40 @@ func pullingState(pod *corev1.Pod) (s State, ok bool) {
 		return s, true
 	}
 	return State{}, false
+}
+
+// IsPullFailure reports whether a waiting reason is a failed pull the
+// kubelet retries (ErrImagePull, ImagePullBackOff).
+func IsPullFailure(reason string) bool {
+	return reason == reasonErrImagePull || reason == reasonImagePullBackOff
+}
+
+// WithPullFailure returns pod as if the kubelet still reported a failed
+// pull (reason, message) on the reservation container pulling the image:
+// the kubelet reports a failed pull only between its attempts, and during
+// each new attempt the container waits PodInitializing again, so a caller
+// that saw the failure (in the status it wrote) keeps it until the pull
+// succeeds or fails anew. pod itself is returned, unchanged, unless it is
+// Pulling with no reason of its own and the message names the image it
+// pulls. The copy shares all but its init container statuses with pod.
+func WithPullFailure(pod *corev1.Pod, reason, message string) *corev1.Pod {
+	st := Of(pod)
+	if st.Phase != Pulling || st.Reason != "" || !IsPullFailure(reason) || !strings.Contains(message, st.Image) {
+		return pod
+	}
+	out := *pod
+	out.Status.InitContainerStatuses = nil
+	found := false
+	for _, cs := range pod.Status.InitContainerStatuses {
+		if cs.Name == st.Container {
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}}
+			found = true
+		}
+		out.Status.InitContainerStatuses = append(out.Status.InitContainerStatuses, cs)
+	}
+	if !found {
+		out.Status.InitContainerStatuses = append(out.Status.InitContainerStatuses, corev1.ContainerStatus{Name: st.Container,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}}})
+	}
+	return &out
 }

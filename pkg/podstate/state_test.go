@@ -286,3 +286,29 @@ func TestPullingDuringTheReservation(t *testing.T) {
 	old.Status.InitContainerStatuses = nil
 	assert.Equal(t, Reserved, Of(old).Phase)
 }
+
+// TestWithPullFailure: a failure seen before is carried over a retry (the
+// kubelet's PodInitializing during the next attempt) on the container
+// pulling the image it names, and nowhere else.
+func TestWithPullFailure(t *testing.T) {
+	failed := `failed to pull and unpack image "sf:1.2": 403 Forbidden`
+	retrying := pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)), waitingIn(gate.ContainerName, "PodInitializing", ""))
+	got := WithPullFailure(retrying, "ErrImagePull", failed)
+	assert.Equal(t, "pulling sf:1.2: ErrImagePull: "+failed, Of(got).Summary())
+	assert.Equal(t, "PodInitializing", retrying.Status.InitContainerStatuses[2].State.Waiting.Reason, "the pod given is not changed")
+
+	noStatus := pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)))
+	assert.Equal(t, "pulling sf:1.2: ImagePullBackOff: "+failed, Of(WithPullFailure(noStatus, "ImagePullBackOff", failed)).Summary())
+
+	for name, tc := range map[string]struct {
+		pod             *corev1.Pod
+		reason, message string
+	}{
+		"another image":        {retrying, "ErrImagePull", `failed to pull image "side:1"`},
+		"not a pull failure":   {retrying, "CrashLoopBackOff", failed},
+		"failing on its own":   {pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)), waitingIn(gate.ContainerName, "ImagePullBackOff", "now")), "ErrImagePull", failed},
+		"pulled: gate running": {pullingPod(done(gate.InstallContainerName), done(gate.PullContainerName(1)), runningIn(gate.ContainerName)), "ErrImagePull", failed},
+	} {
+		assert.Same(t, tc.pod, WithPullFailure(tc.pod, tc.reason, tc.message), name)
+	}
+}

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -136,4 +138,30 @@ func timeOrNil(t metav1.Time) *metav1.Time {
 		return nil
 	}
 	return &t
+}
+
+// WithLastPullFailures returns pods with the pull failure each reported
+// last (old, the task's podStatuses as this controller computed them)
+// carried over the kubelet's next attempt (see podstate.WithPullFailure),
+// so the party's message, the round's lastFailure and the pod's report keep
+// saying why its image is not on the node while the kubelet tries again.
+// Only a report of the very same pod counts.
+func WithLastPullFailures(pods []*corev1.Pod, old map[string]*kusciav1alpha1.PodStatus) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i, pod := range pods {
+		prev := old[podKey(pod)]
+		if prev == nil || !podstate.IsPullFailure(prev.Reason) || !samePod(prev, pod) {
+			continue
+		}
+		if with := podstate.WithPullFailure(pod, prev.Reason, prev.Message); with != pod {
+			if out == nil {
+				out = slices.Clone(pods)
+			}
+			out[i] = with
+		}
+	}
+	if out == nil {
+		return pods
+	}
+	return out
 }

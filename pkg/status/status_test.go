@@ -698,6 +698,16 @@ func TestPendingPartyPullingImages(t *testing.T) {
 	s = f.compute(t, at(10), pending(d, false))
 	assert.Equal(t, kusciav1alpha1.TaskPending, s.Phase)
 	assert.Contains(t, partyStatus(t, s, "bob").Message, bobPod+": pulling "+image+": ImagePullBackOff: "+backOff)
+	assert.Equal(t, "ImagePullBackOff", s.PodStatuses[bobPod].Reason)
+
+	// The kubelet tries again: during the attempt the gate waits
+	// PodInitializing, and the failure it reported is carried over.
+	gateStatus(bob, corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}})
+	f.pods = WithLastPullFailures(f.pods, s.PodStatuses)
+	assert.Equal(t, "PodInitializing", bob.Status.InitContainerStatuses[1].State.Waiting.Reason, "the pods given are not changed")
+	d = f.evaluate(f.task.Status.Reservation, at(20))
+	s = f.compute(t, at(20), pending(d, false))
+	assert.Contains(t, partyStatus(t, s, "bob").Message, bobPod+": pulling "+image+": ImagePullBackOff: "+backOff, "carried over the retry")
 
 	d = f.evaluate(f.task.Status.Reservation, at(40))
 	require.Equal(t, reservation.ActionRelease, d.Action, "released resourceReservedSeconds after alice reserved")

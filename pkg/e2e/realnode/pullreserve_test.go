@@ -4,6 +4,8 @@ package realnode
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -206,9 +208,10 @@ func podName(t *testing.T, p *plane, ctx context.Context, task, ns string) strin
 
 // TestPullRefusedDuringReservation: the registry refuses bob's image. The
 // task is not failed for it: bob's party names the image and the kubelet's
-// reason while Pending, and the round is released only
-// resourceReservedSeconds after alice reserved, with the image in its
-// lastFailure (the next round tries again).
+// reason while Pending (carried over the kubelet's next attempts, during
+// which the gate waits PodInitializing again), and the round is released
+// only resourceReservedSeconds after alice reserved, with the image and
+// the reason in its lastFailure (the next round tries again).
 func TestPullRefusedDuringReservation(t *testing.T) {
 	p := sharedPlane(t)
 	p.loadImages(t)
@@ -222,7 +225,9 @@ func TestPullRefusedDuringReservation(t *testing.T) {
 	p.registryAppImage(t, "testapp-refused", ref)
 
 	const name = "pull-refused"
-	const reserved = 15
+	// The kubelet reports a refused pull at its next sync of the pod, some
+	// 10 s after the refusal: the round must hold that long.
+	const reserved = 30
 	task := testAppTask(t, examples.PSITaskFile, name)
 	task.Spec.ScheduleConfig = &kusciav1alpha1.ScheduleConfig{
 		ResourceReservedSeconds: ptr.To[int32](reserved),
@@ -235,6 +240,11 @@ func TestPullRefusedDuringReservation(t *testing.T) {
 		}
 	}
 	p.createTask(t, task)
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.logControllerLines(t, name)
+		}
+	})
 
 	var bobMessage string
 	var got *kusciav1alpha1.KusciaTask
@@ -262,7 +272,21 @@ func TestPullRefusedDuringReservation(t *testing.T) {
 	assert.GreaterOrEqual(t, res.ReleasedTime.Sub(res.FirstReservedTime.Time), reserved*time.Second,
 		"released resourceReservedSeconds after alice reserved, not before")
 	assert.Equal(t, kusciav1alpha1.ReasonRoundReleased, got.Status.Reason)
-	assert.Contains(t, res.LastFailure, ref)
-	assert.Regexp(t, `ErrImagePull|ImagePullBackOff`, res.LastFailure)
+	assert.Regexp(t, `pulling `+ref+`: (ErrImagePull|ImagePullBackOff): `, res.LastFailure)
 	assert.Positive(t, r.refusals.Load(), "the registry refused the node")
+}
+
+// logControllerLines logs the lane controller's log lines that name the
+// task, for a failure's story.
+func (p *plane) logControllerLines(t *testing.T, task string) {
+	b, err := os.ReadFile(filepath.Join(p.dir, "logs", "kusciatask-controller.log"))
+	if err != nil {
+		t.Logf("controller log: %v", err)
+		return
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, task) {
+			t.Log(l)
+		}
+	}
 }
