@@ -79,9 +79,9 @@ type State struct {
 // decides.
 var fatalWaitingReasons = map[string]bool{
 	"CrashLoopBackOff":           true,
-	"ImagePullBackOff":           true,
-	"InvalidImageName":           true,
-	"ErrImageNeverPull":          true,
+	reasonImagePullBackOff:       true,
+	reasonInvalidImageName:       true,
+	reasonErrImageNeverPull:      true,
 	"CreateContainerConfigError": true,
 	"CreateContainerError":       true,
 	"RunContainerError":          true,
@@ -322,11 +322,11 @@ const (
 	reasonErrImageNeverPull = "ErrImageNeverPull"
 )
 
-// reservationContainers are the init containers of a pod that pulls during
+// ReservationContainers are the init containers of a pod that pulls during
 // its reservation, from gate.InstallContainerName up to the gate, as the
-// builder adds them (the informer's trimmed pod keeps just these); nil for
-// any other pod.
-func reservationContainers(pod *corev1.Pod) []corev1.Container {
+// builder adds them (the informer's trimmed pod keeps just these, with
+// their names and images); nil for any other pod.
+func ReservationContainers(pod *corev1.Pod) []corev1.Container {
 	init := pod.Spec.InitContainers
 	if len(init) == 0 || init[0].Name != gate.InstallContainerName {
 		return nil
@@ -342,7 +342,7 @@ func reservationContainers(pod *corev1.Pod) []corev1.Container {
 // reservationImage is the image of a pod's reservation init container of
 // that name, or "".
 func reservationImage(pod *corev1.Pod, name string) string {
-	for _, c := range reservationContainers(pod) {
+	for _, c := range ReservationContainers(pod) {
 		if c.Name == name {
 			return c.Image
 		}
@@ -367,7 +367,7 @@ func pullingState(pod *corev1.Pod) (s State, ok bool) {
 	for i := range pod.Status.InitContainerStatuses {
 		statuses[pod.Status.InitContainerStatuses[i].Name] = &pod.Status.InitContainerStatuses[i]
 	}
-	for _, c := range reservationContainers(pod) {
+	for _, c := range ReservationContainers(pod) {
 		cs := statuses[c.Name]
 		if c.Name == gate.ContainerName && cs != nil && (cs.State.Running != nil || cs.State.Terminated != nil) {
 			return State{}, false

@@ -14,6 +14,7 @@ import (
 	"kusciatask.io/controller/pkg/builder"
 	"kusciatask.io/controller/pkg/gate"
 	"kusciatask.io/controller/pkg/mark"
+	"kusciatask.io/controller/pkg/podstate"
 )
 
 // lastAppliedAnnotation is where `kubectl apply` keeps a whole copy of the
@@ -205,22 +206,16 @@ func (t *Trimmer) trimPod(p *corev1.Pod) *corev1.Pod {
 }
 
 // reservationImages keeps, of a pending pod that pulls its images during
-// the reservation (it has gate.InstallContainerName), the name and image of
-// each init container up to the gate: podstate says which image a pod is
+// the reservation, the name and image of each init container up to the
+// gate (podstate.ReservationContainers): podstate says which image a pod is
 // pulling with them. Nil for other pods, and once the pod runs.
 func reservationImages(p *corev1.Pod) []corev1.Container {
 	if p.Status.Phase != corev1.PodPending && p.Status.Phase != "" {
 		return nil
 	}
 	var out []corev1.Container
-	for _, c := range p.Spec.InitContainers {
-		if c.Name != gate.InstallContainerName && out == nil {
-			return nil
-		}
+	for _, c := range podstate.ReservationContainers(p) {
 		out = append(out, corev1.Container{Name: c.Name, Image: c.Image})
-		if c.Name == gate.ContainerName {
-			break
-		}
 	}
 	return out
 }
