@@ -17,9 +17,10 @@ import (
 )
 
 // TestImageNeverPulled: bob's AppImage names an image the node does not
-// have, never pulled; once the gates open his container cannot be created
-// (ErrImageNeverPull), the task fails and its failure names bob's pod and
-// the image.
+// have, never pulled. His gate, which runs from that image while the task
+// is reserved (--pull-during-reservation), cannot be created
+// (ErrImageNeverPull): no round could help, so the task fails at once with
+// reason ImageUnavailable, and its failure names bob's pod and the image.
 func TestImageNeverPulled(t *testing.T) {
 	p := sharedPlane(t)
 	p.loadImages(t)
@@ -71,6 +72,8 @@ func TestImageNeverPulled(t *testing.T) {
 	assert.Contains(t, bob.Message, "bob/"+pod.Name)
 	assert.Contains(t, bob.Message, "ErrImageNeverPull")
 	assert.Contains(t, bob.Message, missing)
+	assert.Equal(t, kusciav1alpha1.ReasonImageUnavailable, done.Status.Reason)
+	assert.Nil(t, done.Status.Reservation.GateOpenedTime, "failed before any gate opened")
 	assert.Contains(t, done.Status.Message, "bob/"+pod.Name, "task message")
 	assert.Contains(t, done.Status.Message, missing, "task message")
 }
