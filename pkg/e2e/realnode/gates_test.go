@@ -49,6 +49,13 @@ func (p *plane) followPodGate(t *testing.T, ns, name string) *gateWatch {
 // The watch stops when the test ends.
 func (p *plane) watchGates(t *testing.T, g *gateWatch, ns string, sel metav1.ListOptions) {
 	t.Helper()
+	p.watchPods(t, ns, sel, g.observe)
+}
+
+// watchPods calls observe with every added or modified pod of ns that sel
+// selects, from before any exists (none may yet), until the test ends.
+func (p *plane) watchPods(t *testing.T, ns string, sel metav1.ListOptions, observe func(*corev1.Pod)) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	list, err := p.kube.CoreV1().Pods(ns).List(ctx, sel)
@@ -64,7 +71,7 @@ func (p *plane) watchGates(t *testing.T, g *gateWatch, ns string, sel metav1.Lis
 		defer w.Stop()
 		for ev := range w.ResultChan() {
 			if pod, ok := ev.Object.(*corev1.Pod); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
-				g.observe(pod)
+				observe(pod)
 			}
 		}
 	}()

@@ -17,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
 	"kusciatask.io/controller/examples"
@@ -75,24 +74,7 @@ func (p *plane) followTimeline(t *testing.T, name string, namespaces ...string) 
 	tl := &timeline{pods: map[string]*podTimes{}}
 	sel := metav1.ListOptions{LabelSelector: kusciav1alpha1.LabelTask + "=" + builder.TaskLabelValue(name)}
 	for _, ns := range namespaces {
-		ctx, cancel := context.WithCancel(context.Background())
-		list, err := p.kube.CoreV1().Pods(ns).List(ctx, sel)
-		require.NoError(t, err)
-		opts := sel
-		opts.ResourceVersion = list.ResourceVersion
-		w, err := p.kube.CoreV1().Pods(ns).Watch(ctx, opts)
-		require.NoError(t, err)
-		done := make(chan struct{})
-		t.Cleanup(func() { cancel(); <-done })
-		go func() {
-			defer close(done)
-			defer w.Stop()
-			for ev := range w.ResultChan() {
-				if pod, ok := ev.Object.(*corev1.Pod); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
-					tl.observe(pod, time.Now())
-				}
-			}
-		}()
+		p.watchPods(t, ns, sel, func(pod *corev1.Pod) { tl.observe(pod, time.Now()) })
 	}
 	return tl
 }
