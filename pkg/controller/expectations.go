@@ -29,7 +29,10 @@ const DefaultExpectationsTimeout = 5 * time.Minute
 //
 // An expectation is met when the cache shows it (checked at each sync, so
 // the order of events does not matter), when the object's delete event
-// arrives, or when it expires.
+// arrives, or when it expires. The cache shows an object before its
+// informer's handlers run, so a create or gate patch met by the cache
+// leaves an echo record behind: its event, when it comes, is still known
+// as this controller's own (see echo), until the expectations' ttl.
 type expectations struct {
 	mu    sync.Mutex
 	clock clock.PassiveClock
@@ -46,6 +49,15 @@ type taskExpectations struct {
 	// waiting: a sync found expectations unmet and waits for an event to
 	// bring it back (see echo).
 	waiting bool
+	// echoes are the creates and gate patches the cache showed before
+	// their events came (see wait): the object each event must show.
+	// They hold no sync, and go with their event or at expires.
+	echoes map[childRef]seen
+}
+
+// empty reports whether nothing is expected or awaited for the task.
+func (te *taskExpectations) empty() bool {
+	return len(te.items) == 0 && len(te.echoes) == 0
 }
 
 // childRef names a child in an informer cache.
@@ -130,7 +142,7 @@ func (e *expectations) settle(task, kind string, obj metav1.Object) []seen {
 		return nil
 	}
 	delete(te.items, ref)
-	if len(te.items) == 0 {
+	if te.empty() {
 		delete(e.byTask, task)
 	}
 	return exp.parked
@@ -177,15 +189,41 @@ func (e *expectations) echo(task, kind string, obj metav1.Object) (isEcho, wake 
 		te.items[ref] = exp
 		return true, false
 	}
-	if !ok || exp.deleted || exp.rv == "" || exp.uid != obj.GetUID() || exp.rv != obj.GetResourceVersion() {
+	if !ok {
+		return e.lateEcho(task, te, ref, obj), false
+	}
+	if exp.deleted || exp.rv == "" || exp.uid != obj.GetUID() || exp.rv != obj.GetResourceVersion() {
 		return false, false
 	}
 	delete(te.items, ref)
 	if len(te.items) > 0 {
 		return true, false
 	}
-	delete(e.byTask, task)
-	return true, te.waiting
+	wake = te.waiting
+	te.waiting = false
+	if te.empty() {
+		delete(e.byTask, task)
+	}
+	return true, wake
+}
+
+// lateEcho reports whether obj is the echo of a create or gate patch the
+// cache showed before this event (an echo record of wait), and forgets
+// the record. Records past the task's expiry are dropped unused.
+func (e *expectations) lateEcho(task string, te *taskExpectations, ref childRef, obj metav1.Object) bool {
+	if !e.clock.Now().Before(te.expires) {
+		te.echoes = nil
+	} else if s, ok := te.echoes[ref]; ok && s.uid == obj.GetUID() && s.rv == obj.GetResourceVersion() {
+		delete(te.echoes, ref)
+		if te.empty() {
+			delete(e.byTask, task)
+		}
+		return true
+	}
+	if te.empty() {
+		delete(e.byTask, task)
+	}
+	return false
 }
 
 func (e *expectations) put(task, kind string, obj metav1.Object, exp expectation) {
@@ -213,6 +251,12 @@ func (e *expectations) observeDeleted(task, kind string, obj metav1.Object) {
 	if exp, ok := te.items[ref]; ok && exp.uid == obj.GetUID() {
 		delete(te.items, ref)
 	}
+	if s, ok := te.echoes[ref]; ok && s.uid == obj.GetUID() {
+		delete(te.echoes, ref)
+	}
+	if te.empty() {
+		delete(e.byTask, task)
+	}
 }
 
 // lookup finds a child in the informer caches.
@@ -227,14 +271,29 @@ func (e *expectations) wait(task string, find lookup) time.Duration {
 	if te == nil {
 		return 0
 	}
+	left := te.expires.Sub(e.clock.Now())
+	if left <= 0 {
+		delete(e.byTask, task)
+		return 0
+	}
 	for ref, exp := range te.items {
-		if exp.metBy(find(ref.kind, ref.key)) {
-			delete(te.items, ref)
+		if !exp.metBy(find(ref.kind, ref.key)) {
+			continue
+		}
+		delete(te.items, ref)
+		if exp.rv != "" && !exp.deleted {
+			// Its event may not have reached the handlers yet.
+			if te.echoes == nil {
+				te.echoes = map[childRef]seen{}
+			}
+			te.echoes[ref] = seen{exp.uid, exp.rv}
 		}
 	}
-	left := te.expires.Sub(e.clock.Now())
-	if len(te.items) == 0 || left <= 0 {
-		delete(e.byTask, task)
+	if len(te.items) == 0 {
+		te.waiting = false
+		if te.empty() {
+			delete(e.byTask, task)
+		}
 		return 0
 	}
 	te.waiting = true

@@ -184,6 +184,42 @@ func TestExpectationsEcho(t *testing.T) {
 		assert.True(t, isEcho)
 		assert.False(t, wake)
 	})
+	t.Run("the echo of a create the cache showed before its event", func(t *testing.T) {
+		// An informer updates its cache before its handlers run: a sync
+		// can find the create met before the add event is handled.
+		e := newExpectations(clock, time.Minute)
+		e.created("t", kindPod, created)
+		e.gateOpened("t", other)
+		opened := other.DeepCopy()
+		opened.Annotations = map[string]string{gate.Annotation: gate.Open}
+		assert.Zero(t, e.wait("t", cacheOf(created, opened)), "met: the sync goes ahead")
+		isEcho, wake := e.echo("t", kindPod, later)
+		assert.False(t, isEcho, "another state of the pod is no echo")
+		isEcho, wake = e.echo("t", kindPod, created)
+		assert.True(t, isEcho, "still known as the create's own")
+		assert.False(t, wake, "no sync waits for it")
+		isEcho, _ = e.echo("t", kindPod, created)
+		assert.False(t, isEcho, "once")
+		isEcho, _ = e.echo("t", kindPodGate, other)
+		assert.True(t, isEcho, "the gate patch's too")
+		assert.Empty(t, e.byTask, "nothing left for the task")
+	})
+	t.Run("an echo record expires", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.created("t", kindPod, created)
+		assert.Zero(t, e.wait("t", cacheOf(created)))
+		clock.Step(time.Minute)
+		isEcho, _ := e.echo("t", kindPod, created)
+		assert.False(t, isEcho, "past the ttl an event is handled as any other")
+		assert.Empty(t, e.byTask)
+	})
+	t.Run("an echo record goes with the object's delete", func(t *testing.T) {
+		e := newExpectations(clock, time.Minute)
+		e.created("t", kindPod, created)
+		assert.Zero(t, e.wait("t", cacheOf(created)))
+		e.observeDeleted("t", kindPod, created)
+		assert.Empty(t, e.byTask)
+	})
 	t.Run("a delete has no echo", func(t *testing.T) {
 		e := newExpectations(clock, time.Minute)
 		e.deleted("t", kindPod, created)
