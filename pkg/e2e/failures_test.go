@@ -60,8 +60,10 @@ func TestNamespaceThatIsNotADomain(t *testing.T) {
 	assert.True(t, strings.Contains(out, "DomainNotFound"), out)
 }
 
-// A template the CRD accepts but Pod validation refuses (requests above
-// limits) fails the task with the API server's reason, instead of retrying.
+// A template the CRD accepts but Pod validation refuses (a negative
+// request) fails the task with the API server's reason, instead of
+// retrying. A request above its limit, which the API server refuses too,
+// is the controller's own check: the task fails before anything is created.
 func TestPodTheAPIServerRejects(t *testing.T) {
 	const name = "e2e-rejected-pod"
 	deleteTaskOnCleanup(t, name)
@@ -70,12 +72,26 @@ func TestPodTheAPIServerRejects(t *testing.T) {
         containers:
         - name: secretflow
           resources:
-            requests: {cpu: "2"}
-            limits: {cpu: "1"}
+            requests: {memory: "-1Mi"}
 `
 	applyYAML(t, manifest)
 	task := waitPhase(t, name, kusciav1alpha1.TaskFailed, 30*time.Second)
 	assert.Equal(t, kusciav1alpha1.ReasonInvalidTemplate, task.Status.Reason)
 	assert.Contains(t, task.Status.Message, "the API server rejected pod bob/"+name+"-0")
-	assert.Contains(t, task.Status.Message, "must be less than or equal to cpu limit")
+	assert.Contains(t, task.Status.Message, "must be greater than or equal to 0")
+
+	const above = "e2e-request-above-limit"
+	deleteTaskOnCleanup(t, above)
+	applyYAML(t, psiTask(above, "", partyOpts{}, partyOpts{}) + `    template:
+      spec:
+        containers:
+        - name: secretflow
+          resources:
+            requests: {cpu: "2"}
+            limits: {cpu: "1"}
+`)
+	task = waitPhase(t, above, kusciav1alpha1.TaskFailed, 30*time.Second)
+	assert.Equal(t, kusciav1alpha1.ReasonInvalidTemplate, task.Status.Reason)
+	assert.Contains(t, task.Status.Message, `party bob: container "secretflow": the cpu request 2 is above its limit 1`)
+	assert.Zero(t, childCount(t, string(task.UID), "alice", "bob"), "nothing is created for a task the controller refuses")
 }

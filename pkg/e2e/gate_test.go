@@ -32,6 +32,12 @@ func TestGate(t *testing.T) {
 	t.Run("no deadline", func(t *testing.T) { t.Parallel(); testGateWithoutDeadline(t, ns) })
 	t.Run("restartPolicy OnFailure", func(t *testing.T) { t.Parallel(); testGateCrashLoop(t, ns) })
 	t.Run("not a gate", func(t *testing.T) { t.Parallel(); testNotAGate(t, ns) })
+	t.Run("pulling: held, then opened", func(t *testing.T) { t.Parallel(); testPullingGateOpens(t, ns) })
+	t.Run("pulling: deadline", func(t *testing.T) { t.Parallel(); testPullingGateDeadline(t, ns) })
+	t.Run("pulling: restartPolicy OnFailure", func(t *testing.T) {
+		t.Parallel()
+		testGateCrashLoopOf(t, ns, "pulling-crashloop", pullingGatedPod)
+	})
 }
 
 // gatedPod is a pod with one application container (its kwok fate in env)
@@ -48,6 +54,40 @@ func gatedPod(t *testing.T, ns, name string, deadline time.Time, env ...corev1.E
 	}
 	require.NoError(t, gatepod.AddTo(pod, gatepod.Options{Image: gate.DefaultImage(), Deadline: deadline}))
 	return pod
+}
+
+// pullingGatedPod is gatedPod pulling its image during the reservation
+// (the install container, then the gate from the application's image).
+func pullingGatedPod(t *testing.T, ns, name string, deadline time.Time, env ...corev1.EnvVar) *corev1.Pod {
+	t.Helper()
+	pod := gatedPod(t, ns, name, deadline, env...)
+	pod.Spec.InitContainers, pod.Spec.Volumes = nil, nil
+	require.NoError(t, gatepod.AddTo(pod, gatepod.Options{Image: gate.DefaultImage(), Deadline: deadline, PullImages: true}))
+	require.Equal(t, gate.InstallContainerName, pod.Spec.InitContainers[0].Name)
+	return pod
+}
+
+// A pod pulling during its reservation is held the same way, its install
+// container Completed before the gate runs, and opens the same way.
+func testPullingGateOpens(t *testing.T, ns string) {
+	w := watchPod(t, pullingGatedPod(t, ns, "pulling-opens", time.Now().Add(10*time.Minute), kwokEnv("KWOK_DELAY", "1s")...))
+	pod := w.until(30*time.Second, "the pod to be held", appNeverRan, held)
+	install := containerStatus(pod, gate.InstallContainerName)
+	require.NotNil(t, install, describePod(pod))
+	require.NotNil(t, install.State.Terminated, "the install container ran before the gate: %s", describePod(pod))
+	assert.Equal(t, int32(0), install.State.Terminated.ExitCode)
+	require.NoError(t, openGate(t, ns, "pulling-opens", pod.UID))
+	w.until(30*time.Second, "the pod to succeed", nil, phaseIs(corev1.PodSucceeded))
+}
+
+// A pod pulling during its reservation fails at its gate's deadline as any
+// gated pod does.
+func testPullingGateDeadline(t *testing.T, ns string) {
+	deadline := time.Now().Add(5 * time.Second).Truncate(time.Second)
+	w := watchPod(t, pullingGatedPod(t, ns, "pulling-deadline", deadline))
+	w.until(30*time.Second, "the pod to be held", appNeverRan, held)
+	failed := w.until(30*time.Second, "the gate to fail at its deadline", appNeverRan, phaseIs(corev1.PodFailed))
+	wantGateFailed(t, failed, gate.ExitClosed, gate.DeadlineMessage(deadline))
 }
 
 func kwokEnv(kv ...string) []corev1.EnvVar {
@@ -208,8 +248,13 @@ func testGateWithoutDeadline(t *testing.T, ns string) {
 // With restartPolicy OnFailure the failed gate is restarted and crash-loops;
 // the pod stays Pending and still starts once the gate opens.
 func testGateCrashLoop(t *testing.T, ns string) {
+	testGateCrashLoopOf(t, ns, "crashloop", gatedPod)
+}
+
+// testGateCrashLoopOf is testGateCrashLoop on a pod made by gated.
+func testGateCrashLoopOf(t *testing.T, ns, name string, gated func(*testing.T, string, string, time.Time, ...corev1.EnvVar) *corev1.Pod) {
 	deadline := time.Now().Add(3 * time.Second).Truncate(time.Second)
-	pod := gatedPod(t, ns, "crashloop", deadline, kwokEnv("KWOK_DELAY", "1s")...)
+	pod := gated(t, ns, name, deadline, kwokEnv("KWOK_DELAY", "1s")...)
 	pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
 	w := watchPod(t, pod)
 	w.until(30*time.Second, "the pod to be held", appNeverRan, held)
@@ -223,7 +268,7 @@ func testGateCrashLoop(t *testing.T, ns string) {
 	require.NotNil(t, g.LastTerminationState.Terminated)
 	assert.Equal(t, gate.DeadlineMessage(deadline), g.LastTerminationState.Terminated.Message)
 
-	require.NoError(t, openGate(t, ns, "crashloop", looping.UID))
+	require.NoError(t, openGate(t, ns, name, looping.UID))
 	w.until(30*time.Second, "the pod to succeed once opened", nil, phaseIs(corev1.PodSucceeded))
 }
 
