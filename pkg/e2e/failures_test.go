@@ -82,7 +82,7 @@ func TestPodTheAPIServerRejects(t *testing.T) {
 
 	const above = "e2e-request-above-limit"
 	deleteTaskOnCleanup(t, above)
-	applyYAML(t, psiTask(above, "", partyOpts{}, partyOpts{}) + `    template:
+	applyYAML(t, psiTask(above, "", partyOpts{}, partyOpts{})+`    template:
       spec:
         containers:
         - name: secretflow
