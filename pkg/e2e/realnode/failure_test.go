@@ -34,10 +34,7 @@ func withEnv(task *kusciav1alpha1.KusciaTask, domain string, env ...corev1.EnvVa
 // message "boom"; the exit code and message reach bob's pod status, the
 // task's podStatuses and its message, and the task fails.
 func TestFailingApplication(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 

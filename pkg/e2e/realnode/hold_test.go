@@ -34,10 +34,7 @@ func (p *plane) labelNode(t *testing.T, key, value string) {
 // and has printed nothing. Once the node gets the label bob binds, both
 // gates open and both applications run to Succeeded.
 func TestReservationHoldRealNode(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	const name = "hold-psi"

@@ -302,6 +302,17 @@ func sharedPlane(t *testing.T) *plane {
 	return lane.current
 }
 
+// taskPlane is the shared plane ready for tasks: the lane's images on its
+// node, the domains set up and the lane's controller running.
+func taskPlane(t *testing.T) *plane {
+	t.Helper()
+	p := sharedPlane(t)
+	p.loadImages(t)
+	p.setUpDomains(t)
+	p.requireController(t)
+	return p
+}
+
 // stopSharedPlane stops the shared plane when it runs.
 func stopSharedPlane() {
 	lane.mu.Lock()

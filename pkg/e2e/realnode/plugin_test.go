@@ -45,10 +45,7 @@ func (s *syncBuffer) String() string {
 // [party/pod], and ends with the task; `kubectl kuscia logs` afterwards
 // prints both parties' whole logs.
 func TestPluginLogsRealPods(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "kubectl-kuscia")

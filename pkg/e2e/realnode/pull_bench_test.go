@@ -35,10 +35,7 @@ import (
 // BENCH_PULL_RUNS runs of each (default 3). It writes
 // _output/bench/realnode-pull.txt. Run by `make bench-realnode`.
 func TestBenchPullDuringReservation(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	runs := benchInt(t, "BENCH_PULL_RUNS", 3)
 	layer := int64(benchInt(t, "BENCH_PULL_MIB", 200)) << 20
 	rate := int64(benchInt(t, "BENCH_PULL_RATE_MIB", 100)) << 20

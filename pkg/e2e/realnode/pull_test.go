@@ -22,10 +22,7 @@ import (
 // (ErrImageNeverPull): no round could help, so the task fails at once with
 // reason ImageUnavailable, and its failure names bob's pod and the image.
 func TestImageNeverPulled(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	const missing = "kuscia-missing:local"

@@ -127,10 +127,7 @@ func (tl *timeline) of(t *testing.T, ns string) podTimes {
 // gates open only after bob's gate runs (his image on the node), and the
 // task succeeds.
 func TestPullDuringReservationRealNode(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx := testContext(t)
 
 	r := startRegistry(t, withRateLimit(32<<20))
@@ -195,10 +192,7 @@ func podName(t *testing.T, p *plane, ctx context.Context, task, ns string) strin
 // only resourceReservedSeconds after alice reserved, with the image and
 // the reason in its lastFailure (the next round tries again).
 func TestPullRefusedDuringReservation(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx := testContext(t)
 
 	r := startRegistry(t)

@@ -28,10 +28,7 @@ import (
 // UID, still held, its application never started); once bob fits the gates
 // open and the task succeeds on that very pod.
 func TestControllerRestartWhileGated(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	const name = "restart-psi"

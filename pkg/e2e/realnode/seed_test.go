@@ -45,10 +45,7 @@ func templateTask(t *testing.T, name string) *kusciav1alpha1.KusciaTask {
 // to Succeeded, and checks that what each application printed is the config
 // the controller rendered into its pod's ConfigMap.
 func TestSeedTasksRealContainers(t *testing.T) {
-	p := sharedPlane(t)
-	p.loadImages(t)
-	p.setUpDomains(t)
-	p.requireController(t)
+	p := taskPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
