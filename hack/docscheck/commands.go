@@ -13,6 +13,9 @@ import (
 
 var substitution = regexp.MustCompile(`\$\([^()]*\)|\$\{[^{}]*\}`)
 
+// chain separates the commands of one line: &&, ||, ; and |.
+var chain = regexp.MustCompile(`&&|\|\||;|\|`)
+
 var makeTarget = regexp.MustCompile(`^([A-Za-z0-9_.-]+):`)
 
 func makeTargets(path string) (map[string]bool, error) {
@@ -41,7 +44,7 @@ func checkCommand(l line, targets map[string]bool, bins *binaries) []string {
 	for prev := ""; prev != text; {
 		prev, text = text, substitution.ReplaceAllString(text, "VALUE")
 	}
-	for _, part := range regexp.MustCompile(`&&|\|\||;|\|`).Split(text, -1) {
+	for _, part := range chain.Split(text, -1) {
 		words := strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(part))
 		for len(words) > 0 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "-") {
 			words = words[1:] // VAR=value before the command

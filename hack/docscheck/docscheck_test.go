@@ -74,7 +74,6 @@ func TestCheckLinks(t *testing.T) {
 		"docs/b.md": "# Second\n## Second\n",
 		"LICENSE":   "text\n",
 	})
-	anchorCache = map[string]map[string]bool{}
 	doc, err := parse(filepath.Join(dir, "README.md"))
 	require.NoError(t, err)
 	problems := checkLinks(doc)
